@@ -1,0 +1,83 @@
+/**
+ * Every failure resgpu reports on purpose is a ResgpuError, with a stable `code` that code can
+ * switch on and a message a person can act on. Anything else escaping the library is a bug.
+ */
+export type ResgpuErrorCode =
+  | 'INVALID_INPUT'
+  | 'DISPOSED'
+  | 'MODEL_FORMAT'
+  | 'GRAPH'
+  | 'WEBGPU_UNAVAILABLE'
+  | 'GPU_LIMIT'
+  | 'DEVICE_LOST'
+  | 'FETCH';
+
+export class ResgpuError extends Error {
+  readonly code: ResgpuErrorCode;
+  constructor(code: ResgpuErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The input handed to `run()` cannot be a batch for this model. */
+export class InputError extends ResgpuError {
+  constructor(message: string) {
+    super('INVALID_INPUT', message);
+  }
+}
+
+/** `run()` or `describe()` on a model after `dispose()`. */
+export class DisposedError extends ResgpuError {
+  constructor() {
+    super('DISPOSED', 'This model has been disposed; load it again with loadModel() to run it.');
+  }
+}
+
+/** The bytes are not a well-formed model file (safetensors, manifest JSON, ...). */
+export class ModelFormatError extends ResgpuError {
+  constructor(message: string) {
+    super('MODEL_FORMAT', message);
+  }
+}
+
+/** The file is well formed but does not describe a network resgpu can run. */
+export class GraphError extends ResgpuError {
+  constructor(message: string) {
+    super('GRAPH', message);
+  }
+}
+
+/** No WebGPU adapter or device could be obtained. */
+export class WebGPUUnavailableError extends ResgpuError {
+  constructor(detail: string) {
+    super(
+      'WEBGPU_UNAVAILABLE',
+      `WebGPU is not available: ${detail}. In a browser, use a WebGPU-capable one (Chrome or Edge 113+, ` +
+        `or enable WebGPU in your browser's flags) over https or localhost. In Node, install the 'webgpu' ` +
+        `package and pass { gpu: create([]) } to loadModel. Or pass { backend: 'cpu' } to run on the CPU reference.`,
+    );
+  }
+}
+
+/** The request exceeds what this GPU device allows (buffer size, dispatch size). */
+export class GpuLimitError extends ResgpuError {
+  constructor(message: string) {
+    super('GPU_LIMIT', message);
+  }
+}
+
+/** The GPU device was lost (driver reset, tab in background too long, device destroyed). */
+export class DeviceLostError extends ResgpuError {
+  constructor(reason: string) {
+    super('DEVICE_LOST', `The GPU device was lost (${reason}); load the model again.`);
+  }
+}
+
+/** The model could not be fetched (network error, HTTP status other than 2xx). */
+export class FetchError extends ResgpuError {
+  constructor(message: string) {
+    super('FETCH', message);
+  }
+}

@@ -1,0 +1,104 @@
+import { ModelFormatError } from '../errors.js';
+import type { Activation } from '../spec.js';
+
+/**
+ * The graph manifest, version 1: which state_dict prefixes form which layers, in order.
+ * This format is a public contract: extend it (new optional fields, new layer types), never
+ * change the meaning of what is here.
+ */
+export interface GraphManifest {
+  format: 'resgpu-graph';
+  version: 1;
+  /** Input features. */
+  input: number;
+  layers: ManifestLayer[];
+  /** eps of every BatchNorm; PyTorch's default 1e-5 when absent. */
+  batchnorm_eps?: number;
+}
+
+export interface ManifestResidualBlock {
+  type: 'residual_block';
+  linear1: string;
+  bn1?: string | null;
+  linear2: string;
+  bn2?: string | null;
+  /** Projection shortcut; absent or null means identity. */
+  shortcut?: string | null;
+  shortcut_bn?: string | null;
+}
+
+export interface ManifestLinear {
+  type: 'linear';
+  linear: string;
+  /** BatchNorm after the linear, before the activation. */
+  bn?: string | null;
+  /** 'none' when absent. */
+  activation?: Activation;
+}
+
+export type ManifestLayer = ManifestResidualBlock | ManifestLinear;
+
+/** Key under which a safetensors file's __metadata__ carries the manifest as a JSON string. */
+export const GRAPH_METADATA_KEY = 'resgpu.graph';
+
+const DEFAULT_BATCHNORM_EPS = 1e-5;
+
+/** Validates a manifest given as a parsed object or as JSON text; returns it with defaults filled in. */
+export function parseManifest(input: unknown): Required<GraphManifest> {
+  let m = input;
+  if (typeof m === 'string') {
+    try {
+      m = JSON.parse(m);
+    } catch (e) {
+      throw new ModelFormatError(`The graph manifest is not valid JSON (${(e as Error).message}).`);
+    }
+  }
+  const bad = (why: string) => new ModelFormatError(`Invalid graph manifest: ${why}.`);
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad('it must be a JSON object');
+  const o = m as Record<string, unknown>;
+  if (o.format !== 'resgpu-graph') throw bad(`"format" must be "resgpu-graph", got ${JSON.stringify(o.format)}`);
+  if (o.version !== 1) throw bad(`"version" ${JSON.stringify(o.version)} is not supported (this resgpu reads version 1)`);
+  if (!Number.isSafeInteger(o.input) || (o.input as number) < 1) throw bad('"input" must be a positive integer');
+  if (!Array.isArray(o.layers) || o.layers.length === 0) throw bad('"layers" must be a non-empty array');
+  const eps = o.batchnorm_eps ?? DEFAULT_BATCHNORM_EPS;
+  if (typeof eps !== 'number' || !(eps >= 0)) throw bad('"batchnorm_eps" must be a non-negative number');
+  const layers = o.layers.map((layer, i) => parseLayer(layer, i, bad));
+  return { format: 'resgpu-graph', version: 1, input: o.input as number, layers, batchnorm_eps: eps };
+}
+
+function parseLayer(layer: unknown, i: number, bad: (why: string) => Error): ManifestLayer {
+  if (typeof layer !== 'object' || layer === null) throw bad(`layers[${i}] must be an object`);
+  const l = layer as Record<string, unknown>;
+  const name = (key: string, required: boolean): string | null => {
+    const v = l[key];
+    if (v === undefined || v === null) {
+      if (required) throw bad(`layers[${i}] (${String(l.type)}) needs "${key}"`);
+      return null;
+    }
+    if (typeof v !== 'string' || v === '') throw bad(`layers[${i}].${key} must be a state_dict prefix string`);
+    return v;
+  };
+  if (l.type === 'residual_block') {
+    const block: ManifestResidualBlock = {
+      type: 'residual_block',
+      linear1: name('linear1', true)!,
+      bn1: name('bn1', false),
+      linear2: name('linear2', true)!,
+      bn2: name('bn2', false),
+      shortcut: name('shortcut', false),
+      shortcut_bn: name('shortcut_bn', false),
+    };
+    if (block.shortcut_bn && !block.shortcut) {
+      throw bad(`layers[${i}] has "shortcut_bn" without "shortcut"; an identity shortcut has no BatchNorm`);
+    }
+    return block;
+  }
+  if (l.type === 'linear') {
+    const activation = l.activation ?? 'none';
+    if (activation !== 'relu' && activation !== 'none') {
+      throw bad(`layers[${i}].activation must be "relu" or "none", got ${JSON.stringify(activation)}`);
+    }
+    return { type: 'linear', linear: name('linear', true)!, bn: name('bn', false), activation };
+  }
+  throw bad(`layers[${i}].type ${JSON.stringify(l.type)} is unknown (expected "residual_block" or "linear")`);
+}

@@ -1,0 +1,61 @@
+import type { KernelName } from './kernels/registry.js';
+
+/** A loaded model, on either backend. The public contract: extend, never break. */
+export interface Model {
+  readonly backend: 'webgpu' | 'cpu';
+  /** Features per input row. */
+  readonly inputSize: number;
+  /** Features per output row. */
+  readonly outputSize: number;
+  /**
+   * Runs a batch: x holds batch × inputSize floats, row-major; the result holds
+   * batch × outputSize. Calls may overlap; each resolves with its own result.
+   */
+  run(x: Float32Array): Promise<Float32Array>;
+  /** What one inference does, for a given batch size (default 1). */
+  describe(options?: { batch?: number }): ModelDescription;
+  /**
+   * Frees every GPU resource. Runs already started finish first; later calls reject with
+   * DisposedError. The returned promise resolves once everything is released.
+   */
+  dispose(): Promise<void>;
+}
+
+export interface LayerDescription {
+  name: string;
+  type: 'linear' | 'residual_block';
+  inFeatures: number;
+  outFeatures: number;
+  /** For residual blocks. */
+  shortcut?: 'identity' | 'projection';
+  /** Names of the BatchNorms folded into this layer's linears. */
+  foldedBatchNorms: string[];
+}
+
+/** One compute dispatch of an inference, with logical (unpadded) sizes. */
+export interface DispatchDescription {
+  kernel: KernelName;
+  layer: string;
+  /** Rows of the batch. */
+  batch: number;
+  inFeatures: number;
+  outFeatures: number;
+  /** Inner size of the projection GEMM done in the same dispatch, 0 if none. */
+  shortcutFeatures: number;
+  workgroups: [number, number, number];
+}
+
+export interface ModelDescription {
+  backend: 'webgpu' | 'cpu';
+  inputSize: number;
+  outputSize: number;
+  batch: number;
+  layers: LayerDescription[];
+  /** Empty on the CPU backend. */
+  dispatches: DispatchDescription[];
+  /** Queue submits per run(): 1 on WebGPU, 0 on the CPU. */
+  submitsPerRun: number;
+  /** GPU memory held by weights and by this batch size's activation buffers, in bytes. */
+  gpuBytes: { weights: number; activations: number };
+  adapter: { vendor: string; architecture: string; description: string } | null;
+}

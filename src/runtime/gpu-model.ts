@@ -1,0 +1,128 @@
+import { DeviceLostError, DisposedError } from '../errors.js';
+import type { Model, ModelDescription } from '../model.js';
+import type { ModelSpec } from '../spec.js';
+import type { ProgressCallback } from '../loader/source.js';
+import { describeLayers } from './describe.js';
+import { acquireDevice, type DeviceOptions } from './device.js';
+import { batchOf, checkBatchOption } from './input.js';
+import { lowerModel } from './lower.js';
+import { compileKernels } from './pipelines.js';
+import { BatchPlan, planLayout, type PlanContext } from './plan.js';
+import { uploadWeights } from './weights.js';
+
+export interface GpuModelOptions extends DeviceOptions {
+  onProgress?: ProgressCallback;
+  /** Batch-size plans kept at once; the least recently used is freed beyond this. Default 4. */
+  maxCachedPlans?: number;
+  /** Print every shader and pipeline as it is compiled. */
+  debug?: boolean;
+}
+
+/**
+ * A model on WebGPU: folded weights in one GPU buffer, pipelines compiled at load, and one
+ * plan per batch size (made on first use, cached). Runs are serialized, so overlapping
+ * run() calls each get their own, correct result.
+ */
+export class GpuModel implements Model {
+  readonly backend = 'webgpu';
+  readonly inputSize: number;
+  readonly outputSize: number;
+  private readonly plans = new Map<number, Promise<BatchPlan>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private lost: string | null = null;
+
+  private constructor(
+    private readonly spec: ModelSpec,
+    private readonly ctx: PlanContext,
+    private readonly ownsDevice: boolean,
+    private readonly adapter: ModelDescription['adapter'],
+    private readonly maxCachedPlans: number,
+  ) {
+    this.inputSize = spec.inputSize;
+    this.outputSize = spec.outputSize;
+    void ctx.device.lost.then((info) => {
+      if (!this.disposed) this.lost = info.message || info.reason;
+    });
+  }
+
+  static async create(spec: ModelSpec, options: GpuModelOptions = {}): Promise<GpuModel> {
+    const { device, owned, adapter } = await acquireDevice(options);
+    let weights: ReturnType<typeof uploadWeights> | undefined;
+    try {
+      const steps = lowerModel(spec);
+      const bytes = steps.reduce((n, s) => n + s.parts.reduce((m, p) => m + p.weight.length * 4, 0), 0);
+      options.onProgress?.({ stage: 'upload', loadedBytes: 0, totalBytes: bytes });
+      weights = uploadWeights(device, steps);
+      options.onProgress?.({ stage: 'upload', loadedBytes: bytes, totalBytes: bytes });
+      options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
+      const kernels = await compileKernels(device, steps.map((s) => s.kernel), options.debug);
+      const ctx: PlanContext = { device, steps, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize };
+      return new GpuModel(spec, ctx, owned, adapter, Math.max(1, options.maxCachedPlans ?? 4));
+    } catch (e) {
+      weights?.buffer.destroy();
+      if (owned) device.destroy();
+      throw e;
+    }
+  }
+
+  run(x: Float32Array): Promise<Float32Array> {
+    this.checkUsable();
+    const batch = batchOf(x, this.inputSize);
+    // Copy now: the caller may reuse its array before this run's turn comes.
+    const input = x.slice();
+    const result = this.queue.then(async () => {
+      this.checkUsable();
+      return (await this.plan(batch)).run(input);
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  describe(options: { batch?: number } = {}): ModelDescription {
+    this.checkUsable();
+    const batch = checkBatchOption(options.batch);
+    const layout = planLayout(this.ctx, batch); // sizes only: describing never allocates
+    return {
+      backend: 'webgpu',
+      inputSize: this.inputSize,
+      outputSize: this.outputSize,
+      batch,
+      layers: describeLayers(this.spec),
+      dispatches: layout.dispatches,
+      submitsPerRun: 1,
+      gpuBytes: { weights: this.ctx.weights.bytes, activations: layout.bufferSizes.reduce((n, s) => n + s, 0) },
+      adapter: this.adapter,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.queue; // runs already queued finish first
+    for (const plan of this.plans.values()) (await plan.catch(() => null))?.destroy();
+    this.plans.clear();
+    this.ctx.weights.buffer.destroy();
+    if (this.ownsDevice) this.ctx.device.destroy();
+  }
+
+  private checkUsable() {
+    if (this.disposed) throw new DisposedError();
+    if (this.lost !== null) throw new DeviceLostError(this.lost);
+  }
+
+  /** The plan for a batch size, most recently used last; evicts the oldest past the cap. */
+  private async plan(batch: number): Promise<BatchPlan> {
+    let plan = this.plans.get(batch);
+    this.plans.delete(batch);
+    if (!plan) plan = BatchPlan.create(this.ctx, batch);
+    this.plans.set(batch, plan);
+    plan.catch(() => this.plans.get(batch) === plan && this.plans.delete(batch));
+    while (this.plans.size > this.maxCachedPlans) {
+      const [oldest, evicted] = this.plans.entries().next().value!;
+      this.plans.delete(oldest);
+      (await evicted.catch(() => null))?.destroy();
+    }
+    return plan;
+  }
+}

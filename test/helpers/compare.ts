@@ -1,0 +1,26 @@
+import { expect } from 'vitest';
+
+/**
+ * The tolerance for WebGPU (f32, BatchNorm folded into the weights) against the CPU
+ * reference (f64, BatchNorm applied separately): |gpu − ref| ≤ 1e-4 · max(1, |ref|).
+ * Why 1e-4: an f32 dot product of length K has relative error around √K · 2⁻²⁴ (about 2e-6
+ * for K = 1000) and at worst K · 2⁻²⁴ (6e-5); errors compound mildly over a few layers; we
+ * observe well under 1e-5. A wrong index, stride or padding gives errors of order 1, so the
+ * check still fails on any real bug.
+ */
+export const GPU_TOLERANCE = 1e-4;
+
+export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    const err = Math.abs(actual[i]! - e) / Math.max(1, Math.abs(e));
+    worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
+  }
+  return worst;
+}
+
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = GPU_TOLERANCE): void {
+  expect(actual.length).toBe(expected.length);
+  expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(tolerance);
+}
