@@ -1,8 +1,17 @@
-/** A tensor to write: float data is stored as F32 unless it is a Float64Array (F64). */
-export interface TensorToWrite {
-  name: string;
-  shape: number[];
-  data: Float32Array | Float64Array;
+/**
+ * A tensor to write: `data` is stored as F32, or F64 for a Float64Array; or already-encoded
+ * `bytes` of any safetensors `dtype` (F16, BF16, I64, ...).
+ */
+export type TensorToWrite =
+  | { name: string; shape: number[]; data: Float32Array | Float64Array }
+  | { name: string; shape: number[]; dtype: string; bytes: Uint8Array };
+
+function encoded(t: TensorToWrite): { dtype: string; bytes: Uint8Array } {
+  if ('bytes' in t) return t;
+  return {
+    dtype: t.data instanceof Float64Array ? 'F64' : 'F32',
+    bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+  };
 }
 
 /**
@@ -14,10 +23,11 @@ export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata: R
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
-  for (const t of tensors) {
-    const begin = Math.ceil(offset / 8) * 8;
-    offset = begin + t.data.byteLength;
-    header[t.name] = { dtype: t.data instanceof Float64Array ? 'F64' : 'F32', shape: t.shape, data_offsets: [begin, offset] };
+  const parts = tensors.map((t) => ({ name: t.name, shape: t.shape, ...encoded(t), begin: 0 }));
+  for (const p of parts) {
+    p.begin = Math.ceil(offset / 8) * 8;
+    offset = p.begin + p.bytes.byteLength;
+    header[p.name] = { dtype: p.dtype, shape: p.shape, data_offsets: [p.begin, offset] };
   }
   // The spec allows trailing spaces in the header; pad it so the data section starts 8-aligned.
   let json = JSON.stringify(header);
@@ -27,9 +37,6 @@ export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata: R
   new DataView(file.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
   file.set(headerBytes, 8);
   const dataStart = 8 + headerBytes.byteLength;
-  for (const t of tensors) {
-    const [begin] = (header[t.name] as { data_offsets: number[] }).data_offsets as [number];
-    file.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), dataStart + begin);
-  }
+  for (const p of parts) file.set(p.bytes, dataStart + p.begin);
   return file;
 }

@@ -66,13 +66,14 @@ export class GpuModel implements Model {
     }
   }
 
-  run(x: Float32Array): Promise<Float32Array> {
+  async run(x: Float32Array): Promise<Float32Array> {
     this.checkUsable();
     const batch = batchOf(x, this.inputSize);
     // Copy now: the caller may reuse its array before this run's turn comes.
     const input = x.slice();
+    // Runs queued before dispose() still run: dispose waits for them.
     const result = this.queue.then(async () => {
-      this.checkUsable();
+      if (this.lost !== null) throw new DeviceLostError(this.lost);
       return (await this.plan(batch)).run(input);
     });
     this.queue = result.catch(() => undefined);

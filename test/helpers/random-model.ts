@@ -20,10 +20,19 @@ export interface BlockConfig {
 export interface ModelConfig {
   input: number;
   blocks: BlockConfig[];
-  head?: { out: number; bn?: boolean; activation?: 'relu' | 'none' };
+  /** A plain linear layer before the blocks. */
+  stem?: DenseConfig;
+  /** A plain linear layer after the blocks. */
+  head?: DenseConfig;
   seed?: number;
-  /** Store tensors as float64 instead of float32. */
-  float64?: boolean;
+  /** How tensors are stored (default F32). */
+  dtype?: 'F32' | 'F64' | 'F16' | 'BF16';
+}
+
+export interface DenseConfig {
+  out: number;
+  bn?: boolean;
+  activation?: 'relu' | 'none';
 }
 
 export interface RandomModel {
@@ -52,28 +61,38 @@ export function randomInput(rows: number, cols: number, seed = 7): Float32Array 
 
 export function makeRandomModel(cfg: ModelConfig): RandomModel {
   const r = rng(cfg.seed ?? 1);
-  const uniform = (n: number, lo: number, hi: number) => {
-    const a = cfg.float64 ? new Float64Array(n) : new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
-    return a;
-  };
   const tensors: TensorToWrite[] = [];
+  const add = (name: string, shape: number[], lo: number, hi: number) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
+    tensors.push(storeAs(cfg.dtype ?? 'F32', name, shape, values));
+  };
   const linear = (name: string, inF: number, outF: number) => {
     const bound = 1 / Math.sqrt(inF);
-    tensors.push({ name: `${name}.weight`, shape: [outF, inF], data: uniform(outF * inF, -bound, bound) });
-    tensors.push({ name: `${name}.bias`, shape: [outF], data: uniform(outF, -bound, bound) });
+    add(`${name}.weight`, [outF, inF], -bound, bound);
+    add(`${name}.bias`, [outF], -bound, bound);
     return name;
   };
   const batchNorm = (name: string, n: number) => {
-    tensors.push({ name: `${name}.weight`, shape: [n], data: uniform(n, 0.5, 1.5) });
-    tensors.push({ name: `${name}.bias`, shape: [n], data: uniform(n, -0.5, 0.5) });
-    tensors.push({ name: `${name}.running_mean`, shape: [n], data: uniform(n, -0.5, 0.5) });
-    tensors.push({ name: `${name}.running_var`, shape: [n], data: uniform(n, 0.5, 2) });
+    add(`${name}.weight`, [n], 0.5, 1.5);
+    add(`${name}.bias`, [n], -0.5, 0.5);
+    add(`${name}.running_mean`, [n], -0.5, 0.5);
+    add(`${name}.running_var`, [n], 0.5, 2);
     return name;
   };
 
   const layers: ManifestLayer[] = [];
   let width = cfg.input;
+  const dense = (name: string, d: DenseConfig) => {
+    layers.push({
+      type: 'linear',
+      linear: linear(name, width, d.out),
+      bn: d.bn ? batchNorm(`${name}_bn`, d.out) : null,
+      activation: d.activation ?? 'none',
+    });
+    width = d.out;
+  };
+  if (cfg.stem) dense('stem', cfg.stem);
   cfg.blocks.forEach((b, i) => {
     const p = `blocks.${i}`;
     const out = b.out ?? width;
@@ -90,16 +109,31 @@ export function makeRandomModel(cfg: ModelConfig): RandomModel {
     });
     width = out;
   });
-  if (cfg.head) {
-    layers.push({
-      type: 'linear',
-      linear: linear('head', width, cfg.head.out),
-      bn: cfg.head.bn ? batchNorm('head_bn', cfg.head.out) : null,
-      activation: cfg.head.activation ?? 'none',
-    });
-    width = cfg.head.out;
-  }
+  if (cfg.head) dense('head', cfg.head);
   const manifest: GraphManifest = { format: 'resgpu-graph', version: 1, input: cfg.input, layers, batchnorm_eps: 1e-5 };
   const bytes = encodeSafetensors(tensors, { [GRAPH_METADATA_KEY]: JSON.stringify(manifest) });
   return { bytes, manifest, tensors, outputSize: width };
+}
+
+/**
+ * Encodes values in a safetensors dtype. F16 and BF16 truncate (any bit pattern is a valid
+ * value, and the reference decodes the same bytes the engine does); values below F16's
+ * normal range become zero.
+ */
+function storeAs(dtype: 'F32' | 'F64' | 'F16' | 'BF16', name: string, shape: number[], values: Float64Array): TensorToWrite {
+  if (dtype === 'F64') return { name, shape, data: values };
+  const f32 = Float32Array.from(values);
+  if (dtype === 'F32') return { name, shape, data: f32 };
+  const bits = new Uint32Array(f32.buffer);
+  const half = new Uint16Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    if (dtype === 'BF16') {
+      half[i] = b >>> 16;
+      continue;
+    }
+    const exponent = ((b >>> 23) & 0xff) - 127 + 15;
+    half[i] = ((b >>> 16) & 0x8000) | (exponent <= 0 ? 0 : (exponent << 10) | ((b >>> 13) & 0x3ff));
+  }
+  return { name, shape, dtype, bytes: new Uint8Array(half.buffer) };
 }
