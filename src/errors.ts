@@ -14,38 +14,39 @@ export type ResgpuErrorCode =
 
 export class ResgpuError extends Error {
   readonly code: ResgpuErrorCode;
-  constructor(code: ResgpuErrorCode, message: string) {
+  /** `name` is given explicitly, not taken from the class: minifiers rename classes. */
+  constructor(code: ResgpuErrorCode, message: string, name = 'ResgpuError') {
     super(message);
     this.code = code;
-    this.name = new.target.name;
+    this.name = name;
   }
 }
 
 /** The input handed to `run()` cannot be a batch for this model. */
 export class InputError extends ResgpuError {
   constructor(message: string) {
-    super('INVALID_INPUT', message);
+    super('INVALID_INPUT', message, 'InputError');
   }
 }
 
 /** `run()` or `describe()` on a model after `dispose()`. */
 export class DisposedError extends ResgpuError {
   constructor() {
-    super('DISPOSED', 'This model has been disposed; load it again with loadModel() to run it.');
+    super('DISPOSED', 'This model has been disposed; load it again with loadModel() to run it.', 'DisposedError');
   }
 }
 
 /** The bytes are not a well-formed model file (safetensors, manifest JSON, ...). */
 export class ModelFormatError extends ResgpuError {
   constructor(message: string) {
-    super('MODEL_FORMAT', message);
+    super('MODEL_FORMAT', message, 'ModelFormatError');
   }
 }
 
 /** The file is well formed but does not describe a network resgpu can run. */
 export class GraphError extends ResgpuError {
   constructor(message: string) {
-    super('GRAPH', message);
+    super('GRAPH', message, 'GraphError');
   }
 }
 
@@ -57,6 +58,7 @@ export class WebGPUUnavailableError extends ResgpuError {
       `WebGPU is not available: ${detail}. In a browser, use a WebGPU-capable one (Chrome or Edge 113+, ` +
         `or enable WebGPU in your browser's flags) over https or localhost. In Node, install the 'webgpu' ` +
         `package and pass { gpu: create([]) } to loadModel. Or pass { backend: 'cpu' } to run on the CPU reference.`,
+      'WebGPUUnavailableError',
     );
   }
 }
@@ -64,20 +66,20 @@ export class WebGPUUnavailableError extends ResgpuError {
 /** The request exceeds what this GPU device allows (buffer size, dispatch size). */
 export class GpuLimitError extends ResgpuError {
   constructor(message: string) {
-    super('GPU_LIMIT', message);
+    super('GPU_LIMIT', message, 'GpuLimitError');
   }
 }
 
 /** The GPU device was lost (driver reset, tab in background too long, device destroyed). */
 export class DeviceLostError extends ResgpuError {
   constructor(reason: string) {
-    super('DEVICE_LOST', `The GPU device was lost (${reason}); load the model again.`);
+    super('DEVICE_LOST', `The GPU device was lost (${reason}); load the model again.`, 'DeviceLostError');
   }
 }
 
 /** The model could not be fetched (network error, HTTP status other than 2xx). */
 export class FetchError extends ResgpuError {
   constructor(message: string) {
-    super('FETCH', message);
+    super('FETCH', message, 'FetchError');
   }
 }

@@ -139,3 +139,8 @@ describe('graph resolution', () => {
     expect((e as ResgpuError).code).toBe('GRAPH');
   });
 });
+
+test('errors carry their class name explicitly, so minified bundles keep it', async () => {
+  const e = (await loadModel(new Uint8Array(3), cpu).catch((err: Error) => err)) as Error;
+  expect(e.name).toBe('ModelFormatError');
+});

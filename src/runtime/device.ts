@@ -12,6 +12,11 @@ export interface AcquiredDevice {
   /** True when resgpu created the device and so must destroy it on dispose. */
   owned: boolean;
   adapter: { vendor: string; architecture: string; description: string } | null;
+  /**
+   * The GPU object the device came from, held for as long as the device is used: in Node,
+   * Dawn tears its instance down when that object is garbage collected, devices and all.
+   */
+  gpu: GPU | null;
 }
 
 function describeAdapter(info: GPUAdapterInfo | undefined) {
@@ -24,7 +29,7 @@ function describeAdapter(info: GPUAdapterInfo | undefined) {
  */
 export async function acquireDevice(options: DeviceOptions): Promise<AcquiredDevice> {
   if (options.device) {
-    return { device: options.device, owned: false, adapter: describeAdapter(options.device.adapterInfo) };
+    return { device: options.device, owned: false, adapter: describeAdapter(options.device.adapterInfo), gpu: options.gpu ?? null };
   }
   const gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) throw new WebGPUUnavailableError('navigator.gpu is undefined and no { gpu } or { device } was given');
@@ -42,5 +47,5 @@ export async function acquireDevice(options: DeviceOptions): Promise<AcquiredDev
   } catch (e) {
     throw new WebGPUUnavailableError(`requestDevice() failed (${(e as Error).message})`);
   }
-  return { device, owned: true, adapter: describeAdapter(adapter.info) };
+  return { device, owned: true, adapter: describeAdapter(adapter.info), gpu };
 }

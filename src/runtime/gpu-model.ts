@@ -3,7 +3,7 @@ import type { Model, ModelDescription } from '../model.js';
 import type { ModelSpec } from '../spec.js';
 import type { ProgressCallback } from '../loader/source.js';
 import { describeLayers } from './describe.js';
-import { acquireDevice, type DeviceOptions } from './device.js';
+import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
 import { batchOf, checkBatchOption } from './input.js';
 import { lowerModel } from './lower.js';
 import { compileKernels } from './pipelines.js';
@@ -35,8 +35,7 @@ export class GpuModel implements Model {
   private constructor(
     private readonly spec: ModelSpec,
     private readonly ctx: PlanContext,
-    private readonly ownsDevice: boolean,
-    private readonly adapter: ModelDescription['adapter'],
+    private readonly acquired: AcquiredDevice,
     private readonly maxCachedPlans: number,
   ) {
     this.inputSize = spec.inputSize;
@@ -47,7 +46,8 @@ export class GpuModel implements Model {
   }
 
   static async create(spec: ModelSpec, options: GpuModelOptions = {}): Promise<GpuModel> {
-    const { device, owned, adapter } = await acquireDevice(options);
+    const acquired = await acquireDevice(options);
+    const { device, owned } = acquired;
     let weights: ReturnType<typeof uploadWeights> | undefined;
     try {
       const steps = lowerModel(spec);
@@ -58,7 +58,7 @@ export class GpuModel implements Model {
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
       const kernels = await compileKernels(device, steps.map((s) => s.kernel), options.debug);
       const ctx: PlanContext = { device, steps, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize };
-      return new GpuModel(spec, ctx, owned, adapter, Math.max(1, options.maxCachedPlans ?? 4));
+      return new GpuModel(spec, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
     } catch (e) {
       weights?.buffer.destroy();
       if (owned) device.destroy();
@@ -93,7 +93,7 @@ export class GpuModel implements Model {
       dispatches: layout.dispatches,
       submitsPerRun: 1,
       gpuBytes: { weights: this.ctx.weights.bytes, activations: layout.bufferSizes.reduce((n, s) => n + s, 0) },
-      adapter: this.adapter,
+      adapter: this.acquired.adapter,
     };
   }
 
@@ -104,7 +104,7 @@ export class GpuModel implements Model {
     for (const plan of this.plans.values()) (await plan.catch(() => null))?.destroy();
     this.plans.clear();
     this.ctx.weights.buffer.destroy();
-    if (this.ownsDevice) this.ctx.device.destroy();
+    if (this.acquired.owned) this.ctx.device.destroy();
   }
 
   private checkUsable() {

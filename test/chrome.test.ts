@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadModel } from '../src/index.js';
+import { MODEL_CASES } from './helpers/cases.js';
+import { openChromePage, type ChromePage } from './helpers/chrome.js';
+import { expectClose } from './helpers/compare.js';
+import { makeRandomModel, randomInput } from './helpers/random-model.js';
+
+/**
+ * The built bundle in headless Chromium: every model case loaded by URL with loadModel(url)
+ * on the page's WebGPU, compared in Node with the CPU reference.
+ */
+declare global {
+  interface Window {
+    resgpu: typeof import('../src/index.js');
+  }
+}
+
+let chrome: ChromePage;
+beforeAll(async () => {
+  chrome = await openChromePage();
+});
+afterAll(async () => {
+  await chrome?.close();
+});
+
+describe.each(MODEL_CASES)('Chrome: $name', ({ name, config, batches }) => {
+  test('matches the CPU reference at every batch, two dispatches per block', async () => {
+    const { bytes } = makeRandomModel(config);
+    const url = chrome.serve(`${name.replace(/\W+/g, '-')}.safetensors`, bytes);
+    const inputs = batches.map((b) => Array.from(randomInput(b, config.input, b)));
+    const result = await chrome.page.evaluate(
+      async (url, inputs) => {
+        const model = await window.resgpu.loadModel(url);
+        const outputs = [];
+        for (const x of inputs) outputs.push(Array.from(await model.run(new Float32Array(x))));
+        const description = model.describe();
+        await model.dispose();
+        return { outputs, description };
+      },
+      url,
+      inputs,
+    );
+    const cpu = await loadModel(bytes, { backend: 'cpu' });
+    for (const [i, x] of inputs.entries()) expectClose(result.outputs[i]!, await cpu.run(new Float32Array(x)));
+    const blocks = config.blocks.length;
+    const plain = (config.stem ? 1 : 0) + (config.head ? 1 : 0);
+    expect(result.description.dispatches).toHaveLength(2 * blocks + plain);
+    expect(result.description.backend).toBe('webgpu');
+  });
+});
+
+test('Chrome: concurrent runs, typed errors and dispose behave as in Node', async () => {
+  const { bytes } = makeRandomModel({ input: 6, blocks: [{ hidden: 5, bn: true }], head: { out: 2 } });
+  const url = chrome.serve('errors.safetensors', bytes);
+  const inputs = Array.from({ length: 8 }, (_, i) => Array.from(randomInput(i + 1, 6, i)));
+  const r = await chrome.page.evaluate(
+    async (url, inputs) => {
+      const { loadModel } = window.resgpu;
+      const errorOf = async (f: () => Promise<unknown>) => f().then(() => 'no error', (e: Error & { code?: string }) => `${e.name}:${e.code}`);
+      const model = await loadModel(url);
+      const outputs = (await Promise.all(inputs.map((x) => model.run(new Float32Array(x))))).map((y) => Array.from(y));
+      const badLength = await errorOf(() => model.run(new Float32Array(7)));
+      await model.dispose();
+      const afterDispose = await errorOf(() => model.run(new Float32Array(6)));
+      const badFile = await errorOf(() => loadModel(new Uint8Array([1, 2, 3])));
+      const notFound = await errorOf(() => loadModel(`${url}.missing`));
+      const adapter = (await navigator.gpu.requestAdapter())?.info.architecture;
+      return { outputs, badLength, afterDispose, badFile, notFound, adapter };
+    },
+    url,
+    inputs,
+  );
+  const cpu = await loadModel(bytes, { backend: 'cpu' });
+  for (const [i, x] of inputs.entries()) expectClose(r.outputs[i]!, await cpu.run(new Float32Array(x)));
+  expect(r.badLength).toBe('InputError:INVALID_INPUT');
+  expect(r.afterDispose).toBe('DisposedError:DISPOSED');
+  expect(r.badFile).toBe('ModelFormatError:MODEL_FORMAT');
+  expect(r.notFound).toBe('FetchError:FETCH');
+  expect(r.adapter).toBeTruthy();
+});
