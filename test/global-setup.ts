@@ -1,6 +1,20 @@
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'vite';
 
-/** The Chrome suite loads the built bundle, so every test run builds it first from the current sources. */
+/** Where test/python/make_torch_cases.py writes the PyTorch parity cases for this run. */
+export const TORCH_CASES_DIR = resolve(import.meta.dirname, '.generated/torch');
+
+/**
+ * Before any test: build the bundle the Chrome suite loads, from the current sources, and make
+ * models and expected outputs with real PyTorch (Debian's python3-torch, installed by
+ * tools/setup.sh). Neither step is optional: without them, the run fails.
+ */
 export default async function setup(): Promise<void> {
   await build({ logLevel: 'warn' });
+  rmSync(TORCH_CASES_DIR, { recursive: true, force: true });
+  execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python/make_torch_cases.py'), TORCH_CASES_DIR], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
 }

@@ -1,0 +1,124 @@
+import { Unzip, UnzipInflate } from 'fflate';
+import { ModelFormatError } from '../errors.js';
+import { DTYPE_BYTES } from './dtype.js';
+import { unpickle, type PickledTensor } from './pickle.js';
+import type { RawTensor, TensorMap } from './tensors.js';
+
+/**
+ * Files written by torch.save since PyTorch 1.6: a zip archive holding <name>/data.pkl (the
+ * pickled state_dict, whose tensors point at storages by key) and <name>/data/<key> (each
+ * storage's raw little-endian bytes). PyTorch stores entries uncompressed, so each storage is
+ * a view into the file's bytes, not a copy.
+ */
+export function isZip(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+}
+
+/** torch.save before 1.6 (or with _use_new_zipfile_serialization=False) wrote a bare pickle stream. */
+export function isLegacyTorch(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5;
+}
+
+export const LEGACY_TORCH_MESSAGE =
+  'This is a legacy PyTorch file (saved before PyTorch 1.6, or with _use_new_zipfile_serialization=False). ' +
+  'Re-save it with a current PyTorch: torch.save(torch.load(path), path).';
+
+function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  const unzip = new Unzip((file) => {
+    const chunks: Uint8Array[] = [];
+    file.ondata = (err, data, final) => {
+      if (err) throw err;
+      chunks.push(data);
+      if (final) files.set(file.name, chunks.length === 1 ? chunks[0]! : concat(chunks));
+    };
+    file.start();
+  });
+  unzip.register(UnzipInflate);
+  try {
+    unzip.push(bytes, true);
+  } catch (e) {
+    throw new ModelFormatError(`Malformed PyTorch file: the zip archive is truncated or corrupt (${(e as Error).message}).`);
+  }
+  return files;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** Reads a torch.save'd state_dict into tensors by key, in state_dict order. */
+export function parseTorchZip(bytes: Uint8Array): TensorMap {
+  const files = readZip(bytes);
+  const pklName = [...files.keys()].find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
+  if (pklName === undefined) {
+    throw new ModelFormatError('Malformed PyTorch file: the zip archive has no data.pkl (is it a file written by torch.save?).');
+  }
+  const root = pklName.slice(0, -'data.pkl'.length);
+  const byteorder = files.get(`${root}byteorder`);
+  if (byteorder && new TextDecoder().decode(byteorder).trim() === 'big') {
+    throw new ModelFormatError('This PyTorch file was saved on a big-endian machine; re-save it on a little-endian one.');
+  }
+  const stateDict = findStateDict(unpickle(files.get(pklName)!));
+  const tensors: TensorMap = new Map();
+  for (const [key, value] of stateDict) {
+    if (typeof key !== 'string' || !isTensor(value)) continue; // e.g. extra state; nothing inference needs
+    const storage = files.get(`${root}data/${value.storage.key}`);
+    if (!storage) throw new ModelFormatError(`Malformed PyTorch file: tensor "${key}" needs storage data/${value.storage.key}, which the archive lacks.`);
+    tensors.set(key, materialize(key, value, storage));
+  }
+  return tensors;
+}
+
+function isTensor(v: unknown): v is PickledTensor {
+  return typeof v === 'object' && v !== null && (v as PickledTensor).kind === 'tensor';
+}
+
+/** The state_dict itself, or the one inside a checkpoint dict such as { model_state_dict, optimizer, epoch }. */
+function findStateDict(root: unknown): Map<unknown, unknown> {
+  if (!(root instanceof Map)) throw new ModelFormatError('This PyTorch file does not hold a state_dict (a dict of tensors); save model.state_dict().');
+  if ([...root.values()].some(isTensor)) return root;
+  for (const key of ['state_dict', 'model_state_dict', 'model']) {
+    const inner = root.get(key);
+    if (inner instanceof Map && [...inner.values()].some(isTensor)) return inner;
+  }
+  throw new ModelFormatError('This PyTorch file holds a dict without tensors; save model.state_dict().');
+}
+
+/** The tensor's elements, row-major: a view when the layout already is, else gathered through its strides. */
+function materialize(key: string, t: PickledTensor, storage: Uint8Array): RawTensor {
+  const size = DTYPE_BYTES[t.storage.dtype]!;
+  const numel = t.shape.reduce((n, d) => n * d, 1);
+  if (storage.byteLength < t.storage.numel * size) {
+    throw new ModelFormatError(
+      `Malformed PyTorch file: storage data/${t.storage.key} of tensor "${key}" has ${storage.byteLength} bytes, ` +
+        `but ${t.storage.numel} ${t.storage.dtype} elements need ${t.storage.numel * size}.`,
+    );
+  }
+  const last = numel === 0 ? t.offset : t.offset + t.shape.reduce((n, d, i) => n + (d - 1) * t.strides[i]!, 0);
+  if (last >= Math.max(t.storage.numel, 1) && numel > 0) {
+    throw new ModelFormatError(`Malformed PyTorch file: tensor "${key}" reaches element ${last} of a ${t.storage.numel}-element storage.`);
+  }
+  let contiguous = true;
+  for (let i = t.shape.length - 1, expected = 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.strides[i] !== expected) contiguous = false;
+    expected *= t.shape[i]!;
+  }
+  const base = { name: key, dtype: t.storage.dtype, shape: t.shape };
+  if (contiguous) return { ...base, bytes: storage.subarray(t.offset * size, (t.offset + numel) * size) };
+
+  const out = new Uint8Array(numel * size);
+  const index = new Array<number>(t.shape.length).fill(0);
+  for (let n = 0; n < numel; n++) {
+    const src = (t.offset + index.reduce((s, v, i) => s + v * t.strides[i]!, 0)) * size;
+    out.set(storage.subarray(src, src + size), n * size);
+    for (let d = t.shape.length - 1; d >= 0 && ++index[d]! === t.shape[d]; d--) index[d] = 0;
+  }
+  return { ...base, bytes: out };
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Makes PyTorch parity cases for the test suite, with real PyTorch, at test time.
+
+usage: make_torch_cases.py OUT_DIR
+
+For each case it writes <name>.pt (torch.save(model.state_dict())), <name>.safetensors (through
+tools/export_resgpu.py), and records in cases.json the input and model.eval()(x) as PyTorch
+computes it. It also writes hostile and broken files (bad/*.pt) for the loader's error tests.
+"""
+import copy
+import io
+import json
+import os
+import pickle
+import sys
+import zipfile
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+from export_resgpu import export_model  # noqa: E402
+from residual_mlp import ResidualBlock, ResidualMLP, randomize_batchnorm  # noqa: E402
+
+CASES = [
+    # name, in, [(hidden, out) per block], head, batchnorm, dtype
+    ("one_block_identity", 16, [(32, 16)], None, True, "float32"),
+    ("one_block_projection_odd", 37, [(200, 3)], None, True, "float32"),
+    ("odd_sizes_with_head", 37, [(200, 64), (64, 64)], 3, True, "float32"),
+    ("no_batchnorm", 20, [(40, 20), (33, 11)], 2, False, "float32"),
+    ("eight_blocks_widths_changing", 30, [(64, 64), (48, 32), (32, 32), (80, 72), (72, 72), (40, 40), (9, 13), (13, 13)], 5, True, "float32"),
+    ("float16_save", 24, [(48, 24), (48, 12)], 4, True, "float16"),
+]
+
+
+def save(state_dict, path):
+    torch.save(state_dict, path)
+
+
+def main(out):
+    os.makedirs(os.path.join(out, "bad"), exist_ok=True)
+    gen = torch.Generator().manual_seed(1234)
+    cases = []
+    for i, (name, inp, widths, head, bn, dtype) in enumerate(CASES):
+        torch.manual_seed(i)
+        model = ResidualMLP(inp, widths, head, dropout=0.3, batchnorm=bn)
+        randomize_batchnorm(model, gen)
+        model.eval()
+        if dtype == "float16":
+            model = model.half().float()  # the weights PyTorch would load back from a half save
+        x = torch.randn(9, inp, generator=gen)
+        with torch.no_grad():
+            y = model(x)
+        state = model.state_dict()
+        if dtype == "float16":
+            state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+        save(state, os.path.join(out, f"{name}.pt"))
+        export_model(model, os.path.join(out, f"{name}.safetensors"), dtype=dtype)
+        cases.append({"name": name, "input_size": inp, "rows": 9, "blocks": len(widths), "head": head is not None,
+                      "x": x.flatten().tolist(), "y": y.flatten().tolist(), "output_size": y.shape[1]})
+
+    # Tensors as views: a transposed (non-contiguous) weight and one at a storage offset.
+    torch.manual_seed(99)
+    model = ResidualMLP(10, [(12, 6)], 3).eval()
+    randomize_batchnorm(model, gen)
+    state = model.state_dict()
+    w = state["blocks.0.linear1.weight"]
+    state["blocks.0.linear1.weight"] = w.t().contiguous().t()
+    assert not state["blocks.0.linear1.weight"].is_contiguous()
+    b = state["head.bias"]
+    big = torch.zeros(b.numel() + 5)
+    big[5:] = b
+    state["head.bias"] = big[5:]
+    save(state, os.path.join(out, "views.pt"))
+    x = torch.randn(4, 10, generator=gen)
+    with torch.no_grad():
+        y = model(x)
+    cases.append({"name": "views", "input_size": 10, "rows": 4, "blocks": 1, "head": True,
+                  "x": x.flatten().tolist(), "y": y.flatten().tolist(), "output_size": 3})
+    with open(os.path.join(out, "cases.json"), "w") as f:
+        json.dump(cases, f)
+    write_bad_files(os.path.join(out, "bad"))
+
+
+class Evil:
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return (self.fn, self.args)
+
+
+def zip_with(path, files):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+
+
+def write_bad_files(bad):
+    import builtins
+    import subprocess
+    good = io.BytesIO()
+    torch.save(ResidualBlock(4, 5, 4).state_dict(), good)
+    raw = good.getvalue()
+    z = zipfile.ZipFile(io.BytesIO(raw))
+    files = {n: z.read(n) for n in z.namelist()}
+    pkl = next(n for n in files if n.endswith("data.pkl"))
+    root = pkl[: -len("data.pkl")]
+
+    # Hostile pickles, made by Python's own pickler: loading must refuse, never run them.
+    for name, fn, args in [("os_system", os.system, ("echo pwned",)), ("builtins_eval", builtins.eval, ("1+1",)),
+                           ("subprocess_popen", subprocess.Popen, (["true"],))]:
+        zip_with(os.path.join(bad, f"{name}.pt"), {**files, pkl: pickle.dumps({"w": Evil(fn, args)}, protocol=2)})
+    with open(os.path.join(bad, "truncated_zip.pt"), "wb") as f:
+        f.write(raw[: len(raw) // 2])
+    zip_with(os.path.join(bad, "no_data_pkl.pt"), {n: d for n, d in files.items() if n != pkl})
+    storage = next(n for n in files if "/data/" in n)
+    zip_with(os.path.join(bad, "short_storage.pt"), {**files, storage: files[storage][:3]})
+    zip_with(os.path.join(bad, "truncated_pickle.pt"), {**files, pkl: files[pkl][:40]})
+    zip_with(os.path.join(bad, "deep_nesting.pt"), {**files, pkl: b"\x80\x02" + b"(" * 100000 + b"."})
+    zip_with(os.path.join(bad, "unknown_opcode.pt"), {**files, pkl: b"\x80\x02\xff."})
+    torch.save(ResidualBlock(4, 5, 4).state_dict(), os.path.join(bad, "legacy.pt"), _use_new_zipfile_serialization=False)
+    # A state_dict from which no graph can be inferred: a lone BatchNorm between linears.
+    seq = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    torch.save(seq.state_dict(), os.path.join(bad, "uninferable.pt"))
+    # A head whose width disagrees with the block before it.
+    block = ResidualMLP(4, [(5, 4)], 2).state_dict()
+    block["head.weight"] = torch.zeros(2, 7)
+    torch.save(block, os.path.join(bad, "shape_mismatch.pt"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,64 @@
+import { beforeAll, describe, expect, test } from 'vitest';
+import { GraphError, loadModel, ModelFormatError } from '../src/index.js';
+import { expectClose } from './helpers/compare.js';
+import { nodeDevice } from './helpers/node-gpu.js';
+import { hasFile, torchCases, torchFile } from './helpers/torch-cases.js';
+
+/**
+ * Parity with real PyTorch: models made, saved (torch.save(state_dict) and the exporter's
+ * .safetensors) and run by PyTorch 1.13 at test time; resgpu loads the files with no other
+ * input and must compute what model.eval()(x) did. Same tolerance as against the CPU
+ * reference (test/helpers/compare.ts): PyTorch computes in f32 with BatchNorm unfolded.
+ */
+let device: GPUDevice;
+beforeAll(async () => {
+  device = await nodeDevice();
+});
+
+describe.each(torchCases())('PyTorch case $name', (c) => {
+  const files = [`${c.name}.pt`, `${c.name}.safetensors`].filter(hasFile);
+
+  test.each(files)('%s on WebGPU matches PyTorch, two dispatches per block', async (file) => {
+    const model = await loadModel(torchFile(file), { device });
+    expect([model.inputSize, model.outputSize]).toEqual([c.input_size, c.output_size]);
+    expectClose(await model.run(Float32Array.from(c.x)), c.y);
+    expect(model.describe().dispatches).toHaveLength(2 * c.blocks + (c.head ? 1 : 0));
+    await model.dispose();
+  });
+
+  test.each(files)('%s on the CPU reference matches PyTorch', async (file) => {
+    const model = await loadModel(torchFile(file), { backend: 'cpu' });
+    expectClose(await model.run(Float32Array.from(c.x)), c.y);
+  });
+});
+
+describe('hostile and broken PyTorch files', () => {
+  const cpu = { backend: 'cpu' } as const;
+  const cases: [string, typeof ModelFormatError | typeof GraphError, RegExp][] = [
+    ['os_system', ModelFormatError, /global "(posix|os)\.system"/],
+    ['builtins_eval', ModelFormatError, /global "__builtin__\.eval" \(builtins\.eval in Python 3\)/],
+    ['subprocess_popen', ModelFormatError, /global "[^"]*Popen" \(subprocess\.Popen in Python 3\)/],
+    ['truncated_zip', ModelFormatError, /truncated or corrupt|no data\.pkl|lacks/],
+    ['no_data_pkl', ModelFormatError, /no data\.pkl/],
+    ['short_storage', ModelFormatError, /has 3 bytes, but \d+ F32 elements need/],
+    ['truncated_pickle', ModelFormatError, /truncated at byte/],
+    ['deep_nesting', ModelFormatError, /nests deeper than 1000/],
+    ['unknown_opcode', ModelFormatError, /opcode 0xff/],
+    ['legacy', ModelFormatError, /legacy PyTorch file.*Re-save/],
+    ['uninferable', GraphError, /Cannot infer the graph.*"1".*BatchNorm/],
+    ['shape_mismatch', GraphError, /"head\.weight" has shape \[2, 7\].*needs \[2, 4\]/],
+  ];
+  test.each(cases)('%s is refused with a typed error', async (name, type, message) => {
+    const failure = loadModel(torchFile(`bad/${name}.pt`), cpu);
+    await expect(failure).rejects.toBeInstanceOf(type);
+    await expect(failure).rejects.toThrow(message);
+  });
+
+  test('a refused file leaves nothing on the GPU', async () => {
+    const { trackDevice } = await import('./helpers/track.js');
+    const tracker = trackDevice(device);
+    await expect(loadModel(torchFile('bad/os_system.pt'), { device })).rejects.toThrow(ModelFormatError);
+    expect(tracker.liveBuffers()).toBe(0);
+    tracker.restore();
+  });
+});
