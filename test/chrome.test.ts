@@ -4,6 +4,7 @@ import { MODEL_CASES } from './helpers/cases.js';
 import { openChromePage, type ChromePage } from './helpers/chrome.js';
 import { expectClose } from './helpers/compare.js';
 import { makeRandomModel, randomInput } from './helpers/random-model.js';
+import { hasFile, torchCases, torchFile } from './helpers/torch-cases.js';
 
 /**
  * The built bundle in headless Chromium: every model case loaded by URL with loadModel(url)
@@ -77,4 +78,30 @@ test('Chrome: concurrent runs, typed errors and dispose behave as in Node', asyn
   expect(r.badFile).toBe('ModelFormatError:MODEL_FORMAT');
   expect(r.notFound).toBe('FetchError:FETCH');
   expect(r.adapter).toBeTruthy();
+});
+
+describe.each(torchCases())('Chrome: PyTorch case $name', (c) => {
+  const files = [`${c.name}.pt`, `${c.name}.safetensors`].filter(hasFile);
+  test.each(files)('%s loaded by URL matches PyTorch', async (file) => {
+    const url = chrome.serve(file, torchFile(file));
+    const y = await chrome.page.evaluate(
+      async (url, x) => {
+        const model = await window.resgpu.loadModel(url);
+        const y = Array.from(await model.run(new Float32Array(x)));
+        await model.dispose();
+        return y;
+      },
+      url,
+      c.x,
+    );
+    expectClose(y, c.y);
+  });
+});
+
+test('Chrome: a hostile pickle is refused by name', async () => {
+  const url = chrome.serve('os_system.pt', torchFile('bad/os_system.pt'));
+  const message = await chrome.page.evaluate(async (url) => {
+    return window.resgpu.loadModel(url).then(() => 'loaded', (e: Error) => `${e.name}: ${e.message}`);
+  }, url);
+  expect(message).toMatch(/^ModelFormatError: Refused to load: the pickle names the global "(posix|os)\.system"/);
 });

@@ -62,3 +62,17 @@ describe('hostile and broken PyTorch files', () => {
     tracker.restore();
   });
 });
+
+test('the bundled example (.pt and .safetensors) reproduces the PyTorch logits recorded when it was trained', async () => {
+  const { readFileSync } = await import('node:fs');
+  const example = (name: string) => readFileSync(new URL(`../examples/${name}`, import.meta.url));
+  const recorded = JSON.parse(example('breast_cancer.test.json').toString()) as { inputs: number[][]; torch_logits: number[][] };
+  for (const file of ['breast_cancer.pt', 'breast_cancer.safetensors']) {
+    const model = await loadModel(example(file), { device });
+    const y = await model.run(Float32Array.from(recorded.inputs.flat()));
+    expectClose(y, recorded.torch_logits.flat());
+    const argmax = (v: ArrayLike<number>, r: number) => (v[2 * r + 1]! > v[2 * r]! ? 1 : 0);
+    recorded.torch_logits.forEach((logits, r) => expect(argmax(y, r)).toBe(argmax(logits, 0)));
+    await model.dispose();
+  }
+});

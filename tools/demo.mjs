@@ -1,4 +1,4 @@
-// The README's demo: the bundled breast-cancer classifier (trained with real PyTorch by
+// The README's demo: the bundled breast-cancer classifier, as torch.save wrote it (trained by
 // tools/train_example.py) run by resgpu on WebGPU in Node, checked against PyTorch's own
 // outputs and timed beside the CPU reference. Run it with `npm run demo`.
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(
 const { create } = await import('webgpu');
 const { loadModel } = await import('../dist/resgpu.js');
 
-const file = process.argv[2] ?? new URL('../examples/breast_cancer.safetensors', import.meta.url).pathname;
+const file = process.argv[2] ?? new URL('../examples/breast_cancer.pt', import.meta.url).pathname;
 const test = JSON.parse(readFileSync(new URL('../examples/breast_cancer.test.json', import.meta.url), 'utf8'));
 const bytes = readFileSync(file);
 
