@@ -168,8 +168,27 @@ test('loads through a GPU object it was given, reporting progress, and owns that
   const stages: LoadProgress['stage'][] = [];
   const { bytes } = makeRandomModel({ input: 4, blocks: [{ hidden: 8 }] });
   const m = await loadModel(bytes, { gpu: await nodeGpu(), onProgress: (p) => stages.push(p.stage) });
-  expect(new Set(stages)).toEqual(new Set(['parse', 'upload', 'compile']));
+  expect([...new Set(stages)]).toEqual(['parse', 'fold', 'upload', 'compile']);
   expect(m.describe().adapter).not.toBeNull();
   expect((await m.run(new Float32Array(4))).length).toBe(4);
   await m.dispose();
+});
+
+test('a URL is downloaded as a stream, with progress up to the full length', async () => {
+  const { createServer } = await import('node:http');
+  const { bytes } = makeRandomModel({ input: 8, blocks: [{ hidden: 300 }, { hidden: 300 }] });
+  const server = createServer((_, res) => res.writeHead(200, { 'Content-Length': bytes.byteLength }).end(bytes));
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as { port: number };
+  const progress: LoadProgress[] = [];
+  try {
+    const m = await loadModel(`http://127.0.0.1:${port}/model.safetensors`, { device, onProgress: (p) => progress.push(p) });
+    const downloads = progress.filter((p) => p.stage === 'download');
+    expect(downloads.length).toBeGreaterThan(1);
+    expect(downloads.at(-1)).toEqual({ stage: 'download', loadedBytes: bytes.byteLength, totalBytes: bytes.byteLength });
+    expect(progress.at(-1)!.stage).toBe('compile');
+    await m.dispose();
+  } finally {
+    server.close();
+  }
 });

@@ -42,12 +42,6 @@ export function packTransposed(parts: readonly DenseWeight[], outFeatures: numbe
   }
 }
 
-/** Writes a bias zero padded to padFeatures(length) into `out`. */
-export function packBias(bias: FloatArray, out: Float32Array): void {
-  out.fill(0);
-  out.set(bias);
-}
-
 /** [rows, width] → [padRows(rows), padFeatures(width)], zero padded. Returns x itself when already aligned. */
 export function padActivations(x: Float32Array<ArrayBuffer>, rows: number, width: number): Float32Array<ArrayBuffer> {
   const stride = padFeatures(width);

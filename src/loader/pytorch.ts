@@ -14,9 +14,14 @@ export function isZip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
-/** torch.save before 1.6 (or with _use_new_zipfile_serialization=False) wrote a bare pickle stream. */
+/**
+ * torch.save before 1.6 (or with _use_new_zipfile_serialization=False) wrote bare pickles,
+ * starting with PROTO then LONG1 of PyTorch's magic number 0x1950a86a20f9469cfc6c.
+ */
+const LEGACY_MAGIC = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
 export function isLegacyTorch(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5;
+  return bytes[0] === 0x80 && LEGACY_MAGIC.every((b, i) => bytes[2 + i] === b);
 }
 
 export const LEGACY_TORCH_MESSAGE =

@@ -1,5 +1,5 @@
 import { DeviceLostError, DisposedError } from '../errors.js';
-import type { Model, ModelDescription } from '../model.js';
+import type { LayerDescription, Model, ModelDescription } from '../model.js';
 import type { ModelSpec } from '../spec.js';
 import type { ProgressCallback } from '../loader/source.js';
 import { describeLayers } from './describe.js';
@@ -33,13 +33,13 @@ export class GpuModel implements Model {
   private lost: string | null = null;
 
   private constructor(
-    private readonly spec: ModelSpec,
+    private readonly layers: LayerDescription[],
     private readonly ctx: PlanContext,
     private readonly acquired: AcquiredDevice,
     private readonly maxCachedPlans: number,
   ) {
-    this.inputSize = spec.inputSize;
-    this.outputSize = spec.outputSize;
+    this.inputSize = ctx.inputSize;
+    this.outputSize = ctx.outputSize;
     void ctx.device.lost.then((info) => {
       if (!this.disposed) this.lost = info.message || info.reason;
     });
@@ -50,15 +50,14 @@ export class GpuModel implements Model {
     const { device, owned } = acquired;
     let weights: ReturnType<typeof uploadWeights> | undefined;
     try {
-      const steps = lowerModel(spec);
-      const bytes = steps.reduce((n, s) => n + s.parts.reduce((m, p) => m + p.weight.length * 4, 0), 0);
-      options.onProgress?.({ stage: 'upload', loadedBytes: 0, totalBytes: bytes });
-      weights = uploadWeights(device, steps);
-      options.onProgress?.({ stage: 'upload', loadedBytes: bytes, totalBytes: bytes });
+      const lowered = lowerModel(spec);
+      weights = uploadWeights(device, lowered, options.onProgress);
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
-      const kernels = await compileKernels(device, steps.map((s) => s.kernel), options.debug);
+      const kernels = await compileKernels(device, lowered.map((s) => s.kernel), options.debug);
+      // Plans need shapes only: dropping the tensors lets the file's bytes be collected.
+      const steps = lowered.map(({ parts: _, ...shape }) => shape);
       const ctx: PlanContext = { device, steps, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize };
-      return new GpuModel(spec, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
+      return new GpuModel(describeLayers(spec), ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
     } catch (e) {
       weights?.buffer.destroy();
       if (owned) device.destroy();
@@ -89,7 +88,7 @@ export class GpuModel implements Model {
       inputSize: this.inputSize,
       outputSize: this.outputSize,
       batch,
-      layers: describeLayers(this.spec),
+      layers: this.layers,
       dispatches: layout.dispatches,
       submitsPerRun: 1,
       gpuBytes: { weights: this.ctx.weights.bytes, activations: layout.bufferSizes.reduce((n, s) => n + s, 0) },

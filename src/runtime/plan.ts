@@ -6,14 +6,14 @@ import { padActivations, padFeatures, padRows, unpadActivations } from '../kerne
 import type { KernelName } from '../kernels/registry.js';
 import type { DispatchDescription } from '../model.js';
 import { assignBuffers } from './buffer-assignment.js';
-import type { GemmStep } from './lower.js';
+import type { GemmStepShape } from './lower.js';
 import type { CompiledKernel } from './pipelines.js';
 import type { UploadedWeights } from './weights.js';
 
 /** What every batch plan of one model shares. */
 export interface PlanContext {
   device: GPUDevice;
-  steps: readonly GemmStep[];
+  steps: readonly GemmStepShape[];
   kernels: ReadonlyMap<KernelName, CompiledKernel>;
   weights: UploadedWeights;
   inputSize: number;
@@ -163,9 +163,9 @@ export function planLayout(ctx: Pick<PlanContext, 'steps' | 'inputSize'> & { dev
       kernel: s.kernel,
       layer: s.label,
       batch,
-      inFeatures: s.parts[0]!.inFeatures,
+      inFeatures: s.inFeatures,
       outFeatures: s.outFeatures,
-      shortcutFeatures: s.parts[1]?.inFeatures ?? 0,
+      shortcutFeatures: s.shortcutFeatures,
       workgroups: [x, y, 1],
     };
   });

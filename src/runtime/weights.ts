@@ -1,6 +1,8 @@
 import { BufferUsage } from './gpu-flags.js';
 import { GpuLimitError } from '../errors.js';
-import { packBias, packedWeightLength, packTransposed, padFeatures } from '../kernels/layout.js';
+import { packedWeightLength, packTransposed, padFeatures } from '../kernels/layout.js';
+import type { ProgressCallback } from '../loader/source.js';
+import { foldBatchNorm } from './fold.js';
 import type { GemmStep } from './lower.js';
 
 export interface Range {
@@ -16,10 +18,11 @@ export interface UploadedWeights {
 }
 
 /**
- * Packs every step's folded weights straight into one mapped GPU buffer: no intermediate
- * f32 copy of the model, one allocation, one unmap.
+ * Folds and uploads the weights one step at a time into one GPU buffer: only one layer's
+ * folded (float64) and packed (f32) copies exist at any moment, so loading never holds a
+ * second copy of the model in JS memory.
  */
-export function uploadWeights(device: GPUDevice, steps: readonly GemmStep[]): UploadedWeights {
+export function uploadWeights(device: GPUDevice, steps: readonly GemmStep[], onProgress?: ProgressCallback): UploadedWeights {
   const align = device.limits.minStorageBufferOffsetAlignment;
   let end = 0;
   const take = (floats: number): Range => {
@@ -28,7 +31,7 @@ export function uploadWeights(device: GPUDevice, steps: readonly GemmStep[]): Up
     return { offset, size: floats * 4 };
   };
   const ranges = steps.map((s) => ({
-    weight: take(packedWeightLength(s.parts, s.outFeatures)),
+    weight: take(packedWeightLength(s.parts.map((p) => p.linear), s.outFeatures)),
     bias: take(padFeatures(s.outFeatures)),
   }));
   const largest = Math.max(...ranges.map((r) => r.weight.size));
@@ -41,15 +44,22 @@ export function uploadWeights(device: GPUDevice, steps: readonly GemmStep[]): Up
   const buffer = device.createBuffer({
     label: 'resgpu weights',
     size: Math.max(end, 4),
-    usage: BufferUsage.STORAGE,
-    mappedAtCreation: true,
+    usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
   });
-  const mapped = buffer.getMappedRange();
+  let uploaded = 0;
   steps.forEach((s, i) => {
     const { weight, bias } = ranges[i]!;
-    packTransposed(s.parts, s.outFeatures, new Float32Array(mapped, weight.offset, weight.size / 4));
-    packBias(s.bias, new Float32Array(mapped, bias.offset, bias.size / 4));
+    onProgress?.({ stage: 'fold', loadedBytes: uploaded, totalBytes: end });
+    const folded = s.parts.map((p) => foldBatchNorm(p.linear, p.bn));
+    const packedWeight = new Float32Array(weight.size / 4);
+    packTransposed(folded, s.outFeatures, packedWeight);
+    // The dispatch's bias: the parts' folded biases summed (main + projection shortcut).
+    const packedBias = new Float32Array(bias.size / 4);
+    for (const f of folded) for (let o = 0; o < s.outFeatures; o++) packedBias[o]! += f.bias[o]!;
+    device.queue.writeBuffer(buffer, weight.offset, packedWeight);
+    device.queue.writeBuffer(buffer, bias.offset, packedBias);
+    uploaded = bias.offset + bias.size;
+    onProgress?.({ stage: 'upload', loadedBytes: uploaded, totalBytes: end });
   });
-  buffer.unmap();
   return { buffer, ranges, bytes: end };
 }
