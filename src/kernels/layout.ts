@@ -15,10 +15,11 @@ export function padFeatures(features: number): number {
   return Math.ceil(features / GEMM_TILE_COLS) * GEMM_TILE_COLS;
 }
 
-/** A weight in PyTorch's [out, in] layout. */
+/** A weight in PyTorch's [out, in] layout, optionally scaled per output row (a folded BatchNorm). */
 export interface DenseWeight {
   weight: FloatArray;
   inFeatures: number;
+  rowScale?: Float64Array;
 }
 
 /** Floats needed by packTransposed for these parts. */
@@ -27,16 +28,17 @@ export function packedWeightLength(parts: readonly DenseWeight[], outFeatures: n
 }
 
 /**
- * Writes the parts' weights transposed and stacked along the inner dimension, zero padded,
- * into `out` (length packedWeightLength): [pad(in₀) + pad(in₁) + …, pad(out)].
+ * Writes the parts' weights (times their row scales) transposed and stacked along the inner
+ * dimension, zero padded, into `out` (length packedWeightLength): [pad(in₀) + pad(in₁) + …, pad(out)].
  */
 export function packTransposed(parts: readonly DenseWeight[], outFeatures: number, out: Float32Array): void {
   const cols = padFeatures(outFeatures);
   out.fill(0);
   let row0 = 0;
-  for (const { weight, inFeatures } of parts) {
+  for (const { weight, inFeatures, rowScale } of parts) {
     for (let o = 0; o < outFeatures; o++) {
-      for (let i = 0; i < inFeatures; i++) out[(row0 + i) * cols + o] = weight[o * inFeatures + i]!;
+      const s = rowScale ? rowScale[o]! : 1;
+      for (let i = 0; i < inFeatures; i++) out[(row0 + i) * cols + o] = weight[o * inFeatures + i]! * s;
     }
     row0 += padFeatures(inFeatures);
   }

@@ -46,17 +46,20 @@ export function uploadWeights(device: GPUDevice, steps: readonly GemmStep[], onP
     size: Math.max(end, 4),
     usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
   });
+  // One scratch array serves every step: writeBuffer copies the data before it returns.
+  const scratch = new Float32Array(Math.max(...ranges.map((r) => (r.weight.size + r.bias.size) / 4)));
   let uploaded = 0;
   steps.forEach((s, i) => {
     const { weight, bias } = ranges[i]!;
     onProgress?.({ stage: 'fold', loadedBytes: uploaded, totalBytes: end });
     const folded = s.parts.map((p) => foldBatchNorm(p.linear, p.bn));
-    const packedWeight = new Float32Array(weight.size / 4);
-    packTransposed(folded, s.outFeatures, packedWeight);
-    // The dispatch's bias: the parts' folded biases summed (main + projection shortcut).
-    const packedBias = new Float32Array(bias.size / 4);
-    for (const f of folded) for (let o = 0; o < s.outFeatures; o++) packedBias[o]! += f.bias[o]!;
+    const packedWeight = scratch.subarray(0, weight.size / 4);
+    const scaled = s.parts.map(({ linear }, j) => ({ weight: linear.weight, inFeatures: linear.inFeatures, rowScale: folded[j]!.scale }));
+    packTransposed(scaled, s.outFeatures, packedWeight);
     device.queue.writeBuffer(buffer, weight.offset, packedWeight);
+    // The dispatch's bias: the parts' folded biases summed (main + projection shortcut).
+    const packedBias = scratch.subarray(0, bias.size / 4).fill(0);
+    for (const f of folded) for (let o = 0; o < s.outFeatures; o++) packedBias[o]! += f.bias[o]!;
     device.queue.writeBuffer(buffer, bias.offset, packedBias);
     uploaded = bias.offset + bias.size;
     onProgress?.({ stage: 'upload', loadedBytes: uploaded, totalBytes: end });
