@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadModel } from '../src/index.js';
+import { expectGpuMatchesReference } from './helpers/against-reference.js';
 import { expectClose } from './helpers/compare.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 import { makeRandomModel, randomInput, type ModelConfig } from './helpers/random-model.js';
@@ -14,14 +15,7 @@ beforeAll(async () => {
   device = await nodeDevice();
 });
 
-async function checkAgainstReference(config: ModelConfig, batch: number) {
-  const { bytes } = makeRandomModel(config);
-  const gpu = await loadModel(bytes, { device });
-  const cpu = await loadModel(bytes, { backend: 'cpu' });
-  const x = randomInput(batch, config.input, batch);
-  expectClose(await gpu.run(x), await cpu.run(x));
-  await gpu.dispose();
-}
+const checkAgainstReference = (config: ModelConfig, batch: number) => expectGpuMatchesReference(device, config, batch);
 
 // [batch, in, out]
 const LINEAR_SHAPES: [number, number, number][] = [

@@ -9,6 +9,7 @@ import {
   WebGPUUnavailableError,
   type LoadProgress,
 } from '../src/index.js';
+import { expectGpuMatchesReference } from './helpers/against-reference.js';
 import { MODEL_CASES } from './helpers/cases.js';
 import { expectClose } from './helpers/compare.js';
 import { nodeDevice, nodeGpu } from './helpers/node-gpu.js';
@@ -23,14 +24,7 @@ beforeAll(async () => {
 afterEach(() => tracker?.restore());
 
 describe.each(MODEL_CASES)('$name', ({ config, batches }) => {
-  test.each(batches)('matches the CPU reference at batch %i', async (batch) => {
-    const { bytes } = makeRandomModel(config);
-    const gpu = await loadModel(bytes, { device });
-    const cpu = await loadModel(bytes, { backend: 'cpu' });
-    const x = randomInput(batch, config.input, batch);
-    expectClose(await gpu.run(x), await cpu.run(x));
-    await gpu.dispose();
-  });
+  test.each(batches)('matches the CPU reference at batch %i', (batch) => expectGpuMatchesReference(device, config, batch));
 });
 
 describe('the plan', () => {
