@@ -72,14 +72,21 @@ function rebuildTensor(args: Value[]): PickledTensor {
   return { kind: 'tensor', storage: storage as PickledStorage, offset: offset as number, shape, strides };
 }
 
+/** A short description of a value for error messages; never walks nested structures (they may nest absurdly deep). */
+function brief(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 80));
+  if (Array.isArray(v)) return `a tuple of ${v.length}`;
+  return v instanceof Global ? v.name : typeof v;
+}
+
 function persistentLoad(pid: Value): PickledStorage {
   if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
-    throw new ModelFormatError(`Malformed PyTorch file: unsupported persistent id ${JSON.stringify(pid)}.`);
+    throw new ModelFormatError(`Malformed PyTorch file: unsupported persistent id (${brief(pid)}).`);
   }
   const [, type, key, , numel] = pid;
   const dtype = type instanceof Global ? STORAGE_DTYPES[type.name] : undefined;
   if (!dtype || typeof key !== 'string' || !Number.isSafeInteger(numel)) {
-    throw new ModelFormatError(`Malformed PyTorch file: storage ${JSON.stringify(key)} has an unsupported type.`);
+    throw new ModelFormatError(`Malformed PyTorch file: storage ${brief(key)} has an unsupported type.`);
   }
   return { kind: 'storage', dtype, key, numel: numel as number };
 }
@@ -204,7 +211,7 @@ export function unpickle(bytes: Uint8Array): Value {
       case 0x62: pop(); break; // BUILD: only OrderedDict's _metadata reaches here; inference needs none of it
       case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
       case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x61: { const v = pop(); (top() as Value[]).push(v); break; } // APPEND
+      case 0x61: { const v = pop(); const list = top(); if (!Array.isArray(list)) throw new ModelFormatError('Malformed PyTorch file: APPEND to a non-list.'); list.push(v); break; } // APPEND
       case 0x65: { const items = popMark(); const list = top(); if (!Array.isArray(list)) throw new ModelFormatError('Malformed PyTorch file: APPENDS to a non-list.'); list.push(...items); break; } // APPENDS
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
