@@ -4,7 +4,7 @@
  *   const model = await loadModel('model.safetensors');
  *   const y = await model.run(x);
  */
-import { loadModelSpec, type ModelSource } from './loader/index.js';
+import { streamModelSpec, type ModelSource } from './loader/index.js';
 import type { ProgressCallback } from './loader/source.js';
 import type { Model } from './model.js';
 import { CpuModel } from './runtime/cpu-model.js';
@@ -31,8 +31,9 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   if (backend !== 'webgpu' && backend !== 'cpu') {
     throw new ModelFormatError(`Unknown backend ${JSON.stringify(backend)}: use 'webgpu' or 'cpu'.`);
   }
-  const spec = await loadModelSpec(source, options.onProgress);
-  return backend === 'cpu' ? new CpuModel(spec) : GpuModel.create(spec, options);
+  // Reading starts now; on WebGPU, device set-up and layer uploads overlap the download.
+  const model = streamModelSpec(source, options.onProgress);
+  return backend === 'cpu' ? new CpuModel(await model.complete()) : GpuModel.create(model, options);
 }
 
 export type { Model, ModelDescription, DispatchDescription, LayerDescription } from './model.js';

@@ -22,9 +22,9 @@ export interface DenseWeight {
   rowScale?: Float64Array;
 }
 
-/** Floats needed by packTransposed for these parts. */
-export function packedWeightLength(parts: readonly DenseWeight[], outFeatures: number): number {
-  return parts.reduce((n, p) => n + padFeatures(p.inFeatures), 0) * padFeatures(outFeatures);
+/** Floats packTransposed writes for parts of these input widths. */
+export function packedWeightLength(inFeatures: readonly number[], outFeatures: number): number {
+  return inFeatures.reduce((n, k) => n + padFeatures(k), 0) * padFeatures(outFeatures);
 }
 
 /**

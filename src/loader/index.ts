@@ -1,12 +1,12 @@
-import { GraphError, ModelFormatError } from '../errors.js';
+import { GraphError } from '../errors.js';
+import type { LayerSpec, ModelSpec } from '../spec.js';
+import { layerOutputSize } from '../spec.js';
 import { inferGraph } from './infer-graph.js';
-import { isLegacyTorch, isZip, LEGACY_TORCH_MESSAGE, parseTorchZip } from './pytorch.js';
-import type { TensorMap } from './tensors.js';
-import type { ModelSpec } from '../spec.js';
-import { GRAPH_METADATA_KEY, parseManifest, type GraphManifest } from './manifest.js';
+import { GRAPH_METADATA_KEY, parseManifest, type GraphManifest, type ManifestLayer } from './manifest.js';
 import { resolveGraph } from './resolve.js';
-import { parseSafetensors } from './safetensors.js';
-import { isByteSource, readBytes, type ByteSource, type ProgressCallback } from './source.js';
+import { byteChunks, isByteSource, readBytes, type ByteSource, type ProgressCallback } from './source.js';
+import { weightParser } from './stream.js';
+import type { RawTensor, TensorMap } from './tensors.js';
 
 /**
  * A weights file (.safetensors, or a torch.save'd state_dict .pt/.pth), or a weights file plus
@@ -14,33 +14,114 @@ import { isByteSource, readBytes, type ByteSource, type ProgressCallback } from 
  */
 export type ModelSource = ByteSource | { weights: ByteSource; graph: GraphManifest | ByteSource };
 
-/** Reads a model file into a ModelSpec: bytes → tensors → graph → checked layers. */
-export async function loadModelSpec(source: ModelSource, onProgress?: ProgressCallback): Promise<ModelSpec> {
-  const separate = !isByteSource(source) && typeof source === 'object' && source !== null && 'weights' in source;
-  const bytes = await readBytes(separate ? source.weights : (source as ByteSource), onProgress);
-  onProgress?.({ stage: 'parse', loadedBytes: bytes.byteLength, totalBytes: bytes.byteLength });
-  const file = parseWeights(bytes);
-
-  // An explicit graph wins; then one embedded in the file; then, for a state_dict, inference.
-  let graph: unknown = file.graph;
-  if (separate) {
-    graph = isByteSource(source.graph) ? new TextDecoder().decode(await readBytes(source.graph)) : source.graph;
-  } else if (graph === undefined) {
-    if (file.format === 'safetensors') {
-      throw new GraphError(
-        `The file has no graph: its safetensors __metadata__ lacks "${GRAPH_METADATA_KEY}". ` +
-          'Pass one with loadModel({ weights, graph }), or write the file with tools/export_resgpu.py.',
-      );
-    }
-    return resolveGraph(inferGraph(file.tensors), file.tensors);
-  }
-  return resolveGraph(parseManifest(graph), file.tensors);
+/**
+ * A model file being read. Each promise settles as early as the file allows: `shapes` once the
+ * header is in (layers with checked shapes but empty tensors), `layer(i)` once layer i's
+ * tensors have all arrived, `finished` once the whole file has been read and checked.
+ */
+export interface StreamedModel {
+  shapes: Promise<ModelSpec>;
+  layer(i: number): Promise<LayerSpec>;
+  finished: Promise<void>;
+  /** The whole model with its data, after `finished`. */
+  complete(): Promise<ModelSpec>;
+  /** Stops reading (the promises then reject); for a load abandoned part way. */
+  cancel(): void;
 }
 
-/** The weight formats, told apart by their first bytes. */
-function parseWeights(bytes: Uint8Array): { format: 'safetensors' | 'pytorch'; tensors: TensorMap; graph?: string } {
-  if (isZip(bytes)) return { format: 'pytorch', tensors: parseTorchZip(bytes) };
-  if (isLegacyTorch(bytes)) throw new ModelFormatError(LEGACY_TORCH_MESSAGE);
-  const file = parseSafetensors(bytes);
-  return { format: 'safetensors', tensors: file.tensors, graph: file.metadata[GRAPH_METADATA_KEY] };
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  const d = {} as Deferred<T>;
+  d.promise = new Promise<T>((resolve, reject) => Object.assign(d, { resolve, reject }));
+  d.promise.catch(() => undefined); // a load that fails early leaves later promises unawaited
+  return d;
+}
+
+/** Every key of `tensors` that belongs to a prefix the layer names. */
+function layerKeys(layer: ManifestLayer, tensors: TensorMap): string[] {
+  const prefixes = Object.entries(layer)
+    .filter(([k, v]) => k !== 'type' && k !== 'activation' && typeof v === 'string')
+    .map(([, v]) => `${v as string}.`);
+  return [...tensors.keys()].filter((key) => prefixes.some((p) => key.startsWith(p)));
+}
+
+/** Starts reading a model: bytes → tensors as they arrive → graph → checked layers. */
+export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallback): StreamedModel {
+  const separate = !isByteSource(source) && typeof source === 'object' && source !== null && 'weights' in source;
+  const shapes = deferred<ModelSpec>();
+  const finished = deferred<void>();
+  let layers: Deferred<LayerSpec>[] = [];
+  const arrived: TensorMap = new Map();
+  let manifest: Required<GraphManifest> | null = null;
+  let pendingKeys: string[][] = [];
+  let widths: number[] = [];
+  let cancelled = false;
+
+  const releaseLayers = () => {
+    pendingKeys.forEach((keys, i) => {
+      if (keys.length === 0 || !keys.every((k) => arrived.has(k))) return;
+      pendingKeys[i] = [];
+      const one = { ...manifest!, input: widths[i]!, layers: [manifest!.layers[i]!] };
+      layers[i]!.resolve(resolveGraph(one, arrived).layers[0]!);
+    });
+  };
+
+  const pump = async () => {
+    const graph = separate
+      ? isByteSource(source.graph) ? new TextDecoder().decode(await readBytes(source.graph)) : source.graph
+      : undefined;
+    const parser = weightParser({
+      header(tensors, embedded, format) {
+        onProgress?.({ stage: 'parse', loadedBytes: 0, totalBytes: null });
+        const chosen = graph ?? embedded;
+        if (chosen === undefined && format === 'safetensors') {
+          throw new GraphError(
+            `The file has no graph: its safetensors __metadata__ lacks "${GRAPH_METADATA_KEY}". ` +
+              'Pass one with loadModel({ weights, graph }), or write the file with tools/export_resgpu.py.',
+          );
+        }
+        manifest = chosen === undefined ? inferGraph(tensors) : parseManifest(chosen);
+        // Shapes only: every check runs now, before any data or GPU memory is touched.
+        const empty = new Map([...tensors].map(([k, t]): [string, RawTensor] => [k, { ...t, bytes: new Uint8Array(0) }]));
+        const spec = resolveGraph(manifest, empty);
+        widths = [spec.inputSize, ...spec.layers.map(layerOutputSize)];
+        pendingKeys = manifest.layers.map((l) => layerKeys(l, tensors));
+        layers = manifest.layers.map(() => deferred<LayerSpec>());
+        shapes.resolve(spec);
+      },
+      tensor(t) {
+        arrived.set(t.name, t);
+        if (manifest) releaseLayers();
+      },
+    });
+    let last = { file: new Uint8Array(0) as Uint8Array, arrived: 0 };
+    for await (const a of byteChunks(separate ? source.weights : (source as ByteSource), onProgress)) {
+      if (cancelled) throw new GraphError('Loading was cancelled.');
+      parser.advance((last = a));
+    }
+    parser.finish(last);
+    releaseLayers();
+  };
+  pump().then(
+    () => finished.resolve(),
+    (e) => [shapes, finished, ...layers].forEach((d) => d.reject(e)),
+  );
+
+  return {
+    shapes: shapes.promise,
+    layer: (i) => shapes.promise.then(() => layers[i]!.promise),
+    finished: finished.promise,
+    complete: () => finished.promise.then(() => resolveGraph(manifest!, arrived)),
+    cancel: () => (cancelled = true),
+  };
+}
+
+/** Reads a whole model into a ModelSpec. */
+export function loadModelSpec(source: ModelSource, onProgress?: ProgressCallback): Promise<ModelSpec> {
+  return streamModelSpec(source, onProgress).complete();
 }

@@ -26,18 +26,20 @@ export function inferGraph(tensors: TensorMap): Required<GraphManifest> {
   const layers: ManifestLayer[] = [];
   for (const m of modules) {
     if (used.has(m)) continue;
-    const block = m.endsWith('.linear1') ? m.slice(0, -'.linear1'.length) : null;
-    if (block !== null && isLinear(`${block}.linear2`)) {
+    // A block's prefix; '' for a ResidualBlock saved on its own (keys "linear1.weight", ...).
+    const block = m === 'linear1' ? '' : m.endsWith('.linear1') ? m.slice(0, -'.linear1'.length) : null;
+    const at = (name: string) => (block ? `${block}.${name}` : name);
+    if (block !== null && isLinear(at('linear2'))) {
       const bn = (p: string) => (isBatchNorm(p) ? take(p) : null);
-      const shortcut = isLinear(`${block}.shortcut`) ? `${block}.shortcut` : isLinear(`${block}.shortcut.0`) ? `${block}.shortcut.0` : null;
+      const shortcut = isLinear(at('shortcut')) ? at('shortcut') : isLinear(at('shortcut.0')) ? at('shortcut.0') : null;
       layers.push({
         type: 'residual_block',
         linear1: take(m)!,
-        bn1: bn(`${block}.bn1`),
-        linear2: take(`${block}.linear2`)!,
-        bn2: bn(`${block}.bn2`),
+        bn1: bn(at('bn1')),
+        linear2: take(at('linear2'))!,
+        bn2: bn(at('bn2')),
         shortcut: take(shortcut),
-        shortcut_bn: shortcut === `${block}.shortcut.0` ? bn(`${block}.shortcut.1`) : null,
+        shortcut_bn: shortcut === at('shortcut.0') ? bn(at('shortcut.1')) : null,
       });
     } else if (isLinear(m)) {
       layers.push({ type: 'linear', linear: take(m)!, bn: null, activation: 'none' });

@@ -1,14 +1,14 @@
-import { Unzip, UnzipInflate } from 'fflate';
 import { ModelFormatError } from '../errors.js';
 import { DTYPE_BYTES } from './dtype.js';
-import { unpickle, type PickledTensor } from './pickle.js';
-import type { RawTensor, TensorMap } from './tensors.js';
+import type { PickledTensor } from './pickle.js';
+import type { RawTensor } from './tensors.js';
 
 /**
  * Files written by torch.save since PyTorch 1.6: a zip archive holding <name>/data.pkl (the
  * pickled state_dict, whose tensors point at storages by key) and <name>/data/<key> (each
  * storage's raw little-endian bytes). PyTorch stores entries uncompressed, so each storage is
- * a view into the file's bytes, not a copy.
+ * a view into the file's bytes, not a copy. The archive is read as it downloads by
+ * torchZipParser in stream.ts; this file holds what it needs to know of PyTorch's layout.
  */
 export function isZip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
@@ -28,65 +28,12 @@ export const LEGACY_TORCH_MESSAGE =
   'This is a legacy PyTorch file (saved before PyTorch 1.6, or with _use_new_zipfile_serialization=False). ' +
   'Re-save it with a current PyTorch: torch.save(torch.load(path), path).';
 
-function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
-  const files = new Map<string, Uint8Array>();
-  const unzip = new Unzip((file) => {
-    const chunks: Uint8Array[] = [];
-    file.ondata = (err, data, final) => {
-      if (err) throw err;
-      chunks.push(data);
-      if (final) files.set(file.name, chunks.length === 1 ? chunks[0]! : concat(chunks));
-    };
-    file.start();
-  });
-  unzip.register(UnzipInflate);
-  try {
-    unzip.push(bytes, true);
-  } catch (e) {
-    throw new ModelFormatError(`Malformed PyTorch file: the zip archive is truncated or corrupt (${(e as Error).message}).`);
-  }
-  return files;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-/** Reads a torch.save'd state_dict into tensors by key, in state_dict order. */
-export function parseTorchZip(bytes: Uint8Array): TensorMap {
-  const files = readZip(bytes);
-  const pklName = [...files.keys()].find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
-  if (pklName === undefined) {
-    throw new ModelFormatError('Malformed PyTorch file: the zip archive has no data.pkl (is it a file written by torch.save?).');
-  }
-  const root = pklName.slice(0, -'data.pkl'.length);
-  const byteorder = files.get(`${root}byteorder`);
-  if (byteorder && new TextDecoder().decode(byteorder).trim() === 'big') {
-    throw new ModelFormatError('This PyTorch file was saved on a big-endian machine; re-save it on a little-endian one.');
-  }
-  const stateDict = findStateDict(unpickle(files.get(pklName)!));
-  const tensors: TensorMap = new Map();
-  for (const [key, value] of stateDict) {
-    if (typeof key !== 'string' || !isTensor(value)) continue; // e.g. extra state; nothing inference needs
-    const storage = files.get(`${root}data/${value.storage.key}`);
-    if (!storage) throw new ModelFormatError(`Malformed PyTorch file: tensor "${key}" needs storage data/${value.storage.key}, which the archive lacks.`);
-    tensors.set(key, materialize(key, value, storage));
-  }
-  return tensors;
-}
-
-function isTensor(v: unknown): v is PickledTensor {
+export function isTensor(v: unknown): v is PickledTensor {
   return typeof v === 'object' && v !== null && (v as PickledTensor).kind === 'tensor';
 }
 
 /** The state_dict itself, or the one inside a checkpoint dict such as { model_state_dict, optimizer, epoch }. */
-function findStateDict(root: unknown): Map<unknown, unknown> {
+export function findStateDict(root: unknown): Map<unknown, unknown> {
   if (!(root instanceof Map)) throw new ModelFormatError('This PyTorch file does not hold a state_dict (a dict of tensors); save model.state_dict().');
   if ([...root.values()].some(isTensor)) return root;
   for (const key of ['state_dict', 'model_state_dict', 'model']) {
@@ -97,7 +44,7 @@ function findStateDict(root: unknown): Map<unknown, unknown> {
 }
 
 /** The tensor's elements, row-major: a view when the layout already is, else gathered through its strides. */
-function materialize(key: string, t: PickledTensor, storage: Uint8Array): RawTensor {
+export function materialize(key: string, t: PickledTensor, storage: Uint8Array): RawTensor {
   const size = DTYPE_BYTES[t.storage.dtype]!;
   const numel = t.shape.reduce((n, d) => n * d, 1);
   if (storage.byteLength < t.storage.numel * size) {

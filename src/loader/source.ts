@@ -25,59 +25,83 @@ export function isByteSource(v: unknown): v is ByteSource {
   );
 }
 
-/** Reads a whole source into bytes, reporting download progress. In-memory sources are not copied. */
-export async function readBytes(source: ByteSource, onProgress?: ProgressCallback): Promise<Uint8Array> {
-  if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  if (typeof source === 'string' || source instanceof URL) {
-    const url = String(source);
-    let response: Response;
-    try {
-      response = await fetch(url);
-    } catch (e) {
-      throw new FetchError(`Could not fetch the model from ${url}: ${(e as Error).message}`);
-    }
-    return readResponse(response, url, onProgress);
-  }
-  if (typeof Response !== 'undefined' && source instanceof Response) {
-    return readResponse(source, source.url || 'the given Response', onProgress);
-  }
-  throw new ModelFormatError(`Cannot read a model from ${Object.prototype.toString.call(source)}.`);
+/** The whole file's final buffer, of which the first `arrived` bytes are there so far. */
+export interface Arrived {
+  file: Uint8Array;
+  arrived: number;
 }
 
-async function readResponse(response: Response, what: string, onProgress?: ProgressCallback): Promise<Uint8Array> {
+/**
+ * The source's bytes as they arrive. The file's buffer has its final size from the start, so
+ * a reader can view any range that has arrived without copying it: with a known length the
+ * download is written straight into one buffer; in-memory sources arrive whole, not copied;
+ * a download of unknown length arrives whole at its end. Download progress is reported per chunk.
+ */
+export async function* byteChunks(source: ByteSource, onProgress?: ProgressCallback): AsyncGenerator<Arrived> {
+  const whole = (file: Uint8Array): Arrived => ({ file, arrived: file.byteLength });
+  if (source instanceof ArrayBuffer) return yield whole(new Uint8Array(source));
+  if (ArrayBuffer.isView(source)) return yield whole(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return yield whole(new Uint8Array(await source.arrayBuffer()));
+  let response: Response;
+  let what: string;
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    response = source;
+    what = source.url || 'the given Response';
+  } else if (typeof source === 'string' || source instanceof URL) {
+    what = String(source);
+    try {
+      response = await fetch(what);
+    } catch (e) {
+      throw new FetchError(`Could not fetch the model from ${what}: ${(e as Error).message}`);
+    }
+  } else {
+    throw new ModelFormatError(`Cannot read a model from ${Object.prototype.toString.call(source)}.`);
+  }
   if (!response.ok) throw new FetchError(`Fetching ${what} failed: HTTP ${response.status} ${response.statusText}`.trim());
   if (response.bodyUsed) throw new FetchError(`The Response for ${what} has already been read.`);
-  const header = response.headers.get('content-length');
+  // A compressed transfer's Content-Length counts compressed bytes: then the length is unknown.
+  const header = response.headers.get('content-encoding') ? null : response.headers.get('content-length');
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
-  if (!response.body) return new Uint8Array(await response.arrayBuffer());
+  if (!response.body) return yield whole(new Uint8Array(await response.arrayBuffer()));
 
-  // With a known length, chunks go straight into one buffer: the file is never held twice.
-  const chunks: Uint8Array[] = [];
-  let into = total !== null ? new Uint8Array(total) : null;
-  let loaded = 0;
-  const reader = response.body.getReader();
-  onProgress?.({ stage: 'download', loadedBytes: 0, totalBytes: total });
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (into && loaded + value.byteLength <= into.byteLength) into.set(value, loaded);
-    else {
-      // Longer than announced (or no length): fall back to collecting chunks.
-      if (into) chunks.push(into.subarray(0, loaded));
-      into = null;
-      chunks.push(value);
+  const body = response.body.getReader();
+  // A connection that breaks off rejects read() with a bare TypeError; say what happened.
+  const reader = {
+    read: () => body.read().catch((e: Error) => Promise.reject(new FetchError(`The download of ${what} failed: ${e.message}`))),
+    cancel: () => body.cancel(),
+  };
+  const report = (loaded: number) => onProgress?.({ stage: 'download', loadedBytes: loaded, totalBytes: total });
+  report(0);
+  if (total === null) {
+    // Unknown length: collect, then hand over one contiguous buffer.
+    const chunks: Uint8Array[] = [];
+    let loaded = 0;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      chunks.push(r.value);
+      report((loaded += r.value.byteLength));
     }
-    loaded += value.byteLength;
-    onProgress?.({ stage: 'download', loadedBytes: loaded, totalBytes: total });
+    const bytes = new Uint8Array(loaded);
+    chunks.reduce((at, c) => (bytes.set(c, at), at + c.byteLength), 0);
+    return yield whole(bytes);
   }
-  if (into) return into.subarray(0, loaded);
-  const bytes = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
+  const bytes = new Uint8Array(total);
+  let loaded = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    if (loaded + r.value.byteLength > total) {
+      await reader.cancel();
+      throw new FetchError(`${what} sent more than its Content-Length of ${total} bytes.`);
+    }
+    bytes.set(r.value, loaded);
+    loaded += r.value.byteLength;
+    yield { file: bytes, arrived: loaded };
+    report(loaded);
   }
-  return bytes;
+  if (loaded < total) throw new FetchError(`The download of ${what} ended after ${loaded} of ${total} bytes.`);
+}
+
+/** Reads a whole source. */
+export async function readBytes(source: ByteSource, onProgress?: ProgressCallback): Promise<Uint8Array> {
+  let file: Uint8Array = new Uint8Array(0);
+  for await (const a of byteChunks(source, onProgress)) file = a.file;
+  return file;
 }

@@ -1,14 +1,14 @@
 import { DeviceLostError, DisposedError } from '../errors.js';
 import type { LayerDescription, Model, ModelDescription } from '../model.js';
-import type { ModelSpec } from '../spec.js';
+import type { StreamedModel } from '../loader/index.js';
 import type { ProgressCallback } from '../loader/source.js';
 import { describeLayers } from './describe.js';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
 import { batchOf, checkBatchOption } from './input.js';
-import { lowerModel } from './lower.js';
+import { lowerModel, type GemmStepShape } from './lower.js';
 import { compileKernels } from './pipelines.js';
 import { BatchPlan, planLayout, type PlanContext } from './plan.js';
-import { uploadWeights } from './weights.js';
+import { allocateWeights, scratchLength, uploadStep, type UploadedWeights } from './weights.js';
 
 export interface GpuModelOptions extends DeviceOptions {
   onProgress?: ProgressCallback;
@@ -45,20 +45,44 @@ export class GpuModel implements Model {
     });
   }
 
-  static async create(spec: ModelSpec, options: GpuModelOptions = {}): Promise<GpuModel> {
-    const acquired = await acquireDevice(options);
-    const { device, owned } = acquired;
-    let weights: ReturnType<typeof uploadWeights> | undefined;
+  /**
+   * Builds the model while its file is still arriving: the device is acquired during the
+   * download; once the header is in, the weight buffer is allocated and the kernels start
+   * compiling; each layer is folded and uploaded as soon as its tensors are complete.
+   */
+  static async create(model: StreamedModel, options: GpuModelOptions = {}): Promise<GpuModel> {
+    let acquired: AcquiredDevice;
     try {
-      const lowered = lowerModel(spec);
-      weights = uploadWeights(device, lowered, options.onProgress);
+      acquired = await acquireDevice(options);
+    } catch (e) {
+      model.cancel();
+      throw e;
+    }
+    const { device, owned } = acquired;
+    let weights: UploadedWeights | undefined;
+    try {
+      const spec = await model.shapes;
+      const shapes = lowerModel(spec).map(({ parts: _, ...shape }): GemmStepShape => shape);
+      weights = allocateWeights(device, shapes);
+      const compiled = compileKernels(device, shapes.map((s) => s.kernel), options.debug);
+      compiled.catch(() => undefined); // awaited below, after the upload
+      const scratch = new Float32Array(scratchLength(weights));
+      let index = 0;
+      for (let i = 0; i < spec.layers.length; i++) {
+        const layer = await model.layer(i);
+        for (const step of lowerModel({ ...spec, layers: [layer] })) {
+          options.onProgress?.({ stage: 'fold', loadedBytes: weights.ranges[index]!.weight.offset, totalBytes: weights.bytes });
+          uploadStep(device, weights, index++, step, scratch);
+          options.onProgress?.({ stage: 'upload', loadedBytes: weights.ranges[index - 1]!.bias.offset, totalBytes: weights.bytes });
+        }
+      }
+      await model.finished;
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
-      const kernels = await compileKernels(device, lowered.map((s) => s.kernel), options.debug);
-      // Plans need shapes only: dropping the tensors lets the file's bytes be collected.
-      const steps = lowered.map(({ parts: _, ...shape }) => shape);
-      const ctx: PlanContext = { device, steps, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize };
+      const kernels = await compiled;
+      const ctx: PlanContext = { device, steps: shapes, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize };
       return new GpuModel(describeLayers(spec), ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
     } catch (e) {
+      model.cancel();
       weights?.buffer.destroy();
       if (owned) device.destroy();
       throw e;

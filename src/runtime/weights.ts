@@ -1,9 +1,8 @@
 import { BufferUsage } from './gpu-flags.js';
 import { GpuLimitError } from '../errors.js';
 import { packedWeightLength, packTransposed, padFeatures } from '../kernels/layout.js';
-import type { ProgressCallback } from '../loader/source.js';
 import { foldBatchNorm } from './fold.js';
-import type { GemmStep } from './lower.js';
+import type { GemmStep, GemmStepShape } from './lower.js';
 
 export interface Range {
   offset: number;
@@ -18,11 +17,10 @@ export interface UploadedWeights {
 }
 
 /**
- * Folds and uploads the weights one step at a time into one GPU buffer: only one layer's
- * folded (float64) and packed (f32) copies exist at any moment, so loading never holds a
- * second copy of the model in JS memory.
+ * One GPU buffer for every step's weight and bias, laid out from the shapes alone, so it can
+ * be made before the weights have arrived. Fill it with uploadStep.
  */
-export function uploadWeights(device: GPUDevice, steps: readonly GemmStep[], onProgress?: ProgressCallback): UploadedWeights {
+export function allocateWeights(device: GPUDevice, steps: readonly GemmStepShape[]): UploadedWeights {
   const align = device.limits.minStorageBufferOffsetAlignment;
   let end = 0;
   const take = (floats: number): Range => {
@@ -31,7 +29,7 @@ export function uploadWeights(device: GPUDevice, steps: readonly GemmStep[], onP
     return { offset, size: floats * 4 };
   };
   const ranges = steps.map((s) => ({
-    weight: take(packedWeightLength(s.parts.map((p) => p.linear), s.outFeatures)),
+    weight: take(packedWeightLength(s.shortcutFeatures ? [s.inFeatures, s.shortcutFeatures] : [s.inFeatures], s.outFeatures)),
     bias: take(padFeatures(s.outFeatures)),
   }));
   const largest = Math.max(...ranges.map((r) => r.weight.size));
@@ -46,23 +44,28 @@ export function uploadWeights(device: GPUDevice, steps: readonly GemmStep[], onP
     size: Math.max(end, 4),
     usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
   });
-  // One scratch array serves every step: writeBuffer copies the data before it returns.
-  const scratch = new Float32Array(Math.max(...ranges.map((r) => (r.weight.size + r.bias.size) / 4)));
-  let uploaded = 0;
-  steps.forEach((s, i) => {
-    const { weight, bias } = ranges[i]!;
-    onProgress?.({ stage: 'fold', loadedBytes: uploaded, totalBytes: end });
-    const folded = s.parts.map((p) => foldBatchNorm(p.linear, p.bn));
-    const packedWeight = scratch.subarray(0, weight.size / 4);
-    const scaled = s.parts.map(({ linear }, j) => ({ weight: linear.weight, inFeatures: linear.inFeatures, rowScale: folded[j]!.scale }));
-    packTransposed(scaled, s.outFeatures, packedWeight);
-    device.queue.writeBuffer(buffer, weight.offset, packedWeight);
-    // The dispatch's bias: the parts' folded biases summed (main + projection shortcut).
-    const packedBias = scratch.subarray(0, bias.size / 4).fill(0);
-    for (const f of folded) for (let o = 0; o < s.outFeatures; o++) packedBias[o]! += f.bias[o]!;
-    device.queue.writeBuffer(buffer, bias.offset, packedBias);
-    uploaded = bias.offset + bias.size;
-    onProgress?.({ stage: 'upload', loadedBytes: uploaded, totalBytes: end });
-  });
   return { buffer, ranges, bytes: end };
+}
+
+/**
+ * Folds one step's BatchNorms into its weights (float64 arithmetic, no folded copy: the scale
+ * is applied while packing), packs them in the kernel's layout and uploads them. `scratch`
+ * is reused from step to step: writeBuffer copies before it returns.
+ */
+export function uploadStep(device: GPUDevice, weights: UploadedWeights, index: number, step: GemmStep, scratch: Float32Array<ArrayBuffer>): void {
+  const { weight, bias } = weights.ranges[index]!;
+  const folded = step.parts.map((p) => foldBatchNorm(p.linear, p.bn));
+  const packedWeight = scratch.subarray(0, weight.size / 4);
+  const scaled = step.parts.map(({ linear }, j) => ({ weight: linear.weight, inFeatures: linear.inFeatures, rowScale: folded[j]!.scale }));
+  packTransposed(scaled, step.outFeatures, packedWeight);
+  device.queue.writeBuffer(weights.buffer, weight.offset, packedWeight);
+  // The dispatch's bias: the parts' folded biases summed (main + projection shortcut).
+  const packedBias = scratch.subarray(0, bias.size / 4).fill(0);
+  for (const f of folded) for (let o = 0; o < step.outFeatures; o++) packedBias[o]! += f.bias[o]!;
+  device.queue.writeBuffer(weights.buffer, bias.offset, packedBias);
+}
+
+/** Floats of scratch space uploadStep needs for any of these weights. */
+export function scratchLength(weights: UploadedWeights): number {
+  return Math.max(...weights.ranges.map((r) => Math.max(r.weight.size, r.bias.size) / 4));
 }

@@ -77,6 +77,16 @@ def main(out):
         y = model(x)
     cases.append({"name": "views", "input_size": 10, "rows": 4, "blocks": 1, "head": True,
                   "x": x.flatten().tolist(), "y": y.flatten().tolist(), "output_size": 3})
+    # A ResidualBlock saved on its own: keys without a prefix ("linear1.weight", ...).
+    torch.manual_seed(7)
+    block = ResidualBlock(6, 10, 5).eval()
+    randomize_batchnorm(block, gen)
+    save(block.state_dict(), os.path.join(out, "bare_block.pt"))
+    x = torch.randn(3, 6, generator=gen)
+    with torch.no_grad():
+        y = block(x)
+    cases.append({"name": "bare_block", "input_size": 6, "rows": 3, "blocks": 1, "head": False,
+                  "x": x.flatten().tolist(), "y": y.flatten().tolist(), "output_size": 5})
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(cases, f)
     write_bad_files(os.path.join(out, "bad"))
