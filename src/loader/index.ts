@@ -120,8 +120,3 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
     cancel: () => (cancelled = true),
   };
 }
-
-/** Reads a whole model into a ModelSpec. */
-export function loadModelSpec(source: ModelSource, onProgress?: ProgressCallback): Promise<ModelSpec> {
-  return streamModelSpec(source, onProgress).complete();
-}
