@@ -7,6 +7,9 @@ export interface Model {
   readonly inputSize: number;
   /** Features per output row. */
   readonly outputSize: number;
+  /** The model file's names for its input and output, where it has them (ONNX). */
+  readonly inputNames?: readonly string[];
+  readonly outputNames?: readonly string[];
   /**
    * Runs a batch: x holds batch × inputSize floats, row-major; the result holds
    * batch × outputSize. Calls may overlap; each resolves with its own result.

@@ -60,6 +60,9 @@ export interface ModelSpec {
   inputSize: number;
   outputSize: number;
   layers: LayerSpec[];
+  /** The file's names for the input and output, where it has them (ONNX). */
+  inputNames?: string[];
+  outputNames?: string[];
 }
 
 /** Output width of a layer. */

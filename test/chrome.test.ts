@@ -81,7 +81,7 @@ test('Chrome: concurrent runs, typed errors and dispose behave as in Node', asyn
 });
 
 describe.each(torchCases())('Chrome: PyTorch case $name', (c) => {
-  const files = [`${c.name}.pt`, `${c.name}.safetensors`].filter(hasFile);
+  const files = [`${c.name}.pt`, `${c.name}.safetensors`, `${c.name}.opset11.onnx`, `${c.name}.opset17.onnx`].filter(hasFile);
   test.each(files)('%s loaded by URL matches PyTorch', async (file) => {
     const url = chrome.serve(file, torchFile(file));
     const y = await chrome.page.evaluate(

@@ -2,17 +2,21 @@ import { GraphError } from '../errors.js';
 import type { LayerSpec, ModelSpec } from '../spec.js';
 import { layerOutputSize } from '../spec.js';
 import { inferGraph } from './infer-graph.js';
-import { GRAPH_METADATA_KEY, parseManifest, type GraphManifest, type ManifestLayer } from './manifest.js';
+import { GRAPH_METADATA_KEY, parseManifest, type CheckedManifest, type GraphManifest, type ManifestLayer } from './manifest.js';
 import { resolveGraph } from './resolve.js';
 import { byteChunks, isByteSource, readBytes, type ByteSource, type ProgressCallback } from './source.js';
 import { weightParser } from './stream.js';
 import type { RawTensor, TensorMap } from './tensors.js';
 
 /**
- * A weights file (.safetensors, or a torch.save'd state_dict .pt/.pth), or a weights file plus
- * a graph given separately (the graph then wins).
+ * A model file (.safetensors, a torch.save'd state_dict .pt/.pth, or .onnx); or a weights file
+ * plus a graph given separately (the graph then wins); or an ONNX model with the external
+ * data files its initializers name, by file name.
  */
-export type ModelSource = ByteSource | { weights: ByteSource; graph: GraphManifest | ByteSource };
+export type ModelSource =
+  | ByteSource
+  | { weights: ByteSource; graph: GraphManifest | ByteSource }
+  | { model: ByteSource; externalData: Record<string, ByteSource> };
 
 /**
  * A model file being read. Each promise settles as early as the file allows: `shapes` once the
@@ -53,11 +57,13 @@ function layerKeys(layer: ManifestLayer, tensors: TensorMap): string[] {
 /** Starts reading a model: bytes → tensors as they arrive → graph → checked layers. */
 export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallback): StreamedModel {
   const separate = !isByteSource(source) && typeof source === 'object' && source !== null && 'weights' in source;
+  const withData = !isByteSource(source) && typeof source === 'object' && source !== null && 'model' in source;
+  const file = separate ? source.weights : withData ? source.model : (source as ByteSource);
   const shapes = deferred<ModelSpec>();
   const finished = deferred<void>();
   let layers: Deferred<LayerSpec>[] = [];
   const arrived: TensorMap = new Map();
-  let manifest: Required<GraphManifest> | null = null;
+  let manifest: CheckedManifest | null = null;
   let pendingKeys: string[][] = [];
   let widths: number[] = [];
   let cancelled = false;
@@ -75,6 +81,8 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
     const graph = separate
       ? isByteSource(source.graph) ? new TextDecoder().decode(await readBytes(source.graph)) : source.graph
       : undefined;
+    const external = new Map<string, Uint8Array>();
+    if (withData) for (const [name, s] of Object.entries(source.externalData)) external.set(name, await readBytes(s));
     const parser = weightParser({
       header(tensors, embedded, format) {
         onProgress?.({ stage: 'parse', loadedBytes: 0, totalBytes: null });
@@ -98,9 +106,9 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
         arrived.set(t.name, t);
         if (manifest) releaseLayers();
       },
-    });
+    }, external);
     let last = { file: new Uint8Array(0) as Uint8Array, arrived: 0 };
-    for await (const a of byteChunks(separate ? source.weights : (source as ByteSource), onProgress)) {
+    for await (const a of byteChunks(file, onProgress)) {
       if (cancelled) throw new GraphError('Loading was cancelled.');
       parser.advance((last = a));
     }

@@ -1,5 +1,5 @@
 import { GraphError } from '../errors.js';
-import type { GraphManifest, ManifestLayer } from './manifest.js';
+import type { CheckedManifest, ManifestLayer } from './manifest.js';
 import type { TensorMap } from './tensors.js';
 
 /**
@@ -11,7 +11,7 @@ import type { TensorMap } from './tensors.js';
  * BatchNorm eps is PyTorch's default 1e-5. Anything else is refused with the manifest entry
  * that would resolve it; an explicit manifest always wins over inference.
  */
-export function inferGraph(tensors: TensorMap): Required<GraphManifest> {
+export function inferGraph(tensors: TensorMap): CheckedManifest {
   const modules: string[] = [];
   for (const key of tensors.keys()) {
     const prefix = key.slice(0, key.lastIndexOf('.'));

@@ -14,7 +14,14 @@ export interface GraphManifest {
   layers: ManifestLayer[];
   /** eps of every BatchNorm; PyTorch's default 1e-5 when absent. */
   batchnorm_eps?: number;
+  /** Names of the model's input and output (kept from ONNX files); informational. */
+  input_names?: string[];
+  output_names?: string[];
 }
+
+/** A manifest after parseManifest: checked, defaults filled in. */
+export type CheckedManifest = Required<Omit<GraphManifest, 'input_names' | 'output_names'>> &
+  Pick<GraphManifest, 'input_names' | 'output_names'>;
 
 export interface ManifestResidualBlock {
   type: 'residual_block';
@@ -44,7 +51,7 @@ export const GRAPH_METADATA_KEY = 'resgpu.graph';
 const DEFAULT_BATCHNORM_EPS = 1e-5;
 
 /** Validates a manifest given as a parsed object or as JSON text; returns it with defaults filled in. */
-export function parseManifest(input: unknown): Required<GraphManifest> {
+export function parseManifest(input: unknown): CheckedManifest {
   let m = input;
   if (typeof m === 'string') {
     try {
@@ -63,7 +70,13 @@ export function parseManifest(input: unknown): Required<GraphManifest> {
   const eps = o.batchnorm_eps ?? DEFAULT_BATCHNORM_EPS;
   if (typeof eps !== 'number' || !(eps >= 0)) throw bad('"batchnorm_eps" must be a non-negative number');
   const layers = o.layers.map((layer, i) => parseLayer(layer, i, bad));
-  return { format: 'resgpu-graph', version: 1, input: o.input as number, layers, batchnorm_eps: eps };
+  const names = (key: 'input_names' | 'output_names') => {
+    const v = o[key];
+    if (v === undefined) return {};
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(`"${key}" must be an array of strings`);
+    return { [key]: v as string[] };
+  };
+  return { format: 'resgpu-graph', version: 1, input: o.input as number, layers, batchnorm_eps: eps, ...names('input_names'), ...names('output_names') };
 }
 
 function parseLayer(layer: unknown, i: number, bad: (why: string) => Error): ManifestLayer {

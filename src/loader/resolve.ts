@@ -2,7 +2,7 @@ import { GraphError } from '../errors.js';
 import type { BatchNormSpec, LayerSpec, LinearSpec, ModelSpec } from '../spec.js';
 import { layerOutputSize } from '../spec.js';
 import { decodeFloats } from './dtype.js';
-import type { GraphManifest } from './manifest.js';
+import type { CheckedManifest } from './manifest.js';
 import { formatShape, type TensorMap } from './tensors.js';
 
 /**
@@ -10,7 +10,7 @@ import { formatShape, type TensorMap } from './tensors.js';
  * and checks that every shape fits and that the layers chain. All checks happen here, before
  * any backend allocates anything, so a bad model leaves nothing behind.
  */
-export function resolveGraph(manifest: Required<GraphManifest>, tensors: TensorMap): ModelSpec {
+export function resolveGraph(manifest: CheckedManifest, tensors: TensorMap): ModelSpec {
   const eps = manifest.batchnorm_eps;
   let width = manifest.input;
   const layers: LayerSpec[] = [];
@@ -57,7 +57,8 @@ export function resolveGraph(manifest: Required<GraphManifest>, tensors: TensorM
     layers.push(layer);
     width = layerOutputSize(layer);
   }
-  return { inputSize: manifest.input, outputSize: width, layers };
+  const names = manifest.input_names && { inputNames: manifest.input_names, outputNames: manifest.output_names ?? [] };
+  return { inputSize: manifest.input, outputSize: width, layers, ...names };
 }
 
 /** "blocks.0.linear1" and "blocks.0.linear2" → "blocks.0". */

@@ -1,6 +1,7 @@
 import { Unzip, UnzipInflate } from 'fflate';
 import { ModelFormatError, ResgpuError } from '../errors.js';
-import { GRAPH_METADATA_KEY } from './manifest.js';
+import { GRAPH_METADATA_KEY, type GraphManifest } from './manifest.js';
+import { parseOnnx } from './onnx.js';
 import { unpickle, type PickledTensor } from './pickle.js';
 import { findStateDict, isLegacyTorch, isTensor, isZip, LEGACY_TORCH_MESSAGE, materialize } from './pytorch.js';
 import { parseSafetensors } from './safetensors.js';
@@ -14,7 +15,7 @@ import type { RawTensor, TensorMap } from './tensors.js';
  */
 export interface TensorEvents {
   /** Shapes and dtypes of every tensor; their `bytes` are not to be read yet. */
-  header(tensors: TensorMap, graph: string | undefined, format: 'safetensors' | 'pytorch'): void;
+  header(tensors: TensorMap, graph: string | GraphManifest | undefined, format: 'safetensors' | 'pytorch' | 'onnx'): void;
   /** A tensor whose bytes have all arrived. */
   tensor(t: RawTensor): void;
 }
@@ -28,19 +29,45 @@ export interface IncrementalParser {
 /** Bytes needed before the format can be told apart (zip magic, legacy-torch magic). */
 const SNIFF_BYTES = 14;
 
-/** A parser that picks the format once enough of the file is in. */
-export function weightParser(events: TensorEvents): IncrementalParser {
+/** A safetensors file starts with its header's length, then the header's JSON object. */
+function looksLikeSafetensors(head: Uint8Array, fileLength: number): boolean {
+  if (head.byteLength < 9) return head.byteLength === fileLength; // too short for anything: let safetensors say why
+  const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+  return length <= BigInt(fileLength - 8) && head[8] === 0x7b;
+}
+
+/**
+ * A parser that picks the format once enough of the file is in: a zip is PyTorch's, a
+ * safetensors header is safetensors, anything else is taken as ONNX's protobuf.
+ */
+export function weightParser(events: TensorEvents, external: Map<string, Uint8Array> = new Map()): IncrementalParser {
   let parser: IncrementalParser | null = null;
   const choose = (a: Arrived, final: boolean) => {
     if (parser || (a.arrived < SNIFF_BYTES && !final)) return parser;
     const head = a.file.subarray(0, a.arrived);
     if (isLegacyTorch(head)) throw new ModelFormatError(LEGACY_TORCH_MESSAGE);
-    parser = isZip(head) ? torchZipParser(events) : safetensorsParser(events);
+    parser = isZip(head)
+      ? torchZipParser(events)
+      : looksLikeSafetensors(head, a.file.byteLength)
+        ? safetensorsParser(events)
+        : onnxParser(events, external);
     return parser;
   };
   return {
     advance: (a) => choose(a, false)?.advance(a),
     finish: (a) => choose(a, true)!.finish(a),
+  };
+}
+
+/** ONNX is one protobuf message: it is decoded once the whole file is in. */
+function onnxParser(events: TensorEvents, external: Map<string, Uint8Array>): IncrementalParser {
+  return {
+    advance: () => undefined,
+    finish(a) {
+      const { tensors, manifest } = parseOnnx(a.file.subarray(0, a.arrived), external);
+      events.header(tensors, manifest, 'onnx');
+      for (const t of tensors.values()) events.tensor(t);
+    },
   };
 }
 

@@ -10,12 +10,16 @@ export class CpuModel implements Model {
   readonly backend = 'cpu';
   readonly inputSize: number;
   readonly outputSize: number;
+  readonly inputNames?: readonly string[];
+  readonly outputNames?: readonly string[];
   private spec: ModelSpec | null;
 
   constructor(spec: ModelSpec) {
     this.spec = spec;
     this.inputSize = spec.inputSize;
     this.outputSize = spec.outputSize;
+    this.inputNames = spec.inputNames;
+    this.outputNames = spec.outputNames;
   }
 
   async run(x: Float32Array): Promise<Float32Array> {

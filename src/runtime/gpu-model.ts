@@ -1,6 +1,7 @@
 import { DeviceLostError, DisposedError } from '../errors.js';
 import type { LayerDescription, Model, ModelDescription } from '../model.js';
 import type { StreamedModel } from '../loader/index.js';
+import type { ModelSpec } from '../spec.js';
 import type { ProgressCallback } from '../loader/source.js';
 import { describeLayers } from './describe.js';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
@@ -27,19 +28,26 @@ export class GpuModel implements Model {
   readonly backend = 'webgpu';
   readonly inputSize: number;
   readonly outputSize: number;
+  readonly inputNames?: readonly string[];
+  readonly outputNames?: readonly string[];
+  private readonly layers: LayerDescription[];
   private readonly plans = new Map<number, Promise<BatchPlan>>();
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private lost: string | null = null;
 
   private constructor(
-    private readonly layers: LayerDescription[],
+    spec: ModelSpec,
     private readonly ctx: PlanContext,
     private readonly acquired: AcquiredDevice,
     private readonly maxCachedPlans: number,
   ) {
     this.inputSize = ctx.inputSize;
     this.outputSize = ctx.outputSize;
+    this.inputNames = spec.inputNames;
+    this.outputNames = spec.outputNames;
+    // The description only: holding the spec would hold the file's bytes.
+    this.layers = describeLayers(spec);
     void ctx.device.lost.then((info) => {
       if (!this.disposed) this.lost = info.message || info.reason;
     });
@@ -80,7 +88,7 @@ export class GpuModel implements Model {
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
       const kernels = await compiled;
       const ctx: PlanContext = { device, steps: shapes, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize };
-      return new GpuModel(describeLayers(spec), ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
+      return new GpuModel(spec, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
     } catch (e) {
       model.cancel();
       weights?.buffer.destroy();

@@ -37,6 +37,17 @@ def save(state_dict, path):
     torch.save(state_dict, path)
 
 
+ONNX_OPSETS = (11, 13, 17)
+
+
+def export_onnx(model, x, stem):
+    """<stem>.opsetN.onnx: dynamic batch at opsets 13 and 17, the batch fixed to x's at 11."""
+    for opset in ONNX_OPSETS:
+        dynamic = {"x": {0: "batch"}, "y": {0: "batch"}} if opset != 11 else None
+        torch.onnx.export(model, x, f"{stem}.opset{opset}.onnx", opset_version=opset,
+                          input_names=["x"], output_names=["y"], dynamic_axes=dynamic)
+
+
 def main(out):
     os.makedirs(os.path.join(out, "bad"), exist_ok=True)
     gen = torch.Generator().manual_seed(1234)
@@ -56,6 +67,7 @@ def main(out):
             state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
         save(state, os.path.join(out, f"{name}.pt"))
         export_model(model, os.path.join(out, f"{name}.safetensors"), dtype=dtype)
+        export_onnx(model, x, os.path.join(out, name))
         cases.append({"name": name, "input_size": inp, "rows": 9, "blocks": len(widths), "head": head is not None,
                       "x": x.flatten().tolist(), "y": y.flatten().tolist(), "output_size": y.shape[1]})
 
@@ -130,6 +142,10 @@ def write_bad_files(bad):
     zip_with(os.path.join(bad, "deep_nesting.pt"), {**files, pkl: b"\x80\x02" + b"(" * 100000 + b"."})
     zip_with(os.path.join(bad, "unknown_opcode.pt"), {**files, pkl: b"\x80\x02\xff."})
     torch.save(ResidualBlock(4, 5, 4).state_dict(), os.path.join(bad, "legacy.pt"), _use_new_zipfile_serialization=False)
+    # An ONNX graph with an op resgpu does not run.
+    sig = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sigmoid(), torch.nn.Linear(4, 2)).eval()
+    torch.onnx.export(sig, torch.randn(1, 4), os.path.join(bad, "sigmoid.onnx"), opset_version=13,
+                      input_names=["x"], output_names=["y"])
     # A state_dict from which no graph can be inferred: a lone BatchNorm between linears.
     seq = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
     torch.save(seq.state_dict(), os.path.join(bad, "uninferable.pt"))
