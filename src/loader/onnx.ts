@@ -169,6 +169,10 @@ export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>):
         let bias: Float64Array | null = null;
         if (c) {
           const cv = floats(c);
+          if (cv.length !== 1 && cv.length !== out) {
+            problems.push(`${what} has a bias of ${cv.length} values for ${out} outputs`);
+            break;
+          }
           bias = Float64Array.from({ length: out }, (_, o) => beta * cv[cv.length === 1 ? 0 : o]!);
         }
         ok = inF === src.width && alias(n, dense(n, src, w, out, inF, bias), undefined);
@@ -186,7 +190,7 @@ export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>):
         const c = constant(n, 0) ?? constant(n, 1);
         const d = a ?? b;
         if (a && b) ok = alias(n, { op: 'add', a, b, width: a.width, node: n.name ?? '' }, undefined);
-        else if (d?.op === 'dense' && !d.hasBias && !d.bn && !d.relu && c) {
+        else if (d?.op === 'dense' && !d.hasBias && !d.bn && !d.relu && c && [1, d.width].includes(c.shape.reduce((x, y) => x * y, 1))) {
           // MatMul + Add: the bias of the linear before it.
           const cv = floats(c);
           const bias = Float64Array.from({ length: d.width }, (_, o) => cv[cv.length === 1 ? 0 : o]!);
