@@ -17,7 +17,7 @@ const { loadModel } = await import('../dist/resgpu.js');
 
 const preset = process.argv[2] ?? 'large';
 const dir = mkdtempSync(join(tmpdir(), 'resgpu-mem-'));
-execFileSync('/usr/bin/python3', [new URL('make_model.py', import.meta.url).pathname, preset, join(dir, 'model')]);
+execFileSync("/usr/bin/python3", [new URL("make_model.py", import.meta.url).pathname, preset, join(dir, "model")]);
 const gpu = create([]);
 
 const js = () => {

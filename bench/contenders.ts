@@ -1,0 +1,102 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgpu';
+import * as ort from 'onnxruntime-web/webgpu';
+import { loadModel } from '../src/index.js';
+
+/**
+ * Every engine the benchmark measures, behind one small interface, all on the same weights:
+ * the preset's .pt (resgpu, CPU reference), its ONNX export (onnxruntime-web) and its
+ * BatchNorm-folded layers (TensorFlow.js), all written by bench/make_model.py.
+ */
+export interface Runner {
+  run(x: Float32Array, batch: number): Promise<Float32Array>;
+  dispose(): Promise<void> | void;
+}
+
+export interface Contender {
+  name: string;
+  load(model: string): Promise<Runner>;
+}
+
+// onnxruntime-web loads its WASM from here (bench/server.mjs serves the package's dist/).
+ort.env.wasm.wasmPaths = '/ort/';
+
+const resgpu = (backend: 'webgpu' | 'cpu'): Contender => ({
+  name: backend === 'webgpu' ? 'resgpu (WebGPU)' : 'CPU reference',
+  async load(model) {
+    const m = await loadModel(`/models/${model}.pt`, { backend });
+    return { run: (x) => m.run(x), dispose: () => m.dispose() };
+  },
+});
+
+const onnxruntime = (provider: 'webgpu' | 'wasm'): Contender => ({
+  name: `onnxruntime-web (${provider === 'webgpu' ? 'WebGPU' : 'WASM'})`,
+  async load(model) {
+    const session = await ort.InferenceSession.create(`/models/${model}.onnx`, { executionProviders: [provider] });
+    return {
+      async run(x, batch) {
+        const input = new ort.Tensor('float32', x, [batch, x.length / batch]);
+        const out = await session.run({ [session.inputNames[0]!]: input });
+        return (await out[session.outputNames[0]!]!.getData()) as Float32Array;
+      },
+      dispose: () => session.release(),
+    };
+  },
+});
+
+interface FoldedEntry {
+  offset: number;
+  shape: number[];
+}
+type FoldedLayer =
+  | { type: 'linear'; w: FoldedEntry; b: FoldedEntry }
+  | { type: 'residual_block'; w1: FoldedEntry; b1: FoldedEntry; w2: FoldedEntry; b2: FoldedEntry; ws?: FoldedEntry; bs?: FoldedEntry };
+
+const tensorflow: Contender = {
+  name: 'TensorFlow.js (WebGPU)',
+  async load(model) {
+    await tf.setBackend('webgpu');
+    await tf.ready();
+    const [layout, bin] = await Promise.all([
+      fetch(`/models/${model}.folded.json`).then((r) => r.json() as Promise<{ layers: FoldedLayer[] }>),
+      fetch(`/models/${model}.folded.bin`).then((r) => r.arrayBuffer()),
+    ]);
+    const held: tf.Tensor[] = [];
+    const t = (e: FoldedEntry) => {
+      const n = e.shape.reduce((a, d) => a * d, 1);
+      const tensor = tf.tensor(new Float32Array(bin, e.offset, n), e.shape);
+      held.push(tensor);
+      return tensor as tf.Tensor2D;
+    };
+    // The same network with TF.js's fused matMul + bias + activation: x·Wᵀ + b, ReLU where it applies.
+    const layers = layout.layers.map((l) =>
+      l.type === 'linear'
+        ? { type: l.type, w: t(l.w), b: t(l.b) }
+        : { type: l.type, w1: t(l.w1), b1: t(l.b1), w2: t(l.w2), b2: t(l.b2), ws: l.ws && t(l.ws), bs: l.bs && t(l.bs) },
+    );
+    const dense = (a: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor, relu: boolean) =>
+      tf.fused.matMul({ a, b: w, transposeB: true, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
+    return {
+      async run(x, batch) {
+        const y = tf.tidy(() => {
+          let h = tf.tensor2d(x, [batch, x.length / batch]);
+          for (const l of layers) {
+            if (l.type === 'linear') h = dense(h, l.w!, l.b!, false);
+            else {
+              const inner = dense(h, l.w1!, l.b1!, true);
+              const shortcut: tf.Tensor2D = l.ws ? dense(h, l.ws, l.bs!, false) : h;
+              h = tf.relu(tf.add(dense(inner, l.w2!, l.b2!, false), shortcut)) as tf.Tensor2D;
+            }
+          }
+          return h;
+        });
+        const out = (await y.data()) as Float32Array;
+        y.dispose();
+        return out;
+      },
+      dispose: () => held.forEach((h) => h.dispose()),
+    };
+  },
+};
+
+export const CONTENDERS: Contender[] = [resgpu('webgpu'), resgpu('cpu'), onnxruntime('webgpu'), onnxruntime('wasm'), tensorflow];

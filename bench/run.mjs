@@ -1,0 +1,73 @@
+// The headless benchmark: `npm run bench -- [--models tabular,small] [--batches 1,16,256] [--iterations 20] [--warmup 3]`.
+// Opens the benchmark page in headless Chromium (Debian's, through puppeteer-core), runs every
+// contender there in one browser session, prints a markdown table with each contender's
+// latency as a ratio to resgpu's, and writes the raw results to bench/results/<time>.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import puppeteer from 'puppeteer-core';
+import { MODELS_DIR, makeModels, startBenchServer } from './server.mjs';
+
+const { values } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'tabular,small,large' },
+    batches: { type: 'string', default: '1,16,256,1024' },
+    iterations: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '3' },
+  },
+});
+const models = values.models.split(',');
+const options = { models, batches: values.batches.split(',').map(Number), iterations: Number(values.iterations), warmup: Number(values.warmup) };
+
+makeModels(models);
+const server = await startBenchServer();
+const url = server.resolvedUrls.local[0];
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  headless: true,
+  protocolTimeout: 3_600_000,
+  args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+try {
+  const page = await browser.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.error(`page: ${m.text()}`));
+  await page.goto(url);
+  await page.waitForFunction('window.benchReady === true', { timeout: 120_000 });
+  const { adapter, results } = await page.evaluate((o) => window.runBenchmark(o), options);
+  console.log(`adapter: ${adapter.vendor} ${adapter.architecture} ${adapter.description ?? ''}; ${navigatorLine()}`);
+  console.log(table(results));
+  mkdirSync(join(MODELS_DIR, '..', 'results'), { recursive: true });
+  const file = join(MODELS_DIR, '..', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), options, adapter, results }, null, 1));
+  console.log(`\nraw results: ${file}`);
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+function navigatorLine() {
+  return `${process.platform} ${process.arch}, Chromium ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}`;
+}
+
+/** Median latency per contender, and its ratio to resgpu's (above 1: slower than resgpu). */
+function table(results) {
+  const contenders = [...new Set(results.map((r) => r.contender))];
+  const lines = [
+    `| model | batch | ${contenders.map((c) => `${c} ms (× resgpu)`).join(' | ')} | resgpu GFLOP/s | resgpu first result ms | resgpu max error |`,
+    `|---|---:|${contenders.map(() => '---:').join('|')}|---:|---:|---:|`,
+  ];
+  for (const key of new Set(results.map((r) => `${r.model}|${r.batch}`))) {
+    const [model, batch] = key.split('|');
+    const row = results.filter((r) => r.model === model && String(r.batch) === batch);
+    const ours = row.find((r) => r.contender.startsWith('resgpu'));
+    const cells = contenders.map((c) => {
+      const r = row.find((x) => x.contender === c);
+      if (!r || r.skipped) return `skipped${r?.skipped ? ` (${r.skipped.slice(0, 40)})` : ''}`;
+      const spread = `${r.minMs.toPrecision(3)}–${r.maxMs.toPrecision(3)}`;
+      return `${r.medianMs.toPrecision(3)} [${spread}] (${ours && !ours.skipped ? (r.medianMs / ours.medianMs).toFixed(2) : '–'}×)`;
+    });
+    lines.push(`| ${model} | ${batch} | ${cells.join(' | ')} | ${ours?.gflops?.toPrecision(3) ?? '–'} | ${ours?.firstResultMs?.toPrecision(4) ?? '–'} | ${ours?.maxError?.toExponential(1) ?? '–'} |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,76 @@
+// Serves the benchmark page with Vite: `npm run bench:serve`, then open the printed URL in Chrome.
+// Makes the preset models with real PyTorch first (bench/make_model.py) when they are missing,
+// serves them under /models/ and onnxruntime-web's WASM under /ort/, with the cross-origin
+// isolation headers that threaded WASM needs.
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'vite';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+export const MODELS_DIR = join(HERE, 'models');
+export const PRESETS = ['tabular', 'small', 'large'];
+
+export function makeModels(presets = PRESETS) {
+  mkdirSync(MODELS_DIR, { recursive: true });
+  for (const preset of presets) {
+    if (existsSync(join(MODELS_DIR, `${preset}.folded.json`))) continue;
+    console.error(`bench: making the ${preset} model with PyTorch`);
+    execFileSync('/usr/bin/python3', [join(HERE, 'make_model.py'), preset, join(MODELS_DIR, preset)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+}
+
+const TYPES = { '.wasm': 'application/wasm', '.mjs': 'text/javascript', '.js': 'text/javascript' };
+
+/** Serves files of `dir` under `prefix`, nothing outside it. */
+function staticDir(prefix, dir) {
+  return (req, res, next) => {
+    const path = decodeURIComponent((req.url ?? '').split('?')[0]);
+    if (!path.startsWith(prefix)) return next();
+    const file = normalize(join(dir, path.slice(prefix.length)));
+    if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) return next();
+    res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
+    res.setHeader('Content-Length', statSync(file).size);
+    createReadStream(file).pipe(res);
+  };
+}
+
+export async function startBenchServer({ port = 0, host = '127.0.0.1' } = {}) {
+  const server = await createServer({
+    root: HERE,
+    configFile: false,
+    logLevel: 'warn',
+    server: {
+      port,
+      host,
+      strictPort: port !== 0,
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+      fs: { allow: [ROOT] },
+      // A measurement must not be cut short by a reload: no hot reload, no file watching.
+      hmr: false,
+      watch: null,
+    },
+    // onnxruntime-web finds its WASM through env.wasm.wasmPaths, not through the bundler.
+    // Dependencies are bundled before the page opens, so Vite never reloads it to add one.
+    optimizeDeps: { entries: ['index.html'], include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'uplot'], exclude: ['onnxruntime-web'] },
+    plugins: [
+      {
+        name: 'resgpu-bench-files',
+        configureServer(s) {
+          s.middlewares.use(staticDir('/models/', MODELS_DIR));
+          s.middlewares.use(staticDir('/ort/', join(ROOT, 'node_modules/onnxruntime-web/dist')));
+        },
+      },
+    ],
+  });
+  await server.listen();
+  return server;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  makeModels();
+  const server = await startBenchServer({ port: Number(process.env.PORT ?? 5174), host: process.env.HOST ?? '127.0.0.1' });
+  server.printUrls();
+}
