@@ -10,6 +10,8 @@ import { loadModel } from '../src/index.js';
  */
 export interface Runner {
   run(x: Float32Array, batch: number): Promise<Float32Array>;
+  /** GPU time of the last run's kernels (timestamp queries), where the contender can tell. */
+  gpuMs?(): number | null;
   dispose(): Promise<void> | void;
 }
 
@@ -24,8 +26,8 @@ ort.env.wasm.wasmPaths = '/ort/';
 const resgpu = (backend: 'webgpu' | 'cpu'): Contender => ({
   name: backend === 'webgpu' ? 'resgpu (WebGPU)' : 'CPU reference',
   async load(model) {
-    const m = await loadModel(`/models/${model}.pt`, { backend });
-    return { run: (x) => m.run(x), dispose: () => m.dispose() };
+    const m = await loadModel(`/models/${model}.pt`, { backend, profile: true });
+    return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose() };
   },
 });
 

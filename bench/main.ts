@@ -33,8 +33,8 @@ function addRow(r: Result) {
   const cells = r.skipped
     ? [r.model, r.contender, String(r.batch), `skipped: ${r.skipped}`]
     : [r.model, r.contender, String(r.batch), fmt(r.medianMs), fmt(r.p90Ms), `${fmt(r.minMs)}–${fmt(r.maxMs)}`,
-       fmt(r.samplesPerSecond, 4), fmt(r.gflops), fmt(r.firstResultMs, 4), r.maxError.toExponential(1)];
-  for (const c of cells) tr.insertAdjacentHTML('beforeend', `<td${r.skipped && c.startsWith('skipped') ? ' colspan="7"' : ''}></td>`), (tr.lastElementChild!.textContent = c);
+       fmt(r.samplesPerSecond, 4), fmt(r.gflops), fmt(r.firstResultMs, 4), fmt(r.gpuMedianMs), r.maxError.toExponential(1)];
+  for (const c of cells) tr.insertAdjacentHTML('beforeend', `<td${r.skipped && c.startsWith('skipped') ? ' colspan="8"' : ''}></td>`), (tr.lastElementChild!.textContent = c);
   tbody.append(tr);
 }
 

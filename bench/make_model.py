@@ -5,7 +5,7 @@
   OUT.onnx           torch.onnx.export (opset 17, dynamic batch): onnxruntime-web
   OUT.folded.json/.bin  the same layers with BatchNorm folded (float64 math, stored f32):
                      the TensorFlow.js network, written with its fused matMul + bias + ReLU
-usage: make_model.py PRESET OUT
+usage: make_model.py PRESET OUT   (PRESET: tabular, small, large, or breast_cancer, the bundled example)
 """
 import json
 import os
@@ -57,10 +57,15 @@ def write_folded(model, out):
 
 if __name__ == "__main__":
     preset, out = sys.argv[1], sys.argv[2]
-    inp, hidden, blocks, classes = PRESETS[preset]
-    torch.manual_seed(0)
-    model = ResidualMLP(inp, [(hidden, hidden)] * blocks, classes)
-    randomize_batchnorm(model, torch.Generator().manual_seed(0))
+    if preset == "breast_cancer":  # the bundled example, as tools/train_example.py trained it
+        model = ResidualMLP(30, [(64, 64)] * 3, 2)
+        model.load_state_dict(torch.load(os.path.join(os.path.dirname(__file__), "..", "examples", "breast_cancer.pt")))
+        inp = 30
+    else:
+        inp, hidden, blocks, classes = PRESETS[preset]
+        torch.manual_seed(0)
+        model = ResidualMLP(inp, [(hidden, hidden)] * blocks, classes)
+        randomize_batchnorm(model, torch.Generator().manual_seed(0))
     model.eval()
     torch.save(model.state_dict(), f"{out}.pt")
     export_model(model, f"{out}.safetensors")

@@ -14,6 +14,8 @@ export interface Result {
   gflops: number;
   /** Load + compile + first run, at the first batch size measured. */
   firstResultMs: number;
+  /** Median GPU time of the kernels alone (timestamp-query), where the adapter and the contender offer it. */
+  gpuMedianMs: number;
   /** Largest |y − reference| / max(1, |reference|) over the rows checked against the CPU reference. */
   maxError: number;
   skipped?: string;
@@ -84,18 +86,22 @@ export async function runBenchmark(o: BenchOptions): Promise<Result[]> {
           const error = maxError(y.subarray(0, ref.length), ref);
           for (let i = 1; i < o.warmup; i++) await runner.run(x, batch);
           const times: number[] = [];
+          const gpuTimes: number[] = [];
           for (let i = 0; i < o.iterations; i++) {
             const t = performance.now();
             await runner.run(x, batch);
             times.push(performance.now() - t);
+            const g = runner.gpuMs?.();
+            if (g !== null && g !== undefined) gpuTimes.push(g);
           }
           times.sort((a, b) => a - b);
+          gpuTimes.sort((a, b) => a - b);
           const medianMs = percentile(times, 0.5);
           push(o, results, {
             model, contender: contender.name, batch, medianMs,
             p90Ms: percentile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)!,
             samplesPerSecond: batch / (medianMs / 1000), gflops: (flopsPerRow * batch) / (medianMs * 1e6),
-            firstResultMs, maxError: error,
+            firstResultMs, maxError: error, gpuMedianMs: gpuTimes.length ? percentile(gpuTimes, 0.5) : NaN,
           });
         } catch (e) {
           push(o, results, skippedResult(model, contender.name, batch, `run failed: ${(e as Error).message}`));
@@ -114,7 +120,7 @@ function push(o: BenchOptions, results: Result[], r: Result) {
 }
 
 function skippedResult(model: string, contender: string, batch: number, why: string): Result {
-  return { model, contender, batch, medianMs: NaN, p90Ms: NaN, minMs: NaN, maxMs: NaN, samplesPerSecond: NaN, gflops: NaN, firstResultMs: NaN, maxError: NaN, skipped: why };
+  return { model, contender, batch, medianMs: NaN, p90Ms: NaN, minMs: NaN, maxMs: NaN, samplesPerSecond: NaN, gflops: NaN, firstResultMs: NaN, gpuMedianMs: NaN, maxError: NaN, skipped: why };
 }
 
 /** Multiply-adds × 2 per input row, from the dispatches resgpu plans. */

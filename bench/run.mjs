@@ -54,8 +54,8 @@ function navigatorLine() {
 function table(results) {
   const contenders = [...new Set(results.map((r) => r.contender))];
   const lines = [
-    `| model | batch | ${contenders.map((c) => `${c} ms (× resgpu)`).join(' | ')} | resgpu GFLOP/s | resgpu first result ms | resgpu max error |`,
-    `|---|---:|${contenders.map(() => '---:').join('|')}|---:|---:|---:|`,
+    `| model | batch | ${contenders.map((c) => `${c} ms (× resgpu)`).join(' | ')} | resgpu GFLOP/s | resgpu GPU ms (kernels) | resgpu first result ms | resgpu max error |`,
+    `|---|---:|${contenders.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
   ];
   for (const key of new Set(results.map((r) => `${r.model}|${r.batch}`))) {
     const [model, batch] = key.split('|');
@@ -67,7 +67,7 @@ function table(results) {
       const spread = `${r.minMs.toPrecision(3)}–${r.maxMs.toPrecision(3)}`;
       return `${r.medianMs.toPrecision(3)} [${spread}] (${ours && !ours.skipped ? (r.medianMs / ours.medianMs).toFixed(2) : '–'}×)`;
     });
-    lines.push(`| ${model} | ${batch} | ${cells.join(' | ')} | ${ours?.gflops?.toPrecision(3) ?? '–'} | ${ours?.firstResultMs?.toPrecision(4) ?? '–'} | ${ours?.maxError?.toExponential(1) ?? '–'} |`);
+    lines.push(`| ${model} | ${batch} | ${cells.join(' | ')} | ${ours?.gflops?.toPrecision(3) ?? '–'} | ${Number.isFinite(ours?.gpuMedianMs) ? ours.gpuMedianMs.toPrecision(3) : '–'} | ${ours?.firstResultMs?.toPrecision(4) ?? '–'} | ${ours?.maxError?.toExponential(1) ?? '–'} |`);
   }
   return lines.join('\n');
 }

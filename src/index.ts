@@ -24,6 +24,8 @@ export interface LoadOptions {
   maxCachedPlans?: number;
   /** WebGPU: print every shader and pipeline as it is compiled. */
   debug?: boolean;
+  /** WebGPU: time each run's kernels with timestamp queries, where the adapter offers them (model.lastRunGpuMs). */
+  profile?: boolean;
 }
 
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {

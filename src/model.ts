@@ -15,6 +15,11 @@ export interface Model {
    * batch × outputSize. Calls may overlap; each resolves with its own result.
    */
   run(x: Float32Array): Promise<Float32Array>;
+  /**
+   * With `profile: true` on an adapter offering 'timestamp-query': how long the GPU spent in
+   * the last finished run's kernels, in milliseconds. Otherwise null.
+   */
+  readonly lastRunGpuMs?: number | null;
   /** What one inference does, for a given batch size (default 1). */
   describe(options?: { batch?: number }): ModelDescription;
   /**

@@ -186,3 +186,19 @@ test('a URL is downloaded as a stream, with progress up to the full length', asy
     server.close();
   }
 });
+
+test('profile: true times the kernels of each run with timestamp queries', async () => {
+  const { bytes } = makeRandomModel({ input: 16, blocks: [{ hidden: 64 }, { hidden: 64 }] });
+  const adapter = await (await nodeGpu()).requestAdapter();
+  expect(adapter!.features.has('timestamp-query')).toBe(true); // SwiftShader and real GPUs offer it
+  const profiled = await loadModel(bytes, { gpu: await nodeGpu(), profile: true });
+  expect(profiled.lastRunGpuMs).toBeNull();
+  await profiled.run(randomInput(32, 16));
+  expect(profiled.lastRunGpuMs).toBeGreaterThan(0);
+  expect(profiled.lastRunGpuMs).toBeLessThan(10_000);
+  await profiled.dispose();
+  const plain = await loadModel(bytes, { device });
+  await plain.run(randomInput(32, 16));
+  expect(plain.lastRunGpuMs).toBeNull();
+  await plain.dispose();
+});

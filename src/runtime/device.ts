@@ -5,6 +5,8 @@ export interface DeviceOptions {
   gpu?: GPU;
   /** An existing device to share; resgpu then never destroys it. */
   device?: GPUDevice;
+  /** Ask for 'timestamp-query' (when the adapter has it) to time the kernels of each run. */
+  profile?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -39,6 +41,7 @@ export async function acquireDevice(options: DeviceOptions): Promise<AcquiredDev
   try {
     device = await adapter.requestDevice({
       label: 'resgpu',
+      requiredFeatures: options.profile && adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
       requiredLimits: {
         maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
         maxBufferSize: adapter.limits.maxBufferSize,

@@ -30,6 +30,8 @@ export class GpuModel implements Model {
   readonly outputSize: number;
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];
+  /** With { profile: true } on an adapter with 'timestamp-query': GPU time of the last run's kernels, ms. */
+  lastRunGpuMs: number | null = null;
   private readonly layers: LayerDescription[];
   private readonly plans = new Map<number, Promise<BatchPlan>>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -87,7 +89,8 @@ export class GpuModel implements Model {
       await model.finished;
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
       const kernels = await compiled;
-      const ctx: PlanContext = { device, steps: shapes, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize };
+      const profile = Boolean(options.profile) && device.features.has('timestamp-query');
+      const ctx: PlanContext = { device, steps: shapes, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize, profile };
       return new GpuModel(spec, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
     } catch (e) {
       model.cancel();
@@ -105,7 +108,10 @@ export class GpuModel implements Model {
     // Runs queued before dispose() still run: dispose waits for them.
     const result = this.queue.then(async () => {
       if (this.lost !== null) throw new DeviceLostError(this.lost);
-      return (await this.plan(batch)).run(input);
+      const plan = await this.plan(batch);
+      const y = await plan.run(input);
+      this.lastRunGpuMs = plan.lastGpuMs;
+      return y;
     });
     this.queue = result.catch(() => undefined);
     return result;

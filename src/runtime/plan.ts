@@ -18,6 +18,15 @@ export interface PlanContext {
   weights: UploadedWeights;
   inputSize: number;
   outputSize: number;
+  /** Time the kernels of each run with timestamp queries (the device has 'timestamp-query'). */
+  profile: boolean;
+}
+
+/** Two timestamps around the compute pass, resolved and read back with the output. */
+interface PassTimer {
+  querySet: GPUQuerySet;
+  resolve: GPUBuffer;
+  readback: GPUBuffer;
 }
 
 interface Dispatch {
@@ -33,6 +42,9 @@ interface Dispatch {
  * A plan is used by one run at a time (GpuModel serializes runs).
  */
 export class BatchPlan {
+  /** GPU time of the last run's kernels, in milliseconds; null without profiling. */
+  lastGpuMs: number | null = null;
+
   private constructor(
     private readonly ctx: PlanContext,
     readonly batch: number,
@@ -41,6 +53,7 @@ export class BatchPlan {
     private readonly output: GPUBuffer,
     private readonly readback: GPUBuffer,
     private readonly dispatches: Dispatch[],
+    private readonly timer: PassTimer | null,
   ) {}
 
   static async create(ctx: PlanContext, batch: number): Promise<BatchPlan> {
@@ -95,9 +108,16 @@ export class BatchPlan {
       uniforms.unmap();
       const oom = await device.popErrorScope();
       if (oom) throw new GpuLimitError(`Out of GPU memory for batch ${batch}: ${oom.message}`);
+      const timer = ctx.profile
+        ? {
+            querySet: device.createQuerySet({ type: 'timestamp', count: 2 }),
+            resolve: make({ label: 'resgpu timestamps', size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC }),
+            readback: make({ label: 'resgpu timestamps read-back', size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST }),
+          }
+        : null;
       const input = activations[bufferOf[0]!]!;
       const output = activations[bufferOf[steps.length]!]!;
-      return new BatchPlan(ctx, batch, owned, input, output, readback, dispatches);
+      return new BatchPlan(ctx, batch, owned, input, output, readback, dispatches, timer);
     } catch (e) {
       owned.forEach((b) => b.destroy());
       throw e;
@@ -109,7 +129,10 @@ export class BatchPlan {
     const { device, inputSize, outputSize } = this.ctx;
     device.queue.writeBuffer(this.input, 0, padActivations(x, this.batch, inputSize));
     const encoder = device.createCommandEncoder({ label: `resgpu run (batch ${this.batch})` });
-    const pass = encoder.beginComputePass();
+    const t = this.timer;
+    const pass = encoder.beginComputePass(
+      t ? { timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+    );
     for (const d of this.dispatches) {
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup);
@@ -117,7 +140,17 @@ export class BatchPlan {
     }
     pass.end();
     encoder.copyBufferToBuffer(this.output, 0, this.readback, 0, this.readback.size);
+    if (t) {
+      encoder.resolveQuerySet(t.querySet, 0, 2, t.resolve, 0);
+      encoder.copyBufferToBuffer(t.resolve, 0, t.readback, 0, 16);
+    }
     device.queue.submit([encoder.finish()]);
+    if (t) {
+      await t.readback.mapAsync(MapMode.READ);
+      const [begin, end] = new BigUint64Array(t.readback.getMappedRange());
+      this.lastGpuMs = Number(end! - begin!) / 1e6; // nanoseconds
+      t.readback.unmap();
+    }
     await this.readback.mapAsync(MapMode.READ);
     try {
       return unpadActivations(new Float32Array(this.readback.getMappedRange()), this.batch, outputSize);
@@ -128,6 +161,7 @@ export class BatchPlan {
 
   destroy(): void {
     this.owned.forEach((b) => b.destroy());
+    this.timer?.querySet.destroy();
   }
 }
 
