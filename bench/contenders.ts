@@ -15,9 +15,31 @@ export interface Runner {
   dispose(): Promise<void> | void;
 }
 
+/** Where one model's files are; a model dropped on the page has only the file resgpu reads. */
+export interface ModelFiles {
+  name: string;
+  /** A file resgpu reads (.pt, .safetensors, .onnx). */
+  resgpu: string;
+  onnx?: string;
+  /** Stem of the .folded.json / .folded.bin pair. */
+  folded?: string;
+}
+
+export const presetFiles = (name: string): ModelFiles => ({
+  name,
+  resgpu: `/models/${name}.pt`,
+  onnx: `/models/${name}.onnx`,
+  folded: `/models/${name}`,
+});
+
 export interface Contender {
   name: string;
-  load(model: string): Promise<Runner>;
+  load(model: ModelFiles): Promise<Runner>;
+}
+
+function need(file: string | undefined, what: string): string {
+  if (!file) throw new Error(`no ${what} for this model`);
+  return file;
 }
 
 // onnxruntime-web loads its WASM from here (bench/server.mjs serves the package's dist/).
@@ -26,7 +48,7 @@ ort.env.wasm.wasmPaths = '/ort/';
 const resgpu = (backend: 'webgpu' | 'cpu'): Contender => ({
   name: backend === 'webgpu' ? 'resgpu (WebGPU)' : 'CPU reference',
   async load(model) {
-    const m = await loadModel(`/models/${model}.pt`, { backend, profile: true });
+    const m = await loadModel(model.resgpu, { backend, profile: true });
     return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose() };
   },
 });
@@ -34,7 +56,7 @@ const resgpu = (backend: 'webgpu' | 'cpu'): Contender => ({
 const onnxruntime = (provider: 'webgpu' | 'wasm'): Contender => ({
   name: `onnxruntime-web (${provider === 'webgpu' ? 'WebGPU' : 'WASM'})`,
   async load(model) {
-    const session = await ort.InferenceSession.create(`/models/${model}.onnx`, { executionProviders: [provider] });
+    const session = await ort.InferenceSession.create(need(model.onnx, 'ONNX export'), { executionProviders: [provider] });
     return {
       async run(x, batch) {
         const input = new ort.Tensor('float32', x, [batch, x.length / batch]);
@@ -59,9 +81,10 @@ const tensorflow: Contender = {
   async load(model) {
     await tf.setBackend('webgpu');
     await tf.ready();
+    const stem = need(model.folded, 'folded weights');
     const [layout, bin] = await Promise.all([
-      fetch(`/models/${model}.folded.json`).then((r) => r.json() as Promise<{ layers: FoldedLayer[] }>),
-      fetch(`/models/${model}.folded.bin`).then((r) => r.arrayBuffer()),
+      fetch(`${stem}.folded.json`).then((r) => r.json() as Promise<{ layers: FoldedLayer[] }>),
+      fetch(`${stem}.folded.bin`).then((r) => r.arrayBuffer()),
     ]);
     const held: tf.Tensor[] = [];
     const t = (e: FoldedEntry) => {

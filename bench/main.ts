@@ -1,6 +1,6 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { CONTENDERS } from './contenders.js';
+import { CONTENDERS, presetFiles, type ModelFiles } from './contenders.js';
 import { runBenchmark, type BenchOptions, type Result } from './measure.js';
 
 /**
@@ -9,7 +9,7 @@ import { runBenchmark, type BenchOptions, type Result } from './measure.js';
  */
 declare global {
   interface Window {
-    runBenchmark(o: Partial<Omit<BenchOptions, 'contenders'>>): Promise<{ adapter: unknown; results: Result[] }>;
+    runBenchmark(o: Partial<Omit<BenchOptions, 'contenders' | 'models'>> & { models?: (string | ModelFiles)[] }): Promise<{ adapter: unknown; results: Result[] }>;
     benchReady: boolean;
   }
 }
@@ -55,7 +55,7 @@ function drawCharts(results: Result[]) {
           title: `${model}: ${label}`,
           width: 560,
           height: 300,
-          scales: { x: { distr: 3 }, y: { distr: 3 } },
+          scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
           axes: [{ label: 'batch' }, { label }],
           series: [{ label: 'batch' }, ...names.map((n, i) => ({ label: n, stroke: `hsl(${(i * 360) / names.length} 70% 45%)`, width: 2, points: { show: true } }))],
         },
@@ -71,7 +71,7 @@ window.runBenchmark = async (o) => {
   document.querySelector('#adapter')!.textContent = `Adapter: ${JSON.stringify(adapter, null, 1)}`;
   tbody.replaceChildren();
   const results = await runBenchmark({
-    models: o.models ?? ['tabular', 'small'],
+    models: (o.models ?? ['tabular', 'small']).map((m) => (typeof m === 'string' ? presetFiles(m) : m)),
     batches: o.batches ?? [1, 16, 256, 1024],
     iterations: o.iterations ?? 20,
     warmup: o.warmup ?? 3,
@@ -87,14 +87,28 @@ window.runBenchmark = async (o) => {
   return { adapter, results };
 };
 
-document.querySelector('#form')!.addEventListener('submit', (e) => {
+const form = document.querySelector<HTMLFormElement>('#form')!;
+const dropped: ModelFiles[] = [];
+/** A model file dropped on the page (or picked): resgpu and its CPU reference run it; the peers need their own formats. */
+function addFiles(files: FileList | null) {
+  for (const file of Array.from(files ?? [])) dropped.push({ name: file.name, resgpu: URL.createObjectURL(file) });
+  document.querySelector('#dropped')!.textContent = dropped.map((d) => d.name).join(', ');
+}
+document.querySelector<HTMLInputElement>('#file')!.addEventListener('change', (e) => addFiles((e.target as HTMLInputElement).files));
+document.body.addEventListener('dragover', (e) => e.preventDefault());
+document.body.addEventListener('drop', (e) => {
   e.preventDefault();
-  const form = new FormData(e.target as HTMLFormElement);
+  addFiles(e.dataTransfer?.files ?? null);
+});
+
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const data = new FormData(form);
   void window.runBenchmark({
-    models: form.getAll('model').map(String),
-    batches: String(form.get('batches')).split(',').map(Number).filter((b) => b >= 1),
-    iterations: Number(form.get('iterations')),
-    warmup: Number(form.get('warmup')),
+    models: [...data.getAll('model').map(String), ...dropped],
+    batches: String(data.get('batches')).split(',').map(Number).filter((b) => b >= 1),
+    iterations: Number(data.get('iterations')),
+    warmup: Number(data.get('warmup')),
   });
 });
 void describeAdapter().then((a) => (document.querySelector('#adapter')!.textContent = `Adapter: ${JSON.stringify(a, null, 1)}`));

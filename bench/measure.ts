@@ -1,5 +1,5 @@
 import { loadModel } from '../src/index.js';
-import type { Contender } from './contenders.js';
+import type { Contender, ModelFiles } from './contenders.js';
 
 /** One contender at one batch size on one model: what the table and the charts show. */
 export interface Result {
@@ -22,7 +22,7 @@ export interface Result {
 }
 
 export interface BenchOptions {
-  models: string[];
+  models: ModelFiles[];
   batches: number[];
   iterations: number;
   warmup: number;
@@ -55,9 +55,10 @@ function maxError(y: Float32Array, reference: Float32Array): number {
  */
 export async function runBenchmark(o: BenchOptions): Promise<Result[]> {
   const results: Result[] = [];
-  for (const model of o.models) {
-    const reference = await loadModel(`/models/${model}.pt`, { backend: 'cpu' });
-    const flopsPerRow = await flopsOf(model);
+  for (const files of o.models) {
+    const model = files.name;
+    const reference = await loadModel(files.resgpu, { backend: 'cpu' });
+    const flopsPerRow = await flopsOf(files.resgpu);
     const refs = new Map<number, Float32Array>();
     for (const batch of o.batches) {
       const rows = Math.min(batch, CHECKED_ROWS);
@@ -67,7 +68,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Result[]> {
       const t0 = performance.now();
       let runner;
       try {
-        runner = await contender.load(model);
+        runner = await contender.load(files);
       } catch (e) {
         for (const batch of o.batches) push(o, results, skippedResult(model, contender.name, batch, `load failed: ${(e as Error).message}`));
         continue;
@@ -124,8 +125,8 @@ function skippedResult(model: string, contender: string, batch: number, why: str
 }
 
 /** Multiply-adds × 2 per input row, from the dispatches resgpu plans. */
-async function flopsOf(model: string): Promise<number> {
-  const m = await loadModel(`/models/${model}.pt`);
+async function flopsOf(url: string): Promise<number> {
+  const m = await loadModel(url);
   const flops = m.describe().dispatches.reduce((n, d) => n + 2 * d.outFeatures * (d.inFeatures + d.shortcutFeatures), 0);
   await m.dispose();
   return flops;
