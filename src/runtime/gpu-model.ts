@@ -81,9 +81,10 @@ export class GpuModel implements Model {
       for (let i = 0; i < spec.layers.length; i++) {
         const layer = await model.layer(i);
         for (const step of lowerModel({ ...spec, layers: [layer] })) {
-          options.onProgress?.({ stage: 'fold', loadedBytes: weights.ranges[index]!.weight.offset, totalBytes: weights.bytes });
+          const { weight, bias } = weights.ranges[index]!;
+          options.onProgress?.({ stage: 'fold', loadedBytes: weight.offset, totalBytes: weights.bytes });
           uploadStep(device, weights, index++, step, scratch);
-          options.onProgress?.({ stage: 'upload', loadedBytes: weights.ranges[index - 1]!.bias.offset, totalBytes: weights.bytes });
+          options.onProgress?.({ stage: 'upload', loadedBytes: bias.offset + bias.size, totalBytes: weights.bytes });
         }
       }
       await model.finished;
