@@ -6,7 +6,9 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     sourcemap: true,
-    lib: { entry: 'src/index.ts', formats: ['es'], fileName: () => 'resgpu.js' },
+    // resgpu.js for every platform; node.js (resgpu/node) for Node only, kept out of the former.
+    lib: { entry: { resgpu: 'src/index.ts', node: 'src/node.ts' }, formats: ['es'], fileName: (_, name) => `${name}.js` },
+    rollupOptions: { external: ['webgpu', /^node:/] },
   },
   test: {
     include: ['test/**/*.test.ts'],

@@ -5,20 +5,18 @@
 // progress callback and after load. "JS memory" = V8 heap used + ArrayBuffers (the file's
 // bytes, tensors, packed weights); GPU-side copies are the driver's, not counted.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 if (!global.gc) throw new Error('run with node --expose-gc');
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
-const { create } = await import('webgpu');
 const { loadModel } = await import('../dist/resgpu.js');
+const { nodeGpu } = await import('../dist/node.js');
 
 const preset = process.argv[2] ?? 'large';
 const dir = mkdtempSync(join(tmpdir(), 'resgpu-mem-'));
 execFileSync("/usr/bin/python3", [new URL("make_model.py", import.meta.url).pathname, preset, join(dir, "model")]);
-const gpu = create([]);
+const gpu = await nodeGpu();
 
 const js = () => {
   const m = process.memoryUsage();

@@ -77,7 +77,9 @@ fn accumulate(t: Tile, s0: vec4f, s1: vec4f, s2: vec4f, s3: vec4f, wrow: u32, co
 fn finish(acc: vec4f, extra: vec4f) -> vec4f {
   let v = acc + extra;
   if (RELU) {
-    return max(v, vec4f(0.0));
+    // PyTorch's ReLU keeps NaN (a missing value stays missing). WGSL's max(NaN, 0) may return
+    // either operand, so compare instead: NaN < 0 is false and NaN passes through.
+    return select(v, vec4f(0.0), v < vec4f(0.0));
   }
   return v;
 }

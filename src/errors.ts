@@ -10,7 +10,10 @@ export type ResgpuErrorCode =
   | 'WEBGPU_UNAVAILABLE'
   | 'GPU_LIMIT'
   | 'DEVICE_LOST'
-  | 'FETCH';
+  | 'FETCH'
+  | 'INVALID_OPTION'
+  | 'ABORTED'
+  | 'GPU_VALIDATION';
 
 export class ResgpuError extends Error {
   readonly code: ResgpuErrorCode;
@@ -81,5 +84,29 @@ export class DeviceLostError extends ResgpuError {
 export class FetchError extends ResgpuError {
   constructor(message: string) {
     super('FETCH', message, 'FetchError');
+  }
+}
+
+/** A loadModel option has a value resgpu does not know (an unknown backend, say). */
+export class OptionError extends ResgpuError {
+  constructor(message: string) {
+    super('INVALID_OPTION', message, 'OptionError');
+  }
+}
+
+/** The load was cancelled (its AbortSignal fired, or it was abandoned part way). Named like the DOM's AbortError. */
+export class AbortError extends ResgpuError {
+  constructor(message = 'Loading was cancelled.') {
+    super('ABORTED', message, 'AbortError');
+  }
+}
+
+/**
+ * The GPU refused a command resgpu issued (a WebGPU validation error). Always a resgpu bug or
+ * a shape resgpu should have refused earlier: reported instead of a silently wrong result.
+ */
+export class GpuValidationError extends ResgpuError {
+  constructor(message: string) {
+    super('GPU_VALIDATION', message, 'GpuValidationError');
   }
 }

@@ -3,46 +3,29 @@
  *
  *   const model = await loadModel('model.safetensors');
  *   const y = await model.run(x);
+ *
+ * This module composes the parts and nothing else: a loader (src/loader) reads the file into
+ * the backend-neutral model (src/graph), and a backend (src/runtime/<backend>) runs it.
  */
 import { streamModelSpec, type ModelSource } from './loader/index.js';
-import type { ProgressCallback } from './loader/source.js';
 import type { Model } from './model.js';
-import { CpuModel } from './runtime/cpu-model.js';
-import { GpuModel } from './runtime/gpu-model.js';
-import { ModelFormatError } from './errors.js';
-
-export interface LoadOptions {
-  /** A GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */
-  gpu?: GPU;
-  /** An existing device to share; dispose() then leaves it alive. */
-  device?: GPUDevice;
-  /** 'webgpu' (default) or 'cpu', the float64 CPU reference. */
-  backend?: 'webgpu' | 'cpu';
-  /** Called as loading moves through download, parse, fold, upload and compile. */
-  onProgress?: ProgressCallback;
-  /** WebGPU: plans for distinct batch sizes kept at once (default 4). */
-  maxCachedPlans?: number;
-  /** WebGPU: print every shader and pipeline as it is compiled. */
-  debug?: boolean;
-  /** WebGPU: time each run's kernels with timestamp queries, where the adapter offers them (model.lastRunGpuMs). */
-  profile?: boolean;
-}
+import { chosenBackend, type LoadOptions } from './options.js';
+import { ReferenceModel } from './runtime/reference/model.js';
+import { GpuModel } from './runtime/webgpu/model.js';
 
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
-  const backend = options.backend ?? 'webgpu';
-  if (backend !== 'webgpu' && backend !== 'cpu') {
-    throw new ModelFormatError(`Unknown backend ${JSON.stringify(backend)}: use 'webgpu' or 'cpu'.`);
-  }
+  const backend = chosenBackend(options);
   // Reading starts now; on WebGPU, device set-up and layer uploads overlap the download.
   const model = streamModelSpec(source, options.onProgress);
-  return backend === 'cpu' ? new CpuModel(await model.complete()) : GpuModel.create(model, options);
+  return backend === 'cpu' ? new ReferenceModel(await model.complete()) : GpuModel.create(model, options);
 }
 
-export type { Model, ModelDescription, DispatchDescription, LayerDescription } from './model.js';
+export type { LoadOptions, BackendOption, BackendName } from './options.js';
+export type { Model, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
 export type { ModelSource } from './loader/index.js';
-export type { ByteSource, LoadProgress, LoadStage, ProgressCallback } from './loader/source.js';
+export type { ByteSource } from './loader/source.js';
+export type { LoadProgress, LoadStage, ProgressCallback } from './graph/stream.js';
 export type { GraphManifest, ManifestLayer, ManifestLinear, ManifestResidualBlock } from './loader/manifest.js';
 export { GRAPH_METADATA_KEY } from './loader/manifest.js';
-export type { KernelName } from './kernels/registry.js';
 export * from './errors.js';
 export { encodeSafetensors, type TensorToWrite } from './loader/safetensors-writer.js';

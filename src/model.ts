@@ -1,8 +1,10 @@
-import type { KernelName } from './kernels/registry.js';
+import type { StepOp } from './graph/lower.js';
+import type { BackendName } from './options.js';
 
 /** A loaded model, on either backend. The public contract: extend, never break. */
 export interface Model {
-  readonly backend: 'webgpu' | 'cpu';
+  /** Where the model runs. */
+  readonly backend: BackendName;
   /** Features per input row. */
   readonly inputSize: number;
   /** Features per output row. */
@@ -40,9 +42,18 @@ export interface LayerDescription {
   foldedBatchNorms: string[];
 }
 
+/**
+ * The fused operation of a dispatch: `linear` (y = x·W + b), `linear_relu`, `residual_identity`
+ * (y = relu(h·W2 + b2 + x)) or `residual_projection` (y = relu([h | x]·[W2 ; Ws] + b2 + bs)).
+ */
+export type KernelName = StepOp;
+
 /** One compute dispatch of an inference, with logical (unpadded) sizes. */
 export interface DispatchDescription {
+  /** The fused operation (see KernelName). */
   kernel: KernelName;
+  /** The kernel implementation chosen for it on this device and batch (e.g. 'gemm'). */
+  variant: string;
   layer: string;
   /** Rows of the batch. */
   batch: number;
@@ -54,12 +65,12 @@ export interface DispatchDescription {
 }
 
 export interface ModelDescription {
-  backend: 'webgpu' | 'cpu';
+  backend: BackendName;
   inputSize: number;
   outputSize: number;
   batch: number;
   layers: LayerDescription[];
-  /** Empty on the CPU backend. */
+  /** Empty on CPU backends. */
   dispatches: DispatchDescription[];
   /** Queue submits per run(): 1 on WebGPU, 0 on the CPU. */
   submitsPerRun: number;

@@ -1,16 +1,26 @@
 import { describe, expect, test } from 'vitest';
 // wgsl_reflect's package "main" is CommonJS inside a "type": "module" package; its ES build imports cleanly.
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
-import { GEMM_WORKGROUP, gemmKernel } from '../src/kernels/gemm.js';
+import { lowerModel, type Step } from '../src/graph/lower.js';
 import type { KernelDef } from '../src/kernels/kernel.js';
 import { KERNELS } from '../src/kernels/registry.js';
+import { parseManifest } from '../src/loader/manifest.js';
+import { resolveGraph } from '../src/loader/resolve.js';
+import { parseSafetensors } from '../src/loader/safetensors.js';
+import { makeRandomModel } from './helpers/random-model.js';
 
 /**
  * Each kernel's TypeScript declaration against its shader, reflected: a binding renamed,
  * renumbered or made writable in WGSL (or a uniform field added) without the TS side
  * following fails here instead of at bind time on someone's GPU.
  */
-const kernels = [...new Set(Object.values(KERNELS).map((k) => k.kernel))];
+const kernels = KERNELS;
+
+/** One step of every kind: linear, linear_relu, residual_identity, residual_projection. */
+function everyStepKind(): Step[] {
+  const { bytes, manifest } = makeRandomModel({ input: 5, stem: { out: 6, activation: 'relu' }, blocks: [{ hidden: 7 }, { hidden: 4, out: 3 }], head: { out: 2 } });
+  return lowerModel(resolveGraph(parseManifest(manifest), parseSafetensors(bytes).tensors)).steps;
+}
 
 describe.each(kernels.map((k) => [k.file, k] as [string, KernelDef]))('%s', (_, kernel) => {
   const reflect = new WgslReflect(kernel.shader);
@@ -36,15 +46,22 @@ describe.each(kernels.map((k) => [k.file, k] as [string, KernelDef]))('%s', (_, 
     expect(reflect.entry.compute.map((e) => e.name)).toContain(kernel.entryPoint);
     expect(reflect.overrides.map((o) => o.name).sort()).toEqual([...kernel.overrides].sort());
   });
-});
 
-test('every registered variant sets only overrides its shader declares', () => {
-  for (const [name, { kernel, constants }] of Object.entries(KERNELS)) {
-    for (const key of Object.keys(constants)) expect(kernel.overrides, `${name}.${key}`).toContain(key);
-  }
-});
 
-test("the gemm dispatch math uses the shader's workgroup size", () => {
-  const main = new WgslReflect(gemmKernel.shader).entry.compute.find((e) => e.name === 'main')!;
-  expect(main.workgroupSize).toEqual([...GEMM_WORKGROUP, 1]);
+  test('sets only overrides its shader declares, and binds every declared binding, for every kind of step', () => {
+    const steps = everyStepKind();
+    expect(new Set(steps.map((s) => s.op))).toEqual(new Set(['linear', 'linear_relu', 'residual_identity', 'residual_projection']));
+    const strides = Array.from({ length: steps.length + 1 }, () => 8);
+    for (const step of steps) {
+      for (const key of Object.keys(kernel.constants(step))) expect(kernel.overrides, `${step.op}: ${key}`).toContain(key);
+      const run = kernel.runData(step, { rows: 4, strides });
+      expect(Object.keys(run.bindings).sort(), step.op).toEqual(kernel.bindings.map((b) => b.name).sort());
+      expect(Object.keys(run.uniforms).sort(), step.op).toEqual([...kernel.uniform.fields].sort());
+    }
+  });
+
+  test("dispatch math uses the shader's workgroup size", () => {
+    const main = reflect.entry.compute.find((e) => e.name === kernel.entryPoint)!;
+    expect(main.workgroupSize).toEqual([...kernel.workgroupSize]);
+  });
 });

@@ -1,22 +1,17 @@
 // The README's demo: the bundled breast-cancer classifier, as torch.save wrote it (trained by
 // tools/train_example.py) run by resgpu on WebGPU in Node, checked against PyTorch's own
 // outputs and timed beside the CPU reference. Run it with `npm run demo`.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER)) {
-  process.env.VK_ICD_FILENAMES = SWIFTSHADER; // no GPU driver configured: WebGPU on the CPU
-}
-const { create } = await import('webgpu');
-const { loadModel } = await import('../dist/resgpu.js');
+import { loadModel } from '../dist/resgpu.js';
+import { nodeGpu } from '../dist/node.js'; // SwiftShader when no GPU driver is configured
 
 const file = process.argv[2] ?? new URL('../examples/breast_cancer.pt', import.meta.url).pathname;
 const test = JSON.parse(readFileSync(new URL('../examples/breast_cancer.test.json', import.meta.url), 'utf8'));
 const bytes = readFileSync(file);
 
 const t0 = performance.now();
-const gpu = await loadModel(bytes, { gpu: create([]) });
+const gpu = await loadModel(bytes, { gpu: await nodeGpu() });
 const loadMs = performance.now() - t0;
 const cpu = await loadModel(bytes, { backend: 'cpu' });
 

@@ -1,7 +1,11 @@
+import type { Step } from '../graph/lower.js';
+
 /**
- * What the runtime needs to know to compile and dispatch a kernel, declared next to its WGSL.
- * test/kernels.test.ts reflects every shader with wgsl_reflect and fails when a declaration
- * and its shader disagree (bindings, uniform fields, override names).
+ * A WebGPU kernel, self-described next to its WGSL: how to compile it, what it binds by name,
+ * and, for a step at a batch size, everything the planner needs to dispatch it (uniform
+ * values, workgroup counts, what each binding reads). The planner is generic: it never learns
+ * a kernel's internals. test/kernels.test.ts reflects every shader with wgsl_reflect and fails
+ * when a declaration and its shader disagree (bindings, uniform fields, overrides, workgroup size).
  */
 export type BindingType = 'uniform' | 'read-only-storage' | 'storage';
 
@@ -10,6 +14,59 @@ export interface KernelBinding {
   name: string;
   binding: number;
   type: BindingType;
+}
+
+/** What a binding is bound to, for one dispatch. */
+export type BindingSource =
+  | { kind: 'uniform' }
+  /** A numbered activation value of the lowered model. */
+  | { kind: 'value'; value: number }
+  /** The step's packed weight, or its packed bias, in the model's weight buffer. */
+  | { kind: 'weight' }
+  | { kind: 'bias' };
+
+/** The sizes a dispatch sees, padded: as the activation buffers and weights are laid out. */
+export interface StepLayout {
+  /** Rows of every activation buffer (the batch, padded). */
+  rows: number;
+  /** Row stride, in floats, of each value (index = value number). */
+  strides: readonly number[];
+}
+
+export interface RunData {
+  /** One number per field of the kernel's uniform struct. */
+  uniforms: Readonly<Record<string, number>>;
+  workgroups: [number, number, number];
+  /** One source per declared binding, by binding name. */
+  bindings: Readonly<Record<string, BindingSource>>;
+}
+
+/** The device facts a kernel's support can depend on. */
+export interface DeviceCaps {
+  limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupsPerDimension' | 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupStorageSize'>;
+  features: ReadonlySet<string>;
+}
+
+/** How a kernel wants a step's weights and bias packed into the weight buffer. */
+export interface WeightLayout {
+  /** Names a packing: kernels with the same name read the same packed weights. */
+  name: string;
+  /** Floats of the packed weight for a step (given the activation strides). */
+  weightLength(step: Step, strides: readonly number[]): number;
+  biasLength(step: Step, strides: readonly number[]): number;
+  /**
+   * Writes the step's weights, each scaled per output row (a folded BatchNorm), into `out`
+   * (length weightLength), and the summed biases into `bias` (length biasLength).
+   */
+  pack(step: Step, strides: readonly number[], parts: readonly PackPart[], out: Float32Array, bias: Float32Array): void;
+}
+
+/** One weight of a step: PyTorch's [out, in] layout, with its folded BatchNorm as a row scale and a new bias. */
+export interface PackPart {
+  weight: ArrayLike<number>;
+  inFeatures: number;
+  rowScale: Float64Array;
+  bias: Float64Array;
 }
 
 export interface KernelDef {
@@ -24,7 +81,23 @@ export interface KernelDef {
   uniform: { struct: string; fields: readonly string[] };
   /** Override constants the runtime may set. */
   overrides: readonly string[];
+  /** The workgroup size, as the shader declares it (checked by reflection). */
+  workgroupSize: readonly [number, number, number];
+  /** Activation rows and features this kernel reads and writes are padded to multiples of these. */
+  padding: { rows: number; features: number };
+  weights: WeightLayout;
+  /** Whether the kernel can run this step on this device. */
+  supports(step: Step, device: DeviceCaps): boolean;
+  /** The override constants for a step: with the kernel's name, the pipeline cache key. */
+  constants(step: Step): Readonly<Record<string, number>>;
+  runData(step: Step, layout: StepLayout): RunData;
 }
 
 /** Uniform blocks are bound at offsets that are multiples of this (WebGPU's default minUniformBufferOffsetAlignment). */
 export const UNIFORM_STRIDE = 256;
+
+/** The pipeline cache key: what changes the compiled code (shapes travel in uniforms). */
+export function pipelineKey(kernel: KernelDef, step: Step): string {
+  const constants = kernel.constants(step);
+  return `${kernel.name}(${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')})`;
+}

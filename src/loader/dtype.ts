@@ -1,14 +1,25 @@
 import { GraphError } from '../errors.js';
-import type { FloatArray } from '../spec.js';
+import type { FloatArray } from '../graph/spec.js';
 
-/** Byte size of each safetensors dtype; a dtype missing here is rejected as unknown. */
-export const DTYPE_BYTES: Readonly<Record<string, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2,
-  I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
-  F8_E4M3: 1, F8_E5M2: 1,
+/**
+ * Every element type a model file may hold, by its safetensors name (PyTorch's storages map
+ * onto the same names), with its byte size and, where ONNX has it, ONNX's TensorProto data
+ * type code. A dtype missing here is rejected as unknown.
+ */
+const DTYPES: Readonly<Record<string, { bytes: number; onnx?: number }>> = {
+  F64: { bytes: 8, onnx: 11 }, F32: { bytes: 4, onnx: 1 }, F16: { bytes: 2, onnx: 10 }, BF16: { bytes: 2, onnx: 16 },
+  I64: { bytes: 8, onnx: 7 }, I32: { bytes: 4, onnx: 6 }, I16: { bytes: 2 }, I8: { bytes: 1 },
+  U64: { bytes: 8 }, U32: { bytes: 4 }, U16: { bytes: 2 }, U8: { bytes: 1 }, BOOL: { bytes: 1 },
+  F8_E4M3: { bytes: 1 }, F8_E5M2: { bytes: 1 },
 };
 
-export const FLOAT_DTYPES = ['F32', 'F16', 'BF16', 'F64'] as const;
+/** Byte size of each dtype. */
+export const DTYPE_BYTES: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(DTYPES).map(([k, v]) => [k, v.bytes]));
+
+/** The dtype of an ONNX TensorProto data type code, or undefined where resgpu reads none. */
+export function onnxDtype(code: number): string | undefined {
+  return Object.entries(DTYPES).find(([, v]) => v.onnx === code)?.[0];
+}
 
 /** IEEE half → number. */
 function halfToNumber(h: number): number {
@@ -52,4 +63,12 @@ export function decodeFloats(dtype: string, bytes: Uint8Array, what: string): Fl
     default:
       throw new GraphError(`${what} has dtype ${dtype}; resgpu needs a float tensor (F32, F16, BF16 or F64).`);
   }
+}
+
+/** Any numeric tensor as float64 (ONNX's shape and weight constants, which may be I64 or I32). */
+export function decodeNumbers(dtype: string, bytes: Uint8Array, what: string): Float64Array {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dtype === 'I64') return Float64Array.from({ length: bytes.byteLength / 8 }, (_, i) => Number(v.getBigInt64(8 * i, true)));
+  if (dtype === 'I32') return Float64Array.from({ length: bytes.byteLength / 4 }, (_, i) => v.getInt32(4 * i, true));
+  return Float64Array.from(decodeFloats(dtype, bytes, what));
 }

@@ -1,11 +1,12 @@
-import { GraphError } from '../errors.js';
-import type { LayerSpec, ModelSpec } from '../spec.js';
-import { layerOutputSize } from '../spec.js';
+import { AbortError, GraphError } from '../errors.js';
+import type { LayerSpec, ModelSpec } from '../graph/spec.js';
+import { layerOutputSize } from '../graph/spec.js';
+import type { ProgressCallback, StreamedModel } from '../graph/stream.js';
+import { weightParser } from './formats.js';
 import { inferGraph } from './infer-graph.js';
 import { GRAPH_METADATA_KEY, parseManifest, type CheckedManifest, type GraphManifest, type ManifestLayer } from './manifest.js';
 import { resolveGraph } from './resolve.js';
-import { byteChunks, isByteSource, readBytes, type ByteSource, type ProgressCallback } from './source.js';
-import { weightParser } from './stream.js';
+import { byteChunks, isByteSource, readBytes, type ByteSource } from './source.js';
 import type { RawTensor, TensorMap } from './tensors.js';
 
 /**
@@ -17,21 +18,6 @@ export type ModelSource =
   | ByteSource
   | { weights: ByteSource; graph: GraphManifest | ByteSource }
   | { model: ByteSource; externalData: Record<string, ByteSource> };
-
-/**
- * A model file being read. Each promise settles as early as the file allows: `shapes` once the
- * header is in (layers with checked shapes but empty tensors), `layer(i)` once layer i's
- * tensors have all arrived, `finished` once the whole file has been read and checked.
- */
-export interface StreamedModel {
-  shapes: Promise<ModelSpec>;
-  layer(i: number): Promise<LayerSpec>;
-  finished: Promise<void>;
-  /** The whole model with its data, after `finished`. */
-  complete(): Promise<ModelSpec>;
-  /** Stops reading (the promises then reject); for a load abandoned part way. */
-  cancel(): void;
-}
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -54,8 +40,9 @@ function layerKeys(layer: ManifestLayer, tensors: TensorMap): string[] {
   return [...tensors.keys()].filter((key) => prefixes.some((p) => key.startsWith(p)));
 }
 
-/** Starts reading a model: bytes → tensors as they arrive → graph → checked layers. */
+/** Starts reading a model: bytes → tensors as they arrive → graph → checked layers (the stream contract of graph/stream.ts). */
 export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallback): StreamedModel {
+  const abort = new AbortController();
   const separate = !isByteSource(source) && typeof source === 'object' && source !== null && 'weights' in source;
   const withData = !isByteSource(source) && typeof source === 'object' && source !== null && 'model' in source;
   const file = separate ? source.weights : withData ? source.model : (source as ByteSource);
@@ -66,7 +53,6 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
   let manifest: CheckedManifest | null = null;
   let pendingKeys: string[][] = [];
   let widths: number[] = [];
-  let cancelled = false;
 
   const releaseLayers = () => {
     pendingKeys.forEach((keys, i) => {
@@ -79,10 +65,10 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
 
   const pump = async () => {
     const graph = separate
-      ? isByteSource(source.graph) ? new TextDecoder().decode(await readBytes(source.graph)) : source.graph
+      ? isByteSource(source.graph) ? new TextDecoder().decode(await readBytes(source.graph, undefined, abort.signal)) : source.graph
       : undefined;
     const external = new Map<string, Uint8Array>();
-    if (withData) for (const [name, s] of Object.entries(source.externalData)) external.set(name, await readBytes(s));
+    if (withData) for (const [name, s] of Object.entries(source.externalData)) external.set(name, await readBytes(s, undefined, abort.signal));
     const parser = weightParser({
       header(tensors, embedded, format) {
         onProgress?.({ stage: 'parse', loadedBytes: 0, totalBytes: null });
@@ -108,10 +94,7 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
       },
     }, external);
     let last = { file: new Uint8Array(0) as Uint8Array, arrived: 0 };
-    for await (const a of byteChunks(file, onProgress)) {
-      if (cancelled) throw new GraphError('Loading was cancelled.');
-      parser.advance((last = a));
-    }
+    for await (const a of byteChunks(file, onProgress, abort.signal)) parser.advance((last = a));
     parser.finish(last);
     releaseLayers();
   };
@@ -125,6 +108,6 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
     layer: (i) => shapes.promise.then(() => layers[i]!.promise),
     finished: finished.promise,
     complete: () => finished.promise.then(() => resolveGraph(manifest!, arrived)),
-    cancel: () => (cancelled = true),
+    cancel: () => abort.abort(),
   };
 }

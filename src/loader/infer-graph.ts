@@ -1,4 +1,5 @@
 import { GraphError } from '../errors.js';
+import { DEFAULT_BATCHNORM_EPS } from '../graph/spec.js';
 import type { CheckedManifest, ManifestLayer } from './manifest.js';
 import type { TensorMap } from './tensors.js';
 
@@ -8,7 +9,7 @@ import type { TensorMap } from './tensors.js';
  *    P.bn2 (BatchNorm1d), and a shortcut that is P.shortcut (a Linear), or P.shortcut.0 (a
  *    Linear) with an optional P.shortcut.1 (BatchNorm1d), or absent (identity);
  *  - any other Linear (a 2-D P.weight) is a plain layer with no activation (heads, stems).
- * BatchNorm eps is PyTorch's default 1e-5. Anything else is refused with the manifest entry
+ * BatchNorm eps is PyTorch's default (DEFAULT_BATCHNORM_EPS). Anything else is refused with the manifest entry
  * that would resolve it; an explicit manifest always wins over inference.
  */
 export function inferGraph(tensors: TensorMap): CheckedManifest {
@@ -60,5 +61,5 @@ export function inferGraph(tensors: TensorMap): CheckedManifest {
   const first = layers[0]!;
   const firstLinear = first.type === 'linear' ? first.linear : first.linear1;
   const input = tensors.get(`${firstLinear}.weight`)!.shape[1]!;
-  return { format: 'resgpu-graph', version: 1, input, layers, batchnorm_eps: 1e-5 };
+  return { format: 'resgpu-graph', version: 1, input, layers, batchnorm_eps: DEFAULT_BATCHNORM_EPS };
 }

@@ -1,5 +1,5 @@
 import { ModelFormatError } from '../errors.js';
-import type { Activation } from '../spec.js';
+import { DEFAULT_BATCHNORM_EPS, type Activation } from '../graph/spec.js';
 
 /**
  * The graph manifest, version 1: which state_dict prefixes form which layers, in order.
@@ -47,8 +47,6 @@ export type ManifestLayer = ManifestResidualBlock | ManifestLinear;
 
 /** Key under which a safetensors file's __metadata__ carries the manifest as a JSON string. */
 export const GRAPH_METADATA_KEY = 'resgpu.graph';
-
-const DEFAULT_BATCHNORM_EPS = 1e-5;
 
 /** Validates a manifest given as a parsed object or as JSON text; returns it with defaults filled in. */
 export function parseManifest(input: unknown): CheckedManifest {

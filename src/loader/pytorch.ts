@@ -1,14 +1,16 @@
-import { ModelFormatError } from '../errors.js';
+import { Unzip, UnzipInflate } from 'fflate';
+import { ModelFormatError, ResgpuError } from '../errors.js';
 import { DTYPE_BYTES } from './dtype.js';
-import type { PickledTensor } from './pickle.js';
-import type { RawTensor } from './tensors.js';
+import { unpickle, type PickledTensor } from './pickle.js';
+import type { Arrived } from './source.js';
+import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './tensors.js';
 
 /**
  * Files written by torch.save since PyTorch 1.6: a zip archive holding <name>/data.pkl (the
  * pickled state_dict, whose tensors point at storages by key) and <name>/data/<key> (each
  * storage's raw little-endian bytes). PyTorch stores entries uncompressed, so each storage is
- * a view into the file's bytes, not a copy. The archive is read as it downloads by
- * torchZipParser in stream.ts; this file holds what it needs to know of PyTorch's layout.
+ * a view into the file's bytes, not a copy. The archive is read as it downloads
+ * (torchZipParser): the header is data.pkl, each tensor is released once its storage is in.
  */
 export function isZip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
@@ -73,4 +75,80 @@ export function materialize(key: string, t: PickledTensor, storage: Uint8Array):
     for (let d = t.shape.length - 1; d >= 0 && ++index[d]! === t.shape[d]; d--) index[d] = 0;
   }
   return { ...base, bytes: out };
+}
+
+export function torchZipParser(events: TensorEvents): IncrementalParser {
+  const storages = new Map<string, Uint8Array>();
+  let waiting: Map<string, [string, PickledTensor][]> | null = null; // storage path → tensors in it
+  let root = '';
+  let pushed = 0;
+  const release = (path: string) => {
+    const bytes = storages.get(path);
+    const tensors = bytes && waiting?.get(path);
+    if (!tensors) return;
+    waiting!.delete(path);
+    for (const [key, t] of tensors) events.tensor(materialize(key, t, bytes!));
+  };
+  const onPickle = (bytes: Uint8Array) => {
+    const stateDict = findStateDict(unpickle(bytes));
+    const shapes: TensorMap = new Map();
+    waiting = new Map();
+    for (const [key, value] of stateDict) {
+      if (typeof key !== 'string' || !isTensor(value)) continue;
+      shapes.set(key, { name: key, dtype: value.storage.dtype, shape: value.shape, bytes: new Uint8Array(0) });
+      const path = `${root}data/${value.storage.key}`;
+      waiting.set(path, [...(waiting.get(path) ?? []), [key, value]]);
+    }
+    events.header(shapes, undefined, 'pytorch');
+    for (const path of storages.keys()) release(path);
+  };
+  const unzip = new Unzip((entry) => {
+    const chunks: Uint8Array[] = [];
+    entry.ondata = (err, data, final) => {
+      if (err) throw err;
+      chunks.push(data);
+      if (!final) return;
+      const bytes = contiguous(chunks);
+      if (entry.name === 'data.pkl' || entry.name.endsWith('/data.pkl')) {
+        root = entry.name.slice(0, -'data.pkl'.length);
+        onPickle(bytes);
+      } else if (entry.name.endsWith('byteorder') && new TextDecoder().decode(bytes).trim() === 'big') {
+        throw new ModelFormatError('This PyTorch file was saved on a big-endian machine; re-save it on a little-endian one.');
+      } else {
+        storages.set(entry.name, bytes);
+        release(entry.name);
+      }
+    };
+    entry.start();
+  });
+  unzip.register(UnzipInflate);
+  const push = (a: Arrived, final: boolean) => {
+    try {
+      unzip.push(a.file.subarray(pushed, a.arrived), final);
+    } catch (e) {
+      if (e instanceof ResgpuError) throw e; // ours, from the callbacks above
+      throw new ModelFormatError(`Malformed PyTorch file: the zip archive is truncated or corrupt (${(e as Error).message}).`);
+    }
+    pushed = a.arrived;
+  };
+  return {
+    advance: (a) => push(a, false),
+    finish(a) {
+      push(a, true);
+      if (!waiting) throw new ModelFormatError('Malformed PyTorch file: the zip archive has no data.pkl (is it a file written by torch.save?).');
+      const [path, tensors] = [...waiting][0] ?? [];
+      if (path) throw new ModelFormatError(`Malformed PyTorch file: tensor "${tensors![0]![0]}" needs storage ${path}, which the archive lacks.`);
+    },
+  };
+}
+
+/** One view when the chunks are consecutive views of one buffer (a stored zip entry), else a copy. */
+function contiguous(chunks: Uint8Array[]): Uint8Array {
+  const first = chunks[0]!;
+  let end = first.byteOffset;
+  const adjacent = chunks.every((c) => c.buffer === first.buffer && c.byteOffset === end && ((end += c.byteLength), true));
+  if (adjacent) return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  chunks.reduce((at, c) => (out.set(c, at), at + c.byteLength), 0);
+  return out;
 }

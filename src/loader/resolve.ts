@@ -1,6 +1,6 @@
 import { GraphError } from '../errors.js';
-import type { BatchNormSpec, LayerSpec, LinearSpec, ModelSpec } from '../spec.js';
-import { layerOutputSize } from '../spec.js';
+import type { BatchNormSpec, LayerSpec, LinearSpec, ModelSpec } from '../graph/spec.js';
+import { layerOutputSize } from '../graph/spec.js';
 import { decodeFloats } from './dtype.js';
 import type { CheckedManifest } from './manifest.js';
 import { formatShape, type TensorMap } from './tensors.js';

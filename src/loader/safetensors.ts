@@ -1,6 +1,8 @@
 import { ModelFormatError } from '../errors.js';
 import { DTYPE_BYTES } from './dtype.js';
-import type { RawTensor, TensorMap } from './tensors.js';
+import { GRAPH_METADATA_KEY } from './manifest.js';
+import type { Arrived } from './source.js';
+import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './tensors.js';
 
 /**
  * The safetensors format: an 8-byte little-endian header length N, N bytes of JSON, then the
@@ -89,4 +91,44 @@ function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
     throw bad(`has ${end - begin} bytes, but shape [${shape.join(', ')}] of ${dtype} needs ${expected}`);
   }
   return { name, dtype, shape: shape as number[], bytes: data.subarray(begin, end) };
+}
+
+/** A safetensors file starts with its header's length, then the header's JSON object. */
+export function looksLikeSafetensors(head: Uint8Array, fileLength: number): boolean {
+  if (head.byteLength < 9) return head.byteLength === fileLength; // too short for anything: let safetensors say why
+  const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+  return length <= BigInt(fileLength - 8) && head[8] === 0x7b;
+}
+
+
+/** Reports the header once it is in, then each tensor once its bytes are (a safetensors file is in data order). */
+export function safetensorsParser(events: TensorEvents): IncrementalParser {
+  let pending: { end: number; tensor: RawTensor }[] | null = null;
+  const emit = (a: Arrived) => {
+    while (pending!.length > 0 && pending![0]!.end <= a.arrived) events.tensor(pending!.shift()!.tensor);
+  };
+  const parseHeader = (a: Arrived) => {
+    const file = parseSafetensors(a.file); // reads only the header; tensors are views to fill later
+    const start = a.file.byteOffset;
+    pending = [...file.tensors.values()]
+      .map((tensor) => ({ end: tensor.bytes.byteOffset - start + tensor.bytes.byteLength, tensor }))
+      .sort((x, y) => x.end - y.end);
+    events.header(file.tensors, file.metadata[GRAPH_METADATA_KEY], 'safetensors');
+  };
+  return {
+    advance(a) {
+      if (!pending) {
+        if (a.arrived < 8) return;
+        const length = new DataView(a.file.buffer, a.file.byteOffset, 8).getBigUint64(0, true);
+        // An impossible length is reported at once (parseSafetensors says why); else wait for the header.
+        if (length <= BigInt(a.file.byteLength - 8) && a.arrived < 8 + Number(length)) return;
+        parseHeader(a);
+      }
+      emit(a);
+    },
+    finish(a) {
+      if (!pending) parseHeader(a);
+      emit(a);
+    },
+  };
 }

@@ -1,18 +1,9 @@
-import { FetchError, ModelFormatError } from '../errors.js';
+import { AbortError, FetchError, ModelFormatError } from '../errors.js';
+import type { ProgressCallback } from '../graph/stream.js';
 
 /** Where model bytes can come from. */
 export type ByteSource = string | URL | Response | Blob | ArrayBuffer | ArrayBufferView;
 
-export type LoadStage = 'download' | 'parse' | 'fold' | 'upload' | 'compile';
-
-export interface LoadProgress {
-  stage: LoadStage;
-  loadedBytes: number;
-  /** null while a download's length is unknown (no Content-Length). */
-  totalBytes: number | null;
-}
-
-export type ProgressCallback = (p: LoadProgress) => void;
 
 export function isByteSource(v: unknown): v is ByteSource {
   return (
@@ -37,7 +28,8 @@ export interface Arrived {
  * download is written straight into one buffer; in-memory sources arrive whole, not copied;
  * a download of unknown length arrives whole at its end. Download progress is reported per chunk.
  */
-export async function* byteChunks(source: ByteSource, onProgress?: ProgressCallback): AsyncGenerator<Arrived> {
+export async function* byteChunks(source: ByteSource, onProgress?: ProgressCallback, signal?: AbortSignal): AsyncGenerator<Arrived> {
+  if (signal?.aborted) throw new AbortError();
   const whole = (file: Uint8Array): Arrived => ({ file, arrived: file.byteLength });
   if (source instanceof ArrayBuffer) return yield whole(new Uint8Array(source));
   if (ArrayBuffer.isView(source)) return yield whole(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
@@ -50,8 +42,9 @@ export async function* byteChunks(source: ByteSource, onProgress?: ProgressCallb
   } else if (typeof source === 'string' || source instanceof URL) {
     what = String(source);
     try {
-      response = await fetch(what);
+      response = await fetch(what, { signal });
     } catch (e) {
+      if (signal?.aborted) throw new AbortError();
       throw new FetchError(`Could not fetch the model from ${what}: ${(e as Error).message}`);
     }
   } else {
@@ -62,35 +55,58 @@ export async function* byteChunks(source: ByteSource, onProgress?: ProgressCallb
   // A compressed transfer's Content-Length counts compressed bytes: then the length is unknown.
   const header = response.headers.get('content-encoding') ? null : response.headers.get('content-length');
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
-  if (!response.body) return yield whole(new Uint8Array(await response.arrayBuffer()));
-
-  const body = response.body.getReader();
-  // A connection that breaks off rejects read() with a bare TypeError; say what happened.
-  const reader = {
-    read: () => body.read().catch((e: Error) => Promise.reject(new FetchError(`The download of ${what} failed: ${e.message}`))),
-    cancel: () => body.cancel(),
-  };
   const report = (loaded: number) => onProgress?.({ stage: 'download', loadedBytes: loaded, totalBytes: total });
   report(0);
+  if (!response.body) return yield whole(new Uint8Array(await response.arrayBuffer()));
+  const body = response.body.getReader();
+  // Cancelling the body ends a pending read() at once, however slow the server.
+  const cancel = () => void body.cancel().catch(() => undefined);
+  signal?.addEventListener('abort', cancel, { once: true });
+  let done = false;
+  try {
+    const read = async () => {
+      const r = await body.read().catch((e: Error) => {
+        throw signal?.aborted ? new AbortError() : new FetchError(`The download of ${what} failed: ${e.message}`);
+      });
+      if (signal?.aborted) throw new AbortError();
+      return r;
+    };
+    yield* readBody(read, what, total, report);
+    done = true;
+  } finally {
+    signal?.removeEventListener('abort', cancel);
+    // A failed or abandoned read lets the connection go rather than leaving the body unread.
+    if (!done) cancel();
+  }
+}
+
+/** The body's bytes: into one buffer of the final size when the length is known, else collected. */
+async function* readBody(
+  read: () => Promise<ReadableStreamReadResult<Uint8Array>>,
+  what: string,
+  total: number | null,
+  report: (loaded: number) => void,
+): AsyncGenerator<Arrived> {
   if (total === null) {
-    // Unknown length: collect, then hand over one contiguous buffer.
     const chunks: Uint8Array[] = [];
     let loaded = 0;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    for (let r = await read(); !r.done; r = await read()) {
       chunks.push(r.value);
       report((loaded += r.value.byteLength));
     }
     const bytes = new Uint8Array(loaded);
     chunks.reduce((at, c) => (bytes.set(c, at), at + c.byteLength), 0);
-    return yield whole(bytes);
+    return yield { file: bytes, arrived: loaded };
   }
-  const bytes = new Uint8Array(total);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(total);
+  } catch {
+    throw new FetchError(`${what} has a Content-Length of ${total} bytes, more than this JavaScript engine can hold in one buffer.`);
+  }
   let loaded = 0;
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    if (loaded + r.value.byteLength > total) {
-      await reader.cancel();
-      throw new FetchError(`${what} sent more than its Content-Length of ${total} bytes.`);
-    }
+  for (let r = await read(); !r.done; r = await read()) {
+    if (loaded + r.value.byteLength > total) throw new FetchError(`${what} sent more than its Content-Length of ${total} bytes.`);
     bytes.set(r.value, loaded);
     loaded += r.value.byteLength;
     yield { file: bytes, arrived: loaded };
@@ -100,8 +116,8 @@ export async function* byteChunks(source: ByteSource, onProgress?: ProgressCallb
 }
 
 /** Reads a whole source. */
-export async function readBytes(source: ByteSource, onProgress?: ProgressCallback): Promise<Uint8Array> {
+export async function readBytes(source: ByteSource, onProgress?: ProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
   let file: Uint8Array = new Uint8Array(0);
-  for await (const a of byteChunks(source, onProgress)) file = a.file;
+  for await (const a of byteChunks(source, onProgress, signal)) file = a.file;
   return file;
 }

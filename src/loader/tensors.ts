@@ -1,3 +1,6 @@
+import type { GraphManifest } from './manifest.js';
+import type { Arrived } from './source.js';
+
 /** A tensor as a file stores it: raw bytes plus dtype and shape, not yet decoded. */
 export interface RawTensor {
   name: string;
@@ -12,4 +15,22 @@ export type TensorMap = Map<string, RawTensor>;
 
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
+}
+
+/**
+ * Weight files parsed while they download: first every tensor's name, dtype and shape (and
+ * the embedded graph), as soon as the file's header or data.pkl is in; then each tensor as
+ * soon as its bytes are. The loader builds, folds and uploads layers from these events.
+ */
+export interface TensorEvents {
+  /** Shapes and dtypes of every tensor; their `bytes` are not to be read yet. */
+  header(tensors: TensorMap, graph: string | GraphManifest | undefined, format: 'safetensors' | 'pytorch' | 'onnx'): void;
+  /** A tensor whose bytes have all arrived. */
+  tensor(t: RawTensor): void;
+}
+
+export interface IncrementalParser {
+  advance(a: Arrived): void;
+  /** The file is complete: everything not yet reported must be now, or the file is malformed. */
+  finish(a: Arrived): void;
 }

@@ -1,6 +1,6 @@
 import type { LayerDescription } from '../model.js';
-import type { BatchNormSpec, ModelSpec } from '../spec.js';
-import { layerOutputSize } from '../spec.js';
+import type { BatchNormSpec, ModelSpec } from './spec.js';
+import { layerOutputSize } from './spec.js';
 
 /** The layer list of describe(), the same on every backend. */
 export function describeLayers(spec: ModelSpec): LayerDescription[] {

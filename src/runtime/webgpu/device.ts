@@ -1,4 +1,4 @@
-import { WebGPUUnavailableError } from '../errors.js';
+import { WebGPUUnavailableError } from '../../errors.js';
 
 export interface DeviceOptions {
   /** A GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */

@@ -1,4 +1,4 @@
-import type { BatchNormSpec, LayerSpec, LinearSpec, ModelSpec } from '../spec.js';
+import type { BatchNormSpec, LayerSpec, LinearSpec, ModelSpec } from '../../graph/spec.js';
 
 /**
  * The CPU reference: the model's math done the plain way, one op at a time, in float64, with

@@ -1,4 +1,4 @@
-import type { BatchNormSpec, LinearSpec } from '../spec.js';
+import type { BatchNormSpec, LinearSpec } from './spec.js';
 
 /**
  * A linear layer with a BatchNorm folded in, as a per-output-row scale of the original weight

@@ -1,8 +1,12 @@
 /**
  * The network as loaded from a file, before any backend touches it: PyTorch's own layouts and
- * values, BatchNorm still separate. The loader produces a ModelSpec; the CPU reference runs it
- * as is, and the WebGPU runtime folds and re-lays it out for its kernels.
+ * values, BatchNorm still separate. Loaders produce a ModelSpec; the reference backend runs it
+ * as is; the other backends lower it once (lower.ts), fold each BatchNorm (fold.ts) and pack
+ * the weights in their own layouts. Neither side imports the other: this folder sits between.
  */
+
+/** PyTorch's default BatchNorm1d eps, used wherever a file does not record its own. */
+export const DEFAULT_BATCHNORM_EPS = 1e-5;
 
 /** Weights keep float64 when the file has it, so BatchNorm folding loses nothing before the f32 upload. */
 export type FloatArray = Float32Array | Float64Array;

@@ -1,0 +1,32 @@
+import type { LayerSpec, ModelSpec } from './spec.js';
+
+/**
+ * The contract between a loader reading a file and a backend building from it while it
+ * arrives. Loaders produce a StreamedModel; backends consume it; neither imports the other.
+ */
+
+export type LoadStage = 'download' | 'parse' | 'fold' | 'upload' | 'compile';
+
+export interface LoadProgress {
+  stage: LoadStage;
+  loadedBytes: number;
+  /** null while a download's length is unknown (no Content-Length). */
+  totalBytes: number | null;
+}
+
+export type ProgressCallback = (p: LoadProgress) => void;
+
+/**
+ * A model file being read. Each promise settles as early as the file allows: `shapes` once the
+ * header is in (layers with checked shapes but empty tensors), `layer(i)` once layer i's
+ * tensors have all arrived, `finished` once the whole file has been read and checked.
+ */
+export interface StreamedModel {
+  shapes: Promise<ModelSpec>;
+  layer(i: number): Promise<LayerSpec>;
+  finished: Promise<void>;
+  /** The whole model with its data, after `finished`. */
+  complete(): Promise<ModelSpec>;
+  /** Stops reading (the promises then reject with an AbortError); for a load abandoned part way. */
+  cancel(): void;
+}

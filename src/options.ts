@@ -1,0 +1,38 @@
+import { OptionError } from './errors.js';
+import type { ProgressCallback } from './graph/stream.js';
+
+/** The backends loadModel can put a model on. `'reference'` is another name for `'cpu'`. */
+export const BACKENDS = ['webgpu', 'cpu', 'reference'] as const;
+export type BackendOption = (typeof BACKENDS)[number];
+/** Where a loaded model runs (`model.backend`). */
+export type BackendName = 'webgpu' | 'cpu';
+
+/** Every option of loadModel, documented here and only here (the README links to it). */
+export interface LoadOptions {
+  /**
+   * 'webgpu' (default): hand-written WGSL kernels on the GPU.
+   * 'cpu' (or 'reference'): the float64 CPU reference, plain and unfused: the tests' oracle.
+   */
+  backend?: BackendOption;
+  /** Called as loading moves through download, parse, fold, upload and compile. */
+  onProgress?: ProgressCallback;
+  /** WebGPU: a GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */
+  gpu?: GPU;
+  /** WebGPU: an existing device to share; dispose() then leaves it alive. */
+  device?: GPUDevice;
+  /** WebGPU: plans for distinct batch sizes kept at once (default 4); older ones are freed. */
+  maxCachedPlans?: number;
+  /** WebGPU: print every shader and pipeline as it is compiled. */
+  debug?: boolean;
+  /** WebGPU: time each run's kernels with timestamp queries, where the adapter offers them (model.lastRunGpuMs). */
+  profile?: boolean;
+}
+
+/** The backend an options object asks for, checked. */
+export function chosenBackend(options: LoadOptions): BackendName {
+  const backend = options.backend ?? 'webgpu';
+  if (!(BACKENDS as readonly unknown[]).includes(backend)) {
+    throw new OptionError(`Unknown backend ${JSON.stringify(backend)}: use ${BACKENDS.map((b) => `'${b}'`).join(', ')}.`);
+  }
+  return backend === 'reference' ? 'cpu' : (backend as BackendName);
+}

@@ -1,0 +1,26 @@
+import { describeLayers } from '../graph/describe.js';
+import type { ModelSpec } from '../graph/spec.js';
+import type { LayerDescription, ModelDescription } from '../model.js';
+
+/** What every backend's model shares: sizes, the file's names, and the layer description. */
+export abstract class ModelBase {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly inputNames?: readonly string[];
+  readonly outputNames?: readonly string[];
+  /** The description only: holding the spec would hold the file's bytes. */
+  private readonly layers: LayerDescription[];
+
+  protected constructor(spec: ModelSpec) {
+    this.inputSize = spec.inputSize;
+    this.outputSize = spec.outputSize;
+    this.inputNames = spec.inputNames;
+    this.outputNames = spec.outputNames;
+    this.layers = describeLayers(spec);
+  }
+
+  /** The parts of describe() that do not depend on the backend. */
+  protected describeModel(batch: number): Pick<ModelDescription, 'inputSize' | 'outputSize' | 'batch' | 'layers'> {
+    return { inputSize: this.inputSize, outputSize: this.outputSize, batch, layers: this.layers };
+  }
+}

@@ -1,0 +1,89 @@
+import { GpuLimitError } from '../../errors.js';
+import { foldBatchNorm } from '../../graph/fold.js';
+import { densePart, type LoweredModel, type Step } from '../../graph/lower.js';
+import type { LayerSpec } from '../../graph/spec.js';
+import { withErrorScopes } from './error-scopes.js';
+import { BufferUsage } from './gpu-flags.js';
+import { WEIGHT_LAYOUT } from './select.js';
+
+export interface Range {
+  offset: number;
+  size: number;
+}
+
+export interface UploadedWeights {
+  /** One buffer holds every step's weight and bias, each range aligned for binding. */
+  buffer: GPUBuffer;
+  /** By step index of the lowered model. */
+  ranges: { weight: Range; bias: Range }[];
+  bytes: number;
+}
+
+/**
+ * One GPU buffer for every step's weight and bias, laid out from the shapes alone, so it can
+ * be made before the weights have arrived. Fill it with uploadStep. A failed allocation is a
+ * GpuLimitError, whether the limits forbid it or the device runs out of memory.
+ */
+export async function allocateWeights(device: GPUDevice, model: LoweredModel, strides: readonly number[]): Promise<UploadedWeights> {
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  let end = 0;
+  const take = (floats: number): Range => {
+    const offset = Math.ceil(end / align) * align;
+    end = offset + floats * 4;
+    return { offset, size: floats * 4 };
+  };
+  const ranges = model.steps.map((s) => ({
+    weight: take(WEIGHT_LAYOUT.weightLength(s, strides)),
+    bias: take(WEIGHT_LAYOUT.biasLength(s, strides)),
+  }));
+  const largest = ranges.reduce((n, r) => Math.max(n, r.weight.size), 0);
+  if (end > device.limits.maxBufferSize || largest > device.limits.maxStorageBufferBindingSize) {
+    throw new GpuLimitError(
+      `The model's weights (${end} bytes, largest layer ${largest}) exceed this device's buffer limits ` +
+        `(maxBufferSize ${device.limits.maxBufferSize}, maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize}).`,
+    );
+  }
+  let buffer: GPUBuffer | undefined;
+  try {
+    await withErrorScopes(device, `allocating ${end} bytes of weights`, () => {
+      buffer = device.createBuffer({ label: 'resgpu weights', size: Math.max(end, 4), usage: BufferUsage.STORAGE | BufferUsage.COPY_DST });
+    });
+  } catch (e) {
+    buffer?.destroy();
+    throw e;
+  }
+  return { buffer: buffer!, ranges, bytes: end };
+}
+
+/** Floats of scratch space uploadStep needs for any step of these weights. */
+export function scratchLength(weights: UploadedWeights): number {
+  return weights.ranges.reduce((n, r) => Math.max(n, (r.weight.size + r.bias.size) / 4), 0);
+}
+
+/**
+ * Folds one step's BatchNorms into its weights (float64 arithmetic; the scale is applied while
+ * packing, so no folded copy exists), packs them in the backend's layout and uploads them.
+ * `layers` holds (at least) the layers the step's weights come from. `scratch` is reused from
+ * step to step: writeBuffer copies before it returns.
+ */
+export function uploadStep(
+  device: GPUDevice,
+  weights: UploadedWeights,
+  index: number,
+  step: Step,
+  layers: readonly LayerSpec[],
+  strides: readonly number[],
+  scratch: Float32Array<ArrayBuffer>,
+): void {
+  const { weight, bias } = weights.ranges[index]!;
+  const parts = step.weights.map((ref) => {
+    const { linear, bn } = densePart(layers[ref.layer]!, ref.part);
+    const folded = foldBatchNorm(linear, bn);
+    return { weight: linear.weight, inFeatures: linear.inFeatures, rowScale: folded.scale, bias: folded.bias };
+  });
+  const packedWeight = scratch.subarray(0, weight.size / 4);
+  const packedBias = scratch.subarray(weight.size / 4, (weight.size + bias.size) / 4);
+  WEIGHT_LAYOUT.pack(step, strides, parts, packedWeight, packedBias);
+  device.queue.writeBuffer(weights.buffer, weight.offset, packedWeight);
+  device.queue.writeBuffer(weights.buffer, bias.offset, packedBias);
+}
