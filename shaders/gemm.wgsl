@@ -8,7 +8,8 @@
 // weight and the shortcut weight stacked along the inner dimension, and bias holds both biases
 // summed, so a residual block costs exactly two dispatches whatever its shortcut.
 //
-// Layouts, prepared once at load time by src/kernels/layout.ts (row-major f32, zero padding):
+// Layouts, prepared once at load time (row-major, zero padding; see src/runtime/webgpu/layout.ts
+// and src/kernels/transposed-weights.ts):
 //   a    [rows, inner]           rows padded to a multiple of 4, widths to a multiple of 8
 //   x    [rows, shortcut_inner]  SHORTCUT 2;  [rows, cols] for SHORTCUT 1;  unused for 0
 //   w    [inner + shortcut_inner, cols]   PyTorch's weight transposed, BatchNorm folded in
@@ -32,7 +33,7 @@ struct Shape {
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
 @group(0) @binding(2) var<storage, read> x: array<vec4f>;
-@group(0) @binding(3) var<storage, read> w: array<vec4f>;
+// w (binding 3) and weight4() come from the weight prelude: shaders/weights_f32.wgsl or weights_f16.wgsl.
 @group(0) @binding(4) var<storage, read> bias: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> y: array<vec4f>;
 
@@ -58,14 +59,14 @@ fn mac(acc: vec4f, s: vec4f, w0: vec4f, w1: vec4f, w2: vec4f, w3: vec4f) -> vec4
 // Adds four inner steps to the tile: s0..s3 are four rows of the left operand at inner step k4
 // (vec4 units), and the matching four rows of w start at vec4 index wrow.
 fn accumulate(t: Tile, s0: vec4f, s1: vec4f, s2: vec4f, s3: vec4f, wrow: u32, cols4: u32) -> Tile {
-  let w0l = w[wrow];
-  let w0h = w[wrow + 1u];
-  let w1l = w[wrow + cols4];
-  let w1h = w[wrow + cols4 + 1u];
-  let w2l = w[wrow + 2u * cols4];
-  let w2h = w[wrow + 2u * cols4 + 1u];
-  let w3l = w[wrow + 3u * cols4];
-  let w3h = w[wrow + 3u * cols4 + 1u];
+  let w0l = weight4(wrow);
+  let w0h = weight4(wrow + 1u);
+  let w1l = weight4(wrow + cols4);
+  let w1h = weight4(wrow + cols4 + 1u);
+  let w2l = weight4(wrow + 2u * cols4);
+  let w2h = weight4(wrow + 2u * cols4 + 1u);
+  let w3l = weight4(wrow + 3u * cols4);
+  let w3h = weight4(wrow + 3u * cols4 + 1u);
   return Tile(
     mac(t.r0l, s0, w0l, w1l, w2l, w3l), mac(t.r0h, s0, w0h, w1h, w2h, w3h),
     mac(t.r1l, s1, w0l, w1l, w2l, w3l), mac(t.r1h, s1, w0h, w1h, w2h, w3h),

@@ -76,5 +76,8 @@ export interface ModelDescription {
   submitsPerRun: number;
   /** GPU memory held by weights and by this batch size's activation buffers, in bytes. */
   gpuBytes: { weights: number; activations: number };
-  adapter: { vendor: string; architecture: string; description: string } | null;
+  /** The adapter; `software` when it is a CPU pretending to be a GPU (speed there is CPU speed). */
+  adapter: { vendor: string; architecture: string; description: string; software: boolean } | null;
+  /** How the weights are stored on the device ('f32' on CPU backends). */
+  precision: 'f32' | 'f16';
 }

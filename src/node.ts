@@ -7,8 +7,11 @@
  *   import { nodeGpu } from 'resgpu/node';
  *   const model = await loadModel(bytes, { gpu: await nodeGpu() });
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { WebGPUUnavailableError } from './errors.js';
+import { jsonTuningCache, type TuningCache } from './runtime/webgpu/tuning-cache.js';
 
 /** SwiftShader's Vulkan driver as Debian's chromium package installs it: WebGPU on the CPU. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -39,4 +42,25 @@ export function nodeGpu(): Promise<GPU> {
     return create([]);
   })();
   return gpu;
+}
+
+/**
+ * A kernel-measurement cache in a JSON file, so that a process after the first skips the
+ * measurements: pass it as loadModel's `tuningCache`. Default path:
+ * $RESGPU_CACHE_DIR/kernels.json, else $XDG_CACHE_HOME/resgpu/kernels.json, else
+ * ~/.cache/resgpu/kernels.json.
+ */
+export function fileTuningCache(path = defaultCachePath()): TuningCache {
+  return jsonTuningCache(
+    () => (existsSync(path) ? readFileSync(path, 'utf8') : null),
+    (text) => {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, text);
+    },
+  );
+}
+
+function defaultCachePath(): string {
+  const dir = process.env.RESGPU_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'resgpu');
+  return join(dir, 'kernels.json');
 }

@@ -34,6 +34,8 @@ export interface Epilogue {
 export type StepOp = 'linear' | 'linear_relu' | 'residual_identity' | 'residual_projection';
 
 export interface Step {
+  /** Position in LoweredModel.steps. */
+  index: number;
   op: StepOp;
   /** e.g. "blocks.0 (linear1 + bn1 + relu)". */
   label: string;
@@ -83,13 +85,14 @@ export function densePart(layer: LayerSpec, part: WeightPart): DensePart {
 export function lowerModel(spec: ModelSpec): LoweredModel {
   const values: ValueInfo[] = [{ shape: [spec.inputSize] }];
   const steps: Step[] = [];
-  const push = (step: Omit<Step, 'output' | 'op' | 'inFeatures' | 'shortcutFeatures' | 'outFeatures'>, layer: LayerSpec) => {
+  const push = (step: Omit<Step, 'index' | 'output' | 'op' | 'inFeatures' | 'shortcutFeatures' | 'outFeatures'>, layer: LayerSpec) => {
     const [main, projection] = step.weights.map((w) => densePart(layer, w.part).linear);
     const { relu, residual } = step.epilogue;
     const op: StepOp = residual === 'none' ? (relu ? 'linear_relu' : 'linear') : `residual_${residual}`;
     values.push({ shape: [main!.outFeatures] });
     steps.push({
       ...step,
+      index: steps.length,
       op,
       output: values.length - 1,
       inFeatures: main!.inFeatures,

@@ -43,6 +43,8 @@ export interface RunData {
 
 /** The device facts a kernel's support can depend on. */
 export interface DeviceCaps {
+  /** The adapter is a CPU pretending to be a GPU (SwiftShader, llvmpipe, a fallback adapter). */
+  software: boolean;
   limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupsPerDimension' | 'maxComputeInvocationsPerWorkgroup' | 'maxComputeWorkgroupStorageSize'>;
   features: ReadonlySet<string>;
 }
@@ -71,6 +73,8 @@ export interface PackPart {
 
 export interface KernelDef {
   name: string;
+  /** How the weights it reads are stored: f32, or f16 pairs packed in u32. */
+  precision: 'f32' | 'f16';
   /** Source file under shaders/, for error messages and the reflection test. */
   file: string;
   shader: string;
@@ -85,6 +89,11 @@ export interface KernelDef {
   workgroupSize: readonly [number, number, number];
   /** Activation rows and features this kernel reads and writes are padded to multiples of these. */
   padding: { rows: number; features: number };
+  /**
+   * The most (padded) rows it is chosen for automatically: the range its correctness tests
+   * cover and its design serves. The `kernel` option may still force it beyond.
+   */
+  maxRows: number;
   weights: WeightLayout;
   /** Whether the kernel can run this step on this device. */
   supports(step: Step, device: DeviceCaps): boolean;
@@ -99,5 +108,5 @@ export const UNIFORM_STRIDE = 256;
 /** The pipeline cache key: what changes the compiled code (shapes travel in uniforms). */
 export function pipelineKey(kernel: KernelDef, step: Step): string {
   const constants = kernel.constants(step);
-  return `${kernel.name}(${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')})`;
+  return `${kernel.name}/${kernel.precision}(${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')})`;
 }

@@ -30,6 +30,7 @@ export class ReferenceModel extends ModelBase implements Model {
       submitsPerRun: 0,
       gpuBytes: { weights: 0, activations: 0 },
       adapter: null,
+      precision: 'f32',
     };
   }
 

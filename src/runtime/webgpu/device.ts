@@ -5,7 +5,6 @@ export interface DeviceOptions {
   gpu?: GPU;
   /** An existing device to share; resgpu then never destroys it. */
   device?: GPUDevice;
-  /** Ask for 'timestamp-query' (when the adapter has it) to time the kernels of each run. */
   profile?: boolean;
 }
 
@@ -13,7 +12,7 @@ export interface AcquiredDevice {
   device: GPUDevice;
   /** True when resgpu created the device and so must destroy it on dispose. */
   owned: boolean;
-  adapter: { vendor: string; architecture: string; description: string } | null;
+  adapter: AdapterDescription | null;
   /**
    * The GPU object the device came from, held for as long as the device is used: in Node,
    * Dawn tears its instance down when that object is garbage collected, devices and all.
@@ -21,8 +20,21 @@ export interface AcquiredDevice {
   gpu: GPU | null;
 }
 
-function describeAdapter(info: GPUAdapterInfo | undefined) {
-  return info ? { vendor: info.vendor, architecture: info.architecture, description: info.description } : null;
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU pretending to be a GPU (SwiftShader, llvmpipe, a fallback adapter): speed there is CPU speed. */
+  software: boolean;
+}
+
+const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render/i;
+
+function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription | null {
+  if (!info) return null;
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const software = fallback || SOFTWARE_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.description}`);
+  return { vendor: info.vendor, architecture: info.architecture, description: info.description, software };
 }
 
 /**
@@ -41,7 +53,8 @@ export async function acquireDevice(options: DeviceOptions): Promise<AcquiredDev
   try {
     device = await adapter.requestDevice({
       label: 'resgpu',
-      requiredFeatures: options.profile && adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
+      // Timestamps time the kernels: for `profile`, and to measure candidate kernels on a GPU.
+      requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
       requiredLimits: {
         maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
         maxBufferSize: adapter.limits.maxBufferSize,

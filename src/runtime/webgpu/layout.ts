@@ -3,14 +3,14 @@ import type { LoweredModel, Step } from '../../graph/lower.js';
 import type { DeviceCaps, KernelDef, RunData } from '../../kernels/kernel.js';
 import type { DispatchDescription } from '../../model.js';
 import { assignBuffers } from './buffer-assignment.js';
-import { FEATURE_ALIGN, selectKernel } from './select.js';
+import { FEATURE_ALIGN, ROW_ALIGN, selectKernel, type Selection } from './select.js';
 
 /**
  * How a model's activations are laid out on this backend, and what a batch size's plan
  * dispatches: pure arithmetic, no GPU objects, so describe() and the limit checks never
  * allocate. Every value is stored row-major with its width padded to FEATURE_ALIGN (fixed
- * at load: the weights are packed against these strides) and its rows padded to the largest
- * row padding of the kernels the plan selected.
+ * at load: the weights are packed against these strides) and its rows padded to ROW_ALIGN,
+ * the largest row padding any kernel needs.
  */
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
@@ -41,9 +41,10 @@ export interface LayoutDevice extends DeviceCaps {
   limits: DeviceCaps['limits'] & Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
 }
 
-function layoutFor(model: LoweredModel, strides: readonly number[], batch: number, device: LayoutDevice): PlanLayout {
-  const kernels = model.steps.map((s) => selectKernel(s, batch, device));
-  const rows = roundUp(batch, Math.max(...kernels.map((k) => k.padding.rows)));
+function layoutFor(model: LoweredModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
+  // Rows are padded before choosing, so that measurements are keyed by what the kernels see.
+  const rows = roundUp(batch, ROW_ALIGN);
+  const kernels = model.steps.map((s) => selectKernel(s, rows, device, selection));
   const { bufferOf, bufferCount } = assignBuffers(model.steps.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
   const bufferSizes = new Array<number>(bufferCount).fill(0);
   strides.forEach((w, v) => (bufferSizes[bufferOf[v]!] = Math.max(bufferSizes[bufferOf[v]!]!, rows * w * 4)));
@@ -58,14 +59,14 @@ function fits(layout: PlanLayout, device: LayoutDevice): boolean {
 }
 
 /** The layout of a batch size; a batch beyond the device's limits fails naming the largest that fits. */
-export function planLayout(model: LoweredModel, strides: readonly number[], batch: number, device: LayoutDevice): PlanLayout {
-  const layout = layoutFor(model, strides, batch, device);
+export function planLayout(model: LoweredModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
+  const layout = layoutFor(model, strides, batch, device, selection);
   if (fits(layout, device)) return layout;
   // Everything grows with the batch, so the largest batch that fits is found by bisection.
   let [lo, hi] = [0, batch];
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
-    if (fits(layoutFor(model, strides, mid, device), device)) lo = mid;
+    if (fits(layoutFor(model, strides, mid, device, selection), device)) lo = mid;
     else hi = mid;
   }
   throw new GpuLimitError(

@@ -6,19 +6,22 @@ import type { Model, ModelDescription } from '../../model.js';
 import { batchOf, checkBatchOption } from '../input.js';
 import { ModelBase } from '../model-base.js';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
-import { describeDispatches, planLayout, valueStrides } from './layout.js';
-import { CompiledKernels } from './pipelines.js';
+import { describeDispatches, planLayout, valueStrides, type LayoutDevice } from './layout.js';
+import { compiledKernelsFor } from './pipelines.js';
 import { BatchPlan, type PlanContext } from './plan.js';
-import { candidates } from './select.js';
+import { selectKernel, type Selection } from './select.js';
+import { tuneBatch, type Tuner } from './tune.js';
+import { defaultTuningCache } from './tuning-cache.js';
+import { kernelOptions, type LoadOptions } from '../../options.js';
+import type { KernelVariant } from '../../kernels/registry.js';
 import { allocateWeights, scratchLength, uploadStep, type UploadedWeights } from './weights.js';
 
-export interface GpuModelOptions extends DeviceOptions {
-  onProgress?: ProgressCallback;
-  /** Batch-size plans kept at once; the least recently used is freed beyond this. Default 4. */
-  maxCachedPlans?: number;
-  /** Print every shader and pipeline as it is compiled. */
-  debug?: boolean;
-}
+/** The load options this backend reads (documented in src/options.ts). */
+export type GpuModelOptions = DeviceOptions &
+  Pick<LoadOptions, 'onProgress' | 'maxCachedPlans' | 'debug' | 'precision' | 'kernel' | 'autotune' | 'tuningCache'>;
+
+/** Milliseconds of kernel measurements allowed each time a new batch size is planned. */
+const TUNING_BUDGET_MS = 300;
 
 /**
  * A model on WebGPU: folded weights in one GPU buffer, pipelines compiled at load, and one
@@ -42,6 +45,9 @@ export class GpuModel extends ModelBase implements Model {
     private readonly ctx: PlanContext,
     private readonly acquired: AcquiredDevice,
     private readonly maxCachedPlans: number,
+    private readonly caps: LayoutDevice,
+    private readonly selection: Selection,
+    private readonly tuner: Tuner | null,
   ) {
     super(spec);
     const state = this.state;
@@ -65,12 +71,17 @@ export class GpuModel extends ModelBase implements Model {
     const { device, owned } = acquired;
     let weights: UploadedWeights | undefined;
     try {
+      const { precision, kernel: forced } = kernelOptions(options);
+      const caps: LayoutDevice = { software: acquired.adapter?.software ?? false, limits: device.limits, features: device.features };
+      const selection = { precision, forced, measured: new Map<string, KernelVariant>() };
       const spec = await model.shapes;
       const lowered = lowerModel(spec);
       const strides = valueStrides(lowered);
-      weights = await allocateWeights(device, lowered, strides);
-      const kernels = new CompiledKernels(device, options.debug);
-      const compiled = kernels.prepare(lowered.steps.flatMap((step) => candidates(step, device).map((kernel) => ({ kernel, step }))));
+      weights = await allocateWeights(device, lowered, strides, precision);
+      const kernels = compiledKernelsFor(device, options.debug);
+      // What the rule picks for the smallest and a large batch compiles during the download.
+      const likely = lowered.steps.flatMap((step) => [1, 1024].map((rows) => ({ step, kernel: selectKernel(step, rows, caps, selection) })));
+      const compiled = kernels.prepare(likely);
       compiled.catch(() => undefined); // awaited below, after the upload
       await uploadAsLayersArrive(model, lowered, strides, device, weights, options.onProgress);
       await model.finished;
@@ -78,7 +89,20 @@ export class GpuModel extends ModelBase implements Model {
       await compiled;
       const profile = Boolean(options.profile) && device.features.has('timestamp-query');
       const ctx: PlanContext = { device, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize, profile };
-      return new GpuModel(spec, lowered, strides, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
+      const tuner: Tuner | null =
+        !(options.autotune ?? !caps.software) || forced
+          ? null
+          : {
+              device,
+              caps,
+              kernels,
+              weights,
+              selection,
+              cache: options.tuningCache ?? defaultTuningCache(),
+              adapterKey: JSON.stringify([acquired.adapter?.vendor, acquired.adapter?.architecture, acquired.adapter?.description]),
+              budgetMs: TUNING_BUDGET_MS,
+            };
+      return new GpuModel(spec, lowered, strides, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4), caps, selection, tuner);
     } catch (e) {
       model.cancel();
       weights?.buffer.destroy();
@@ -107,7 +131,8 @@ export class GpuModel extends ModelBase implements Model {
   describe(options: { batch?: number } = {}): ModelDescription {
     this.checkUsable();
     const batch = checkBatchOption(options.batch);
-    const layout = planLayout(this.lowered, this.strides, batch, this.ctx.device); // sizes only: describing never allocates
+    // Sizes only: describing never allocates. The kernels shown are those a run would use now.
+    const layout = planLayout(this.lowered, this.strides, batch, this.caps, this.selection);
     return {
       backend: 'webgpu',
       ...this.describeModel(batch),
@@ -115,6 +140,7 @@ export class GpuModel extends ModelBase implements Model {
       submitsPerRun: 1,
       gpuBytes: { weights: this.ctx.weights.bytes, activations: layout.bufferSizes.reduce((n, s) => n + s, 0) },
       adapter: this.acquired.adapter,
+      precision: this.selection.precision,
     };
   }
 
@@ -133,14 +159,19 @@ export class GpuModel extends ModelBase implements Model {
     if (this.state.lost !== null) throw new DeviceLostError(this.state.lost);
   }
 
+  private async makePlan(batch: number): Promise<BatchPlan> {
+    planLayout(this.lowered, this.strides, batch, this.caps, this.selection); // a batch beyond the limits fails before measuring
+    if (this.tuner) await tuneBatch(this.tuner, this.lowered, this.strides, batch);
+    const layout = planLayout(this.lowered, this.strides, batch, this.caps, this.selection);
+    await this.ctx.kernels.prepare(layout.dispatches);
+    return BatchPlan.create(this.ctx, layout);
+  }
+
   /** The plan for a batch size, most recently used last; evicts the oldest past the cap. */
   private async plan(batch: number): Promise<BatchPlan> {
     let plan = this.plans.get(batch);
     this.plans.delete(batch);
-    if (!plan) {
-      const layout = planLayout(this.lowered, this.strides, batch, this.ctx.device);
-      plan = this.ctx.kernels.prepare(layout.dispatches).then(() => BatchPlan.create(this.ctx, layout));
-    }
+    if (!plan) plan = this.makePlan(batch);
     this.plans.set(batch, plan);
     plan.catch(() => this.plans.get(batch) === plan && this.plans.delete(batch));
     while (this.plans.size > this.maxCachedPlans) {

@@ -8,20 +8,29 @@ export interface CompiledKernel {
 }
 
 /**
- * The pipelines of one model on one device, compiled asynchronously and cached by pipeline
- * key (kernel name + override constants). One shader module and one explicit bind group
- * layout per kernel (no layout: 'auto', so bind groups outlive pipelines). `debug` prints
- * each shader once and each pipeline as it is compiled.
+ * The pipelines of one device, compiled asynchronously and cached by pipeline key (kernel name,
+ * precision, override constants): every model on the device shares them, so a second model
+ * compiles nothing it does not need anew. One shader module and one explicit bind group layout
+ * per kernel (no layout: 'auto', so bind groups outlive pipelines). `debug` prints each shader
+ * and pipeline as it is compiled.
  */
+export function compiledKernelsFor(device: GPUDevice, debug = false): CompiledKernels {
+  let kernels = perDevice.get(device);
+  if (!kernels) perDevice.set(device, (kernels = new CompiledKernels(device)));
+  if (debug) kernels.debug = true;
+  return kernels;
+}
+
+const perDevice = new WeakMap<GPUDevice, CompiledKernels>();
+
 export class CompiledKernels {
   private readonly modules = new Map<KernelDef, { module: GPUShaderModule; layout: GPUBindGroupLayout; pipelineLayout: GPUPipelineLayout }>();
   private readonly pipelines = new Map<string, Promise<CompiledKernel>>();
   private readonly ready = new Map<string, CompiledKernel>();
 
-  constructor(
-    private readonly device: GPUDevice,
-    private readonly debug = false,
-  ) {}
+  debug = false;
+
+  constructor(private readonly device: GPUDevice) {}
 
   /** Starts compiling what these dispatches need; resolves once all of it is compiled. */
   async prepare(dispatches: Iterable<{ kernel: KernelDef; step: Step }>): Promise<void> {

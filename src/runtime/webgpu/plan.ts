@@ -1,4 +1,4 @@
-import type { BindingSource, KernelDef } from '../../kernels/kernel.js';
+import type { BindingSource, KernelDef, RunData } from '../../kernels/kernel.js';
 import { UNIFORM_STRIDE } from '../../kernels/kernel.js';
 import { withErrorScopes } from './error-scopes.js';
 import { BufferUsage, MapMode } from './gpu-flags.js';
@@ -77,29 +77,13 @@ export class BatchPlan {
         });
         const mapped = uniforms.getMappedRange();
         const dispatches = layout.dispatches.map(({ step, kernel, run }, i): Dispatch => {
-          const fields = kernel.uniform.fields;
-          new Uint32Array(mapped, i * UNIFORM_STRIDE, fields.length).set(fields.map((f) => uniformValue(kernel, run.uniforms, f)));
-          const bound = (source: BindingSource): GPUBufferBinding => {
-            switch (source.kind) {
-              case 'uniform':
-                return { buffer: uniforms, offset: i * UNIFORM_STRIDE, size: fields.length * 4 };
-              case 'value':
-                return { buffer: activations[bufferOf[source.value]!]! };
-              case 'weight':
-                return { buffer: ctx.weights.buffer, ...ctx.weights.ranges[i]!.weight };
-              case 'bias':
-                return { buffer: ctx.weights.buffer, ...ctx.weights.ranges[i]!.bias };
-            }
-          };
+          writeUniforms(kernel, run, new Uint32Array(mapped, i * UNIFORM_STRIDE, kernel.uniform.fields.length));
           const { pipeline, layout: bindGroupLayout } = ctx.kernels.get(kernel, step);
-          const bindGroup = device.createBindGroup({
-            label: step.label,
-            layout: bindGroupLayout,
-            entries: kernel.bindings.map((b) => {
-              const source = run.bindings[b.name];
-              if (!source) throw new Error(`resgpu bug: kernel ${kernel.name} gave no source for binding "${b.name}"`);
-              return { binding: b.binding, resource: bound(source) };
-            }),
+          const bindGroup = bindDispatch(device, kernel, step.label, run, bindGroupLayout, {
+            uniform: { buffer: uniforms, offset: i * UNIFORM_STRIDE, size: kernel.uniform.fields.length * 4 },
+            value: (v) => ({ buffer: activations[bufferOf[v]!]! }),
+            weight: { buffer: ctx.weights.buffer, ...ctx.weights.ranges[step.index]!.weight },
+            bias: { buffer: ctx.weights.buffer, ...ctx.weights.ranges[step.index]!.bias },
           });
           return { pipeline, bindGroup, workgroups: run.workgroups };
         });
@@ -162,8 +146,33 @@ export class BatchPlan {
   }
 }
 
-function uniformValue(kernel: KernelDef, uniforms: Readonly<Record<string, number>>, field: string): number {
-  const v = uniforms[field];
-  if (v === undefined) throw new Error(`resgpu bug: kernel ${kernel.name} gave no value for uniform field "${field}"`);
-  return v;
+/** The buffers a dispatch's binding sources stand for. */
+export interface BoundBuffers {
+  uniform: GPUBufferBinding;
+  value(v: number): GPUBufferBinding;
+  weight: GPUBufferBinding;
+  bias: GPUBufferBinding;
+}
+
+/** A dispatch's bind group: each declared binding, by name, bound to what the kernel's run data says. */
+export function bindDispatch(device: GPUDevice, kernel: KernelDef, label: string, run: RunData, layout: GPUBindGroupLayout, buffers: BoundBuffers): GPUBindGroup {
+  const bound = (source: BindingSource): GPUBufferBinding => (source.kind === 'value' ? buffers.value(source.value) : buffers[source.kind]);
+  return device.createBindGroup({
+    label,
+    layout,
+    entries: kernel.bindings.map((b) => {
+      const source = run.bindings[b.name];
+      if (!source) throw new Error(`resgpu bug: kernel ${kernel.name} gave no source for binding "${b.name}"`);
+      return { binding: b.binding, resource: bound(source) };
+    }),
+  });
+}
+
+/** The run data's uniform values, in the order of the kernel's uniform struct. */
+export function writeUniforms(kernel: KernelDef, run: RunData, out: Uint32Array): void {
+  kernel.uniform.fields.forEach((f, i) => {
+    const v = run.uniforms[f];
+    if (v === undefined) throw new Error(`resgpu bug: kernel ${kernel.name} gave no value for uniform field "${f}"`);
+    out[i] = v;
+  });
 }

@@ -5,6 +5,8 @@ import type { LayerSpec } from '../../graph/spec.js';
 import { withErrorScopes } from './error-scopes.js';
 import { BufferUsage } from './gpu-flags.js';
 import { WEIGHT_LAYOUT } from './select.js';
+import { toHalves } from './half.js';
+import { WEIGHT_BYTES, type Precision } from '../../kernels/dense.js';
 
 export interface Range {
   offset: number;
@@ -14,6 +16,8 @@ export interface Range {
 export interface UploadedWeights {
   /** One buffer holds every step's weight and bias, each range aligned for binding. */
   buffer: GPUBuffer;
+  /** How the weights are stored (biases are always f32). */
+  precision: Precision;
   /** By step index of the lowered model. */
   ranges: { weight: Range; bias: Range }[];
   bytes: number;
@@ -24,17 +28,17 @@ export interface UploadedWeights {
  * be made before the weights have arrived. Fill it with uploadStep. A failed allocation is a
  * GpuLimitError, whether the limits forbid it or the device runs out of memory.
  */
-export async function allocateWeights(device: GPUDevice, model: LoweredModel, strides: readonly number[]): Promise<UploadedWeights> {
+export async function allocateWeights(device: GPUDevice, model: LoweredModel, strides: readonly number[], precision: Precision): Promise<UploadedWeights> {
   const align = device.limits.minStorageBufferOffsetAlignment;
   let end = 0;
-  const take = (floats: number): Range => {
+  const take = (bytes: number): Range => {
     const offset = Math.ceil(end / align) * align;
-    end = offset + floats * 4;
-    return { offset, size: floats * 4 };
+    end = offset + bytes;
+    return { offset, size: bytes };
   };
   const ranges = model.steps.map((s) => ({
-    weight: take(WEIGHT_LAYOUT.weightLength(s, strides)),
-    bias: take(WEIGHT_LAYOUT.biasLength(s, strides)),
+    weight: take(WEIGHT_LAYOUT.weightLength(s, strides) * WEIGHT_BYTES[precision]),
+    bias: take(WEIGHT_LAYOUT.biasLength(s, strides) * 4),
   }));
   const largest = ranges.reduce((n, r) => Math.max(n, r.weight.size), 0);
   if (end > device.limits.maxBufferSize || largest > device.limits.maxStorageBufferBindingSize) {
@@ -52,12 +56,13 @@ export async function allocateWeights(device: GPUDevice, model: LoweredModel, st
     buffer?.destroy();
     throw e;
   }
-  return { buffer: buffer!, ranges, bytes: end };
+  return { buffer: buffer!, precision, ranges, bytes: end };
 }
 
 /** Floats of scratch space uploadStep needs for any step of these weights. */
 export function scratchLength(weights: UploadedWeights): number {
-  return weights.ranges.reduce((n, r) => Math.max(n, (r.weight.size + r.bias.size) / 4), 0);
+  const floats = (r: UploadedWeights['ranges'][number]) => r.weight.size / WEIGHT_BYTES[weights.precision] + r.bias.size / 4;
+  return weights.ranges.reduce((n, r) => Math.max(n, floats(r)), 0);
 }
 
 /**
@@ -81,9 +86,12 @@ export function uploadStep(
     const folded = foldBatchNorm(linear, bn);
     return { weight: linear.weight, inFeatures: linear.inFeatures, rowScale: folded.scale, bias: folded.bias };
   });
-  const packedWeight = scratch.subarray(0, weight.size / 4);
-  const packedBias = scratch.subarray(weight.size / 4, (weight.size + bias.size) / 4);
+  const weightFloats = weight.size / WEIGHT_BYTES[weights.precision];
+  const packedWeight = scratch.subarray(0, weightFloats);
+  const packedBias = scratch.subarray(weightFloats, weightFloats + bias.size / 4);
   WEIGHT_LAYOUT.pack(step, strides, parts, packedWeight, packedBias);
-  device.queue.writeBuffer(weights.buffer, weight.offset, packedWeight);
+  // f16: rounded from the f32 of the folded weight (a float64 product), as PyTorch's .half() would.
+  const stored = weights.precision === 'f16' ? toHalves(packedWeight, new Uint16Array(weightFloats)) : packedWeight;
+  device.queue.writeBuffer(weights.buffer, weight.offset, stored);
   device.queue.writeBuffer(weights.buffer, bias.offset, packedBias);
 }
