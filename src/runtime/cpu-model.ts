@@ -12,6 +12,8 @@ export class CpuModel implements Model {
   readonly outputSize: number;
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];
+  readonly features?: readonly string[];
+  readonly labels?: readonly string[];
   private spec: ModelSpec | null;
 
   constructor(spec: ModelSpec) {
@@ -20,6 +22,8 @@ export class CpuModel implements Model {
     this.outputSize = spec.outputSize;
     this.inputNames = spec.inputNames;
     this.outputNames = spec.outputNames;
+    this.features = spec.features;
+    this.labels = spec.labels;
   }
 
   async run(x: Float32Array): Promise<Float32Array> {

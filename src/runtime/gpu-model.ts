@@ -30,6 +30,8 @@ export class GpuModel implements Model {
   readonly outputSize: number;
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];
+  readonly features?: readonly string[];
+  readonly labels?: readonly string[];
   /** With { profile: true } on an adapter with 'timestamp-query': GPU time of the last run's kernels, ms. */
   lastRunGpuMs: number | null = null;
   private readonly layers: LayerDescription[];
@@ -48,6 +50,8 @@ export class GpuModel implements Model {
     this.outputSize = ctx.outputSize;
     this.inputNames = spec.inputNames;
     this.outputNames = spec.outputNames;
+    this.features = spec.features;
+    this.labels = spec.labels;
     // The description only: holding the spec would hold the file's bytes.
     this.layers = describeLayers(spec);
     void ctx.device.lost.then((info) => {
