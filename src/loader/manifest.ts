@@ -80,6 +80,11 @@ export function parseManifest(input: unknown): CheckedManifest {
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(`"${key}" must be an array of strings`);
     return { [key]: v as string[] };
   };
+  const features = names('features').features;
+  if (features && (features.length !== o.input || new Set(features).size !== features.length)) {
+    throw bad(`"features" must name each of the ${o.input} inputs once (got ${features.length} names)`);
+  }
+  // "labels" (one per output) is checked by its users: the output width is known only after resolving.
   return { format: 'resgpu-graph', version: 1, input: o.input as number, layers, batchnorm_eps: eps, ...names('input_names'), ...names('output_names'), ...names('features'), ...names('labels') };
 }
 

@@ -58,12 +58,6 @@ export function resolveGraph(manifest: CheckedManifest, tensors: TensorMap): Mod
     width = layerOutputSize(layer);
   }
   const names = manifest.input_names && { inputNames: manifest.input_names, outputNames: manifest.output_names ?? [] };
-  const nameCount = (key: 'features' | 'labels', want: number, what: string) => {
-    const v = manifest[key];
-    if (v && v.length !== want) throw new GraphError(`The manifest has ${v.length} "${key}" but the model has ${want} ${what}.`);
-  };
-  nameCount('features', manifest.input, 'inputs');
-  nameCount('labels', width, 'outputs');
   const metadata = { ...(manifest.features && { features: manifest.features }), ...(manifest.labels && { labels: manifest.labels }) };
   return { inputSize: manifest.input, outputSize: width, layers, ...names, ...metadata };
 }
