@@ -31,10 +31,11 @@ ${EXIT_CODES_HELP}`;
 /** Runs the CLI; resolves with the exit code (serve: once it has shut down). */
 export async function main(argv: string[], out = (s: string) => void process.stdout.write(`${s}\n`)): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    out(MAIN_HELP);
-    return name === undefined ? EXIT.usage : EXIT.ok;
+  if (name === undefined) {
+    process.stderr.write(`resgpu: no command given\n\n${MAIN_HELP}\n`);
+    return EXIT.usage;
   }
+  if (name === '-h' || name === '--help' || name === 'help') return out(MAIN_HELP), EXIT.ok;
   if (name === '--version') return out(await version()), EXIT.ok;
   const command = COMMANDS[name];
   if (!command) {
