@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -138,5 +138,20 @@ describe('resgpu export', () => {
     const refused = await runCli([...args, '--labels', 'a,b,c'], { env });
     expect(refused.code).toBe(6);
     expect(refused.stderr).toContain('3 labels given, but the model has 2');
+  });
+});
+
+describe('packaging', () => {
+  test('the library bundle imports none of the server\'s dependencies; the CLI reuses it', () => {
+    const library = readFileSync(resolve(ROOT, 'dist/resgpu.js'), 'utf8');
+    const imports = [...library.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((m) => m[1]);
+    const serverOnly = ['fastify', '@fastify/', 'prom-client', 'csv-parse', 'secure-json-parse', 'node:'];
+    expect(imports.filter((i) => serverOnly.some((s) => i!.startsWith(s)))).toEqual([]);
+    expect(library).not.toMatch(/fastify|prom-client/i);
+    const cli = readFileSync(resolve(ROOT, 'dist/cli.js'), 'utf8');
+    expect(cli).toMatch(/from "\.\/resgpu\.js"/);
+    // The engine is not bundled twice: the manifest's format tag lives in the library only.
+    expect(library).toContain('resgpu-graph');
+    expect(cli).not.toContain('resgpu-graph');
   });
 });

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { loadModel, ResgpuError, type Model } from '../index.js';
+import { loadModel, ResgpuError, type LoadOptions, type Model } from '../index.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { installNodeGpu } from './node-gpu.js';
 
@@ -11,7 +11,7 @@ const CPU_ONLY = new Set(['cpu', 'wasm', 'reference']);
  * else is a local path read with node:fs. `backend` goes to loadModel unchanged; without it,
  * the engine's default applies.
  */
-export async function loadModelArg(model: string, backend: string | undefined): Promise<Model> {
+export async function loadModelArg(model: string, backend: string | undefined, options: LoadOptions = {}): Promise<Model> {
   if (!backend || !CPU_ONLY.has(backend)) await installNodeGpu(backend === 'webgpu');
   let source: string | Uint8Array = model;
   if (!/^https?:\/\//i.test(model)) {
@@ -23,7 +23,7 @@ export async function loadModelArg(model: string, backend: string | undefined): 
   }
   try {
     // The engine's own type lists today's backends; newer engines take more, so pass it as given.
-    return await loadModel(source, backend === undefined ? {} : { backend: backend as 'webgpu' });
+    return await loadModel(source, { ...options, ...(backend !== undefined && { backend: backend as 'webgpu' }) });
   } catch (e) {
     throw loadFailure(e, model);
   }

@@ -80,7 +80,8 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
 
 /** One server process: load, listen, print the URL, then serve until SIGTERM/SIGINT. */
 async function runServer(config: ServeConfig, out: (s: string) => void): Promise<number> {
-  const model = await loadModelArg(config.model, config.backend);
+  // Batches vary in size; padded to powers of two they need up to ~12 WebGPU plans, kept at once.
+  const model = await loadModelArg(config.model, config.backend, { maxCachedPlans: 16 });
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const app = await buildApp(model, {
     modelName: basename(config.model),
@@ -128,6 +129,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 async function runPrimary(config: ServeConfig, out: (s: string) => void): Promise<number> {
   let stopping = false;
   let announced = false;
+  let startFailure: number | undefined;
   let ready = 0;
   const fork = () => {
     const worker = cluster.fork();
@@ -144,6 +146,7 @@ async function runPrimary(config: ServeConfig, out: (s: string) => void): Promis
     // A worker that dies on its own is replaced; one that cannot start (bad model, port taken) stops everything.
     if (!announced) {
       stopping = true;
+      startFailure = code ?? EXIT.failed;
       for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
       return;
     }
@@ -155,7 +158,7 @@ async function runPrimary(config: ServeConfig, out: (s: string) => void): Promis
   stopping = true;
   for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
   await allExited();
-  return signal ? EXIT.ok : EXIT.failed;
+  return signal ? EXIT.ok : startFailure ?? EXIT.failed;
 }
 
 /** Resolves (with undefined) once no worker is left. */
