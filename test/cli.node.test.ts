@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { main } from '../src/cli/main.js';
 import { loadModel, type Model } from '../src/index.js';
 import { expectClose } from './helpers/compare.js';
 import { BREAST_CANCER, example, referenceRows, ROOT, runCli } from './helpers/serve.js';
@@ -20,18 +21,27 @@ beforeAll(async () => {
   reference = await loadModel(example('breast_cancer.safetensors'), { backend: 'cpu' });
 });
 
+/** The CLI in this process (no Node start-up per case), for what needs no model. */
+async function mainHere(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { out: (s) => (stdout += `${s}\n`), err: (s) => (stderr += `${s}\n`) });
+  return { code, stdout, stderr };
+}
+
 describe('help and usage errors', () => {
   test.each(['serve', 'info', 'run', 'export'])('resgpu %s --help', async (command) => {
-    const { code, stdout } = await runCli([command, '--help']);
+    const { code, stdout } = await mainHere([command, '--help']);
     expect(code).toBe(0);
     expect(stdout).toContain(`Usage: resgpu ${command}`);
   });
 
-  test('resgpu --help lists the commands and the exit codes', async () => {
+  test('resgpu --help (the installed command) lists the commands and the exit codes', async () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/serve .*\n.*info .*\n.*run .*\n.*export /);
     expect(stdout).toContain('Exit codes:');
+    expect((await runCli(['predict'])).code).toBe(2);
   });
 
   test.each([
@@ -43,7 +53,7 @@ describe('help and usage errors', () => {
     [['run', 'examples/breast_cancer.pt'], 'missing --input'],
     [['run', 'examples/breast_cancer.pt', '--input', 'x.csv', '--format', 'xml'], '--format must be csv or json'],
   ])('exit 2 for %j', async (args, why) => {
-    const { code, stdout, stderr } = await runCli(args);
+    const { code, stdout, stderr } = await mainHere(args);
     expect(code).toBe(2);
     expect(stdout + stderr).toContain(why);
   });

@@ -233,7 +233,17 @@ def main(argv=None):
     parser.add_argument("--labels", type=_name_list, help="output class labels: a,b or @file (one per line)")
     args = parser.parse_args(argv)
     try:
-        export_model(torch.load(args.model).eval(), args.out, args.dtype, args.features, args.labels)
+        model = torch.load(args.model)
+    except OSError as e:
+        sys.exit(f"export_resgpu.py: cannot read {args.model}: {e}")
+    except (ModuleNotFoundError, AttributeError) as e:
+        sys.exit(f"export_resgpu.py: {args.model} names a class Python cannot find ({e}); run from the directory "
+                 "of the code that defines the model, or add it to PYTHONPATH")
+    if not isinstance(model, nn.Module):
+        sys.exit(f"export_resgpu.py: {args.model} holds a {type(model).__name__}, not a model. A state_dict needs "
+                 "no export: resgpu loads .pt state_dicts directly (or save the module with torch.save(model))")
+    try:
+        export_model(model.eval(), args.out, args.dtype, args.features, args.labels)
     except ExportError as e:
         sys.exit(f"export_resgpu.py: {e}")
 

@@ -51,14 +51,15 @@ export async function exportCommand(argv: string[], out: (s: string) => void): P
 
 /** Fails early, saying what to install, when python3 or its PyTorch is missing. */
 function checkPyTorch(python: string): void {
-  const probe = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  // find_spec, not import: importing torch takes seconds, and the exporter does it anyway.
+  const probe = spawnSync(python, ['-c', "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('torch') else 1)"], { encoding: 'utf8' });
   if (probe.error) {
     throw new CliError(EXIT.environment, `resgpu export needs Python 3 with PyTorch, but ${python} could not be run (${probe.error.message}). Install Python 3, or pass --python /path/to/python3.`);
   }
   if (probe.status !== 0) {
     throw new CliError(
       EXIT.environment,
-      `resgpu export needs PyTorch, and ${python} has none (import torch failed). Install it: ` +
+      `resgpu export needs PyTorch, and ${python} has none (no module named torch). Install it: ` +
         `pip install torch (CPU-only wheels: pip install torch --index-url https://download.pytorch.org/whl/cpu), ` +
         `or on Debian/Ubuntu: apt-get install python3-torch. Or point at an interpreter that has it: --python /path/to/python3.`,
     );

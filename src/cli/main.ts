@@ -28,29 +28,39 @@ http(s) URL. "resgpu COMMAND --help" tells more.
 
 ${EXIT_CODES_HELP}`;
 
+export interface CliOutput {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const STDIO: CliOutput = {
+  out: (s) => void process.stdout.write(`${s}\n`),
+  err: (s) => void process.stderr.write(`${s}\n`),
+};
+
 /** Runs the CLI; resolves with the exit code (serve: once it has shut down). */
-export async function main(argv: string[], out = (s: string) => void process.stdout.write(`${s}\n`)): Promise<number> {
+export async function main(argv: string[], { out, err }: CliOutput = STDIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
-    process.stderr.write(`resgpu: no command given\n\n${MAIN_HELP}\n`);
+    err(`resgpu: no command given\n\n${MAIN_HELP}`);
     return EXIT.usage;
   }
   if (name === '-h' || name === '--help' || name === 'help') return out(MAIN_HELP), EXIT.ok;
   if (name === '--version') return out(await version()), EXIT.ok;
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`resgpu: unknown command ${JSON.stringify(name)}\n\n${MAIN_HELP}\n`);
+    err(`resgpu: unknown command ${JSON.stringify(name)}\n\n${MAIN_HELP}`);
     return EXIT.usage;
   }
   try {
     return await command.run(rest, out);
   } catch (e) {
     if (e instanceof CliError) {
-      process.stderr.write(`${e.message}\n`);
+      err(e.message);
       return e.exitCode;
     }
     // An engine error the command did not classify (e.g. a run failing on the device).
-    process.stderr.write(e instanceof ResgpuError ? `resgpu: ${e.name}: ${e.message}\n` : `resgpu: internal error: ${(e as Error)?.stack ?? e}\n`);
+    err(e instanceof ResgpuError ? `resgpu: ${e.name}: ${e.message}` : `resgpu: internal error: ${(e as Error)?.stack ?? e}`);
     return e instanceof ResgpuError ? EXIT.failed : EXIT.internal;
   }
 }

@@ -113,15 +113,14 @@ async function shutdown(app: FastifyInstance): Promise<void> {
   await app.close();
 }
 
+/**
+ * The first SIGTERM or SIGINT; later ones are ignored, so that a drain under way is not cut
+ * short (under --workers, Ctrl-C reaches a worker both from the terminal and from the primary).
+ */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
-      resolve(signal);
-    };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
+    process.on('SIGTERM', resolve);
+    process.on('SIGINT', resolve);
   });
 }
 
@@ -165,11 +164,11 @@ async function runPrimary(config: ServeConfig, out: (s: string) => void): Promis
 function allExited(): Promise<undefined> {
   return new Promise((resolve) => {
     const check = () => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
-        cluster.off('exit', check);
-        resolve(undefined);
-      }
+      if (Object.keys(cluster.workers ?? {}).length > 0) return;
+      cluster.off('exit', check);
+      resolve(undefined);
     };
     cluster.on('exit', check);
+    check(); // maybe they are gone already
   });
 }
