@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Model } from '../index.js';
 import { answerOf } from '../serve/rows.js';
 import { modelShape } from '../serve/schemas.js';
 import { parseCommand, positionals, usage } from './args.js';
@@ -42,12 +43,24 @@ export async function runCommand(argv: string[], out: (s: string) => void): Prom
   try {
     const shape = modelShape(model);
     const { x, rows } = parseRows(text, inputFormat, shape);
-    const answer = answerOf(await model.run(x), rows, shape);
+    const answer = answerOf(await runInChunks(model, x, rows), rows, shape);
     out((values.format ?? inputFormat) === 'json' ? JSON.stringify(answer) : toCsv(answer, shape.labels, model.outputSize));
   } finally {
     await model.dispose();
   }
   return 0;
+}
+
+/** Rows per run: a file of any length stays within a GPU's buffer limits. */
+const CHUNK_ROWS = 4096;
+
+async function runInChunks(model: Model, x: Float32Array, rows: number): Promise<Float32Array> {
+  const y = new Float32Array(rows * model.outputSize);
+  for (let r = 0; r < rows; r += CHUNK_ROWS) {
+    const end = Math.min(rows, r + CHUNK_ROWS);
+    y.set(await model.run(x.subarray(r * model.inputSize, end * model.inputSize)), r * model.outputSize);
+  }
+  return y;
 }
 
 async function readInput(path: string): Promise<string> {
