@@ -78,6 +78,12 @@ describe('resgpu info', () => {
     expect(info.dispatches).toHaveLength(7);
   });
 
+  test('exit 2 for a backend the engine does not know (passed through as given)', async () => {
+    const { code, stderr } = await runCli(['info', 'examples/breast_cancer.pt', '--backend', 'bogus']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--backend: Unknown backend "bogus"');
+  });
+
   test('exit 3 for a missing file, or one that is no model', async () => {
     for (const file of ['examples/nothing.pt', 'README.md']) {
       const { code, stderr } = await runCli(['info', file, '--backend', 'cpu']);

@@ -12,7 +12,7 @@ const CPU_ONLY = new Set(['cpu', 'wasm', 'reference']);
  * the engine's default applies.
  */
 export async function loadModelArg(model: string, backend: string | undefined, options: LoadOptions = {}): Promise<Model> {
-  if (!backend || !CPU_ONLY.has(backend)) await installNodeGpu(backend === 'webgpu');
+  const gpuInstalled = !backend || !CPU_ONLY.has(backend) ? await installNodeGpu(backend === 'webgpu') : false;
   let source: string | Uint8Array = model;
   if (!/^https?:\/\//i.test(model)) {
     try {
@@ -25,11 +25,15 @@ export async function loadModelArg(model: string, backend: string | undefined, o
     // The engine's own type lists today's backends; newer engines take more, so pass it as given.
     return await loadModel(source, { ...options, ...(backend !== undefined && { backend: backend as 'webgpu' }) });
   } catch (e) {
-    throw loadFailure(e, model);
+    throw loadFailure(e, model, gpuInstalled);
   }
 }
 
-function loadFailure(e: unknown, model: string): Error {
+function loadFailure(e: unknown, model: string, gpuInstalled: boolean): Error {
+  if (e instanceof ResgpuError && e.code === 'WEBGPU_UNAVAILABLE' && !gpuInstalled) {
+    // The engine's advice (pass { gpu }) is for library users; from the command line it is one install.
+    return new CliError(EXIT.environment, `Cannot load ${model} on WebGPU: in Node it needs the 'webgpu' package (npm install webgpu), which this command then uses. Or run on the CPU: --backend cpu.`);
+  }
   if (e instanceof ResgpuError && /unknown backend/i.test(e.message)) return new CliError(EXIT.usage, `--backend: ${e.message}`);
   if (e instanceof ResgpuError) {
     const code = e.code === 'WEBGPU_UNAVAILABLE' || e.code === 'GPU_LIMIT' || e.code === 'DEVICE_LOST' ? EXIT.environment : EXIT.model;
