@@ -37,8 +37,8 @@ export async function buildApp(model: Model, options: ServeOptions): Promise<Fas
   const app = Fastify({
     bodyLimit,
     ajv: {
-      // Refuse, never repair: no "14.1" → 14.1 coercion, no silently dropped fields; first error only.
-      // All errors, so toProblem can name the most useful one (an unknown field before the missing one it replaces).
+      // Refuse, never repair: no "14.1" → 14.1 coercion, no silently dropped fields. All errors, so
+      // toProblem can name the most useful one (an unknown field before the missing one it replaces).
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true, keywords: ['example'] },
     },
   });
@@ -137,6 +137,7 @@ function describeModel(model: Model, name: string, maxRows: number): string {
   const lines = [`Model \`${name}\`: ${model.inputSize} inputs → ${model.outputSize} outputs, on resgpu's ${model.backend} backend.`];
   if (model.features) lines.push(`Features (in column order): ${model.features.join(', ')}.`);
   if (modelShape(model).labels) lines.push(`Labels (per output): ${model.labels!.join(', ')}.`);
+  if (model.inputNames?.length) lines.push(`The file names its input ${model.inputNames.join(', ')} and its output ${model.outputNames?.join(', ') || '(unnamed)'}.`);
   lines.push(`At most ${maxRows} rows per request. Errors answer a JSON body naming the row, field and what was expected.`);
   return lines.join('\n\n');
 }
