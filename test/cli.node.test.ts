@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { loadModel, type Model } from '../src/index.js';
@@ -76,6 +78,20 @@ describe('resgpu info', () => {
     expect(info).toMatchObject({ inputSize: 30, outputSize: 2, batch: 8, labels: ['malignant', 'benign'] });
     expect(info.features).toEqual(FEATURES);
     expect(info.dispatches).toHaveLength(7);
+  });
+
+  test('loads a model from an http URL', async () => {
+    const file = example('breast_cancer.safetensors');
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-length': file.byteLength }).end(file));
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/breast_cancer.safetensors`;
+      const { code, stdout } = await runCli(['info', url, '--backend', 'cpu']);
+      expect(code).toBe(0);
+      expect(stdout).toContain(`${url}: 30 inputs → 2 outputs`);
+    } finally {
+      server.close();
+    }
   });
 
   test('exit 2 for a backend the engine does not know (passed through as given)', async () => {
