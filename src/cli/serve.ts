@@ -22,8 +22,9 @@ Options:
   --port PORT          port (default 8080; 0 picks a free one)
   --backend NAME       passed to the engine as is (webgpu, cpu, ...); default: the engine's choice
   --max-batch N        rows per coalesced model run (default ${SERVE_DEFAULTS.maxBatchRows})
-  --max-wait-us N      longest wait for a batch to fill, microseconds (default ${SERVE_DEFAULTS.maxWaitUs};
-                       Node timers round it up to whole milliseconds; 0: same event-loop turn)
+  --max-wait-us N      longest wait for a batch to fill, microseconds (default ${SERVE_DEFAULTS.maxWaitUs}:
+                       no wait; requests arriving while a run is busy join the next one).
+                       Node timers round it up to whole milliseconds
   --no-batching        one model run per request
   --max-rows N         rows allowed per request (default ${SERVE_DEFAULTS.maxRows})
   --body-limit BYTES   request body size limit (default ${SERVE_DEFAULTS.bodyLimit})
