@@ -12,6 +12,9 @@ export interface Model {
   /** The model file's names for its input and output, where it has them (ONNX). */
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];
+  /** One name per input feature, and one class label per output, where the manifest carries them. */
+  readonly features?: readonly string[];
+  readonly labels?: readonly string[];
   /**
    * Runs a batch: x holds batch × inputSize floats, row-major; the result holds
    * batch × outputSize. Calls may overlap; each resolves with its own result.

@@ -13,6 +13,7 @@ export const TORCH_CASES_DIR = resolve(import.meta.dirname, '.generated/torch');
  */
 export default async function setup(): Promise<void> {
   await build({ logLevel: 'warn' });
+  await build({ configFile: resolve(import.meta.dirname, '../vite.cli.config.ts'), logLevel: 'warn' }); // dist/cli.js, the resgpu command
   rmSync(TORCH_CASES_DIR, { recursive: true, force: true });
   execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python/make_torch_cases.py'), TORCH_CASES_DIR], {
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -9,6 +9,12 @@ so `loadModel(url)` needs nothing else. Needs PyTorch only.
     export_model(model, "model.safetensors", dtype="float16")
 
     python3 tools/export_resgpu.py whole_model.pth model.safetensors   # a torch.save(model) file
+    export_model(model, "model.safetensors", features=["age", "bmi"], labels=["no", "yes"])
+    python3 tools/export_resgpu.py model.pth out.safetensors --features @names.txt --labels no,yes
+
+Feature names (one per input column) and class labels (one per output) are optional; they travel
+in the manifest ("features", "labels"), so a server can accept rows keyed by name and name the
+predicted class.
 
 The graph is read from the module tree in registration order: ResidualBlock-like modules
 (children linear1, linear2, optional bn1/bn2, optional shortcut as a Linear or
@@ -17,6 +23,7 @@ them, and Dropout / Identity / Flatten, which eval-mode inference drops. Anythin
 refused by name. Because registration order need not be forward order, the export then runs
 the model and the manifest side by side in float64 and refuses to write a file that differs.
 """
+import argparse
 import copy
 import json
 import struct
@@ -148,8 +155,22 @@ def _in_features(model):
     raise ExportError("the model has no Linear layer")
 
 
-def export_model(model, path, dtype="float32"):
-    """Writes `model` to `path` as resgpu's native .safetensors; returns the manifest."""
+def _names(names, count, what):
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    if len(names) != count:
+        raise ExportError(f"{len(names)} {what} given, but the model has {count}")
+    if what == "feature names" and len(set(names)) != len(names):
+        raise ExportError("feature names must be distinct")
+    return names
+
+
+def export_model(model, path, dtype="float32", features=None, labels=None):
+    """Writes `model` to `path` as resgpu's native .safetensors; returns the manifest.
+
+    features: one name per input column; labels: one class label per output (both optional).
+    """
     if dtype not in DTYPES:
         raise ExportError(f"dtype must be one of {sorted(DTYPES)}")
     if model.training:
@@ -165,6 +186,12 @@ def export_model(model, path, dtype="float32"):
     if expected.shape != got.shape or not torch.allclose(expected, got, rtol=1e-9, atol=1e-9):
         raise ExportError("the module tree, read in registration order, does not compute what the model's forward() "
                           "does; write the graph manifest by hand (see README) and pass it to loadModel")
+    features = _names(features, manifest["input"], "feature names")
+    labels = _names(labels, got.shape[1], "labels")
+    if features is not None:
+        manifest["features"] = features
+    if labels is not None:
+        manifest["labels"] = labels
 
     torch_dtype, st_dtype = DTYPES[dtype]
     header, blobs, offset = {}, [], 0
@@ -187,7 +214,39 @@ def export_model(model, path, dtype="float32"):
     return manifest
 
 
+def _name_list(value):
+    """'a,b,c', or '@file' with one name per line (names may then hold commas)."""
+    if value.startswith("@"):
+        with open(value[1:], encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    return [v.strip() for v in value.split(",")]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="export_resgpu.py", description="Export a torch.save(model) file (the whole module, not a state_dict) "
+                                             "to resgpu's .safetensors with its graph manifest.")
+    parser.add_argument("model", help="a file written by torch.save(model)")
+    parser.add_argument("out", help="the .safetensors file to write")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    parser.add_argument("--features", type=_name_list, help="input feature names: a,b,c or @file (one per line)")
+    parser.add_argument("--labels", type=_name_list, help="output class labels: a,b or @file (one per line)")
+    args = parser.parse_args(argv)
+    try:
+        model = torch.load(args.model)
+    except OSError as e:
+        sys.exit(f"export_resgpu.py: cannot read {args.model}: {e}")
+    except (ModuleNotFoundError, AttributeError) as e:
+        sys.exit(f"export_resgpu.py: {args.model} names a class Python cannot find ({e}); run from the directory "
+                 "of the code that defines the model, or add it to PYTHONPATH")
+    if not isinstance(model, nn.Module):
+        sys.exit(f"export_resgpu.py: {args.model} holds a {type(model).__name__}, not a model. A state_dict needs "
+                 "no export: resgpu loads .pt state_dicts directly (or save the module with torch.save(model))")
+    try:
+        export_model(model.eval(), args.out, args.dtype, args.features, args.labels)
+    except ExportError as e:
+        sys.exit(f"export_resgpu.py: {e}")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: export_resgpu.py WHOLE_MODEL.pth OUT.safetensors  (a file written by torch.save(model))")
-    export_model(torch.load(sys.argv[1]).eval(), sys.argv[2])
+    main()

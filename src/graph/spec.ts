@@ -67,6 +67,9 @@ export interface ModelSpec {
   /** The file's names for the input and output, where it has them (ONNX). */
   inputNames?: string[];
   outputNames?: string[];
+  /** Input feature names and output class labels, where the manifest carries them. */
+  features?: string[];
+  labels?: string[];
 }
 
 /** Output width of a layer. */

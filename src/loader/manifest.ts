@@ -17,11 +17,15 @@ export interface GraphManifest {
   /** Names of the model's input and output (kept from ONNX files); informational. */
   input_names?: string[];
   output_names?: string[];
+  /** One name per input feature, in column order (e.g. for requests keyed by name). */
+  features?: string[];
+  /** One class label per output, in column order. */
+  labels?: string[];
 }
 
 /** A manifest after parseManifest: checked, defaults filled in. */
-export type CheckedManifest = Required<Omit<GraphManifest, 'input_names' | 'output_names'>> &
-  Pick<GraphManifest, 'input_names' | 'output_names'>;
+type OptionalNames = 'input_names' | 'output_names' | 'features' | 'labels';
+export type CheckedManifest = Required<Omit<GraphManifest, OptionalNames>> & Pick<GraphManifest, OptionalNames>;
 
 export interface ManifestResidualBlock {
   type: 'residual_block';
@@ -68,13 +72,18 @@ export function parseManifest(input: unknown): CheckedManifest {
   const eps = o.batchnorm_eps ?? DEFAULT_BATCHNORM_EPS;
   if (typeof eps !== 'number' || !(eps >= 0)) throw bad('"batchnorm_eps" must be a non-negative number');
   const layers = o.layers.map((layer, i) => parseLayer(layer, i, bad));
-  const names = (key: 'input_names' | 'output_names') => {
+  const names = (key: OptionalNames) => {
     const v = o[key];
     if (v === undefined) return {};
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(`"${key}" must be an array of strings`);
     return { [key]: v as string[] };
   };
-  return { format: 'resgpu-graph', version: 1, input: o.input as number, layers, batchnorm_eps: eps, ...names('input_names'), ...names('output_names') };
+  const features = names('features').features;
+  if (features && (features.length !== o.input || new Set(features).size !== features.length)) {
+    throw bad(`"features" must name each of the ${o.input} inputs once (got ${features.length} names)`);
+  }
+  // "labels" (one per output) is checked by its users: the output width is known only after resolving.
+  return { format: 'resgpu-graph', version: 1, input: o.input as number, layers, batchnorm_eps: eps, ...names('input_names'), ...names('output_names'), ...names('features'), ...names('labels') };
 }
 
 function parseLayer(layer: unknown, i: number, bad: (why: string) => Error): ManifestLayer {

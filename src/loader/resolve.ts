@@ -58,7 +58,8 @@ export function resolveGraph(manifest: CheckedManifest, tensors: TensorMap): Mod
     width = layerOutputSize(layer);
   }
   const names = manifest.input_names && { inputNames: manifest.input_names, outputNames: manifest.output_names ?? [] };
-  return { inputSize: manifest.input, outputSize: width, layers, ...names };
+  const metadata = { ...(manifest.features && { features: manifest.features }), ...(manifest.labels && { labels: manifest.labels }) };
+  return { inputSize: manifest.input, outputSize: width, layers, ...names, ...metadata };
 }
 
 /** "blocks.0.linear1" and "blocks.0.linear2" → "blocks.0". */

@@ -8,6 +8,9 @@ export abstract class ModelBase {
   readonly outputSize: number;
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];
+  /** Names of the input columns and of the output classes, where the file carries them. */
+  readonly features?: readonly string[];
+  readonly labels?: readonly string[];
   /** The description only: holding the spec would hold the file's bytes. */
   private readonly layers: LayerDescription[];
 
@@ -16,6 +19,8 @@ export abstract class ModelBase {
     this.outputSize = spec.outputSize;
     this.inputNames = spec.inputNames;
     this.outputNames = spec.outputNames;
+    this.features = spec.features;
+    this.labels = spec.labels;
     this.layers = describeLayers(spec);
   }
 
