@@ -14,8 +14,8 @@ export const gemv: DenseKernelSpec = {
   overrides: ['SHORTCUT', 'RELU'],
   workgroupSize: [128, 1, 1],
   padding: { rows: 4, features: 8 },
-  // Each group of 4 rows re-reads the weights: past a few dozen rows, output tiles win.
-  maxRows: 64,
+  // Each group of 4 rows re-reads the weights, so output tiles win past small batches.
+  maxRows: 16,
   supports: (_, device) => device.limits.maxComputeInvocationsPerWorkgroup >= 128 && device.limits.maxComputeWorkgroupStorageSize >= 8192,
   workgroups: (step, { rows, strides }) => [strides[step.output]! / 8, rows / 4, 1],
 };

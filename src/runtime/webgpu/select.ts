@@ -18,7 +18,7 @@ import { transposedWeights } from '../../kernels/transposed-weights.js';
  */
 export const WEIGHT_LAYOUT: WeightLayout = transposedWeights;
 
-/** Up to this many rows, a hardware adapter starts with gemv; above, with gemm_tiled. */
+/** Up to this many rows, a hardware adapter starts with gemv (its maxRows); above, with gemm_tiled. */
 const GEMV_ROWS = 16;
 
 export interface Selection {
