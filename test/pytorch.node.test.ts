@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { GraphError, loadModel, ModelFormatError } from '../src/index.js';
-import { expectClose } from './helpers/compare.js';
+import { expectClose, F16_TOLERANCE, maxRelativeError } from './helpers/compare.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 import { hasFile, torchCases, torchFile } from './helpers/torch-cases.js';
 
@@ -23,6 +23,14 @@ describe.each(torchCases())('PyTorch case $name', (c) => {
     expect([model.inputSize, model.outputSize]).toEqual([c.input_size, c.output_size]);
     expectClose(await model.run(Float32Array.from(c.x)), c.y);
     expect(model.describe().dispatches).toHaveLength(2 * c.blocks + (c.head ? 1 : 0));
+    await model.dispose();
+  });
+
+  test.each(files)('%s with f16 weights stays within the f16 tolerance of PyTorch', async (file) => {
+    const model = await loadModel(torchFile(file), { device, precision: 'f16' });
+    const y = await model.run(Float32Array.from(c.x));
+    expect(maxRelativeError(y, c.y)).toBeGreaterThan(0); // the weights really were rounded
+    expectClose(y, c.y, F16_TOLERANCE);
     await model.dispose();
   });
 
