@@ -2,15 +2,19 @@
 // machine has, for machines where a browser cannot run (a GPU server) and for comparing builds.
 //
 //   node bench/node.mjs [--models tabular,small,large] [--batches 1,16,256,1024]
-//                       [--iterations 20] [--warmup 3] [--builds dist,../other/dist]
+//                       [--iterations 20] [--warmup 3] [--kernels auto,gemm,gemv,gemm_tiled]
+//                       [--precisions f32,f16] [--builds dist,../other/dist] [--peak-tflops 67]
+//                       [--bandwidth-tbs 4.8] [--json out.json]
 //
-// Each build (a folder holding a built resgpu.js; default: this checkout's dist, after
-// `npm run build`) is one contender. Contenders are measured interleaved, one timed run each in
-// turn, so that drift on a shared machine hits them alike; the table gives medians and the
-// ratio of each contender's median to the first's (below 1: faster). Kernel time comes from
-// timestamp queries (profile: true) where the adapter has them. On SwiftShader (no GPU driver)
-// every figure is a CPU figure.
-import { readFileSync } from 'node:fs';
+// Contenders are every build × kernel × precision (build: a folder holding a built resgpu.js,
+// default this checkout's dist; kernel 'auto' is the engine's own choice). They are measured
+// interleaved, one timed run each in turn, so that drift on a shared machine hits them alike.
+// Reported per contender: the median end-to-end time (input upload to output read back), the
+// median kernel time (timestamp queries, where the adapter has them), GFLOP/s and GB/s of
+// weights read, both over kernel time when there is one, the ratio to the first contender, and
+// with --peak-tflops / --bandwidth-tbs the fraction of the GPU's FP32 peak and memory bandwidth.
+// On a software adapter (SwiftShader) every figure is a CPU figure, and the table says so.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeModels, MODELS_DIR } from './server.mjs';
@@ -21,13 +25,20 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '1,16,256,1024' },
     iterations: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
+    kernels: { type: 'string', default: 'auto' },
+    precisions: { type: 'string', default: 'f32' },
     builds: { type: 'string', default: 'dist' },
+    'peak-tflops': { type: 'string' },
+    'bandwidth-tbs': { type: 'string' },
+    json: { type: 'string' },
   },
 });
-const models = values.models.split(',');
-const batches = values.batches.split(',').map(Number);
+const list = (s) => s.split(',').filter(Boolean);
+const batches = list(values.batches).map(Number);
 const iterations = Number(values.iterations);
 const warmup = Number(values.warmup);
+const peakFlops = values['peak-tflops'] ? Number(values['peak-tflops']) * 1e12 : null;
+const bandwidth = values['bandwidth-tbs'] ? Number(values['bandwidth-tbs']) * 1e12 : null;
 
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) {
   process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json'; // no driver configured: WebGPU on the CPU
@@ -36,23 +47,35 @@ const { create } = await import('webgpu');
 const gpu = create([]);
 const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
 if (!adapter) throw new Error('no WebGPU adapter');
-const software = adapter.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${adapter.info.architecture} ${adapter.info.description}`);
-console.log(`adapter: ${adapter.info.vendor} ${adapter.info.architecture} ${adapter.info.description}${software ? '  (software: CPU figures, not GPU figures)' : ''}`);
+const { vendor, architecture, description } = adapter.info;
+const software = adapter.info.isFallbackAdapter || /swiftshader|llvmpipe/i.test(`${architecture} ${description}`);
+const device = await adapter.requestDevice({
+  requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
+  requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
+});
+console.log(`adapter: ${vendor} ${architecture} ${description}${software ? '  (SOFTWARE: CPU figures, not GPU figures)' : ''}`);
 
-const builds = await Promise.all(
-  values.builds.split(',').map(async (dir) => ({ name: dir, resgpu: await import(resolve(dir, 'resgpu.js')) })),
-);
-makeModels(models);
+const contenders = [];
+for (const dir of list(values.builds)) {
+  const resgpu = await import(resolve(dir, 'resgpu.js'));
+  for (const kernel of list(values.kernels)) {
+    for (const precision of list(values.precisions)) {
+      const options = { device, profile: true, ...(kernel === 'auto' ? {} : { kernel }), ...(precision === 'f32' ? {} : { precision }) };
+      contenders.push({ name: [dir, kernel, precision].join(' '), resgpu, options });
+    }
+  }
+}
+makeModels(list(values.models));
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const rows = [];
-for (const name of models) {
+const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : null);
+const results = [];
+for (const name of list(values.models)) {
   const bytes = readFileSync(`${MODELS_DIR}/${name}.pt`);
   const loaded = [];
-  for (const b of builds) loaded.push(await b.resgpu.loadModel(bytes, { gpu, profile: true }));
-  const d = loaded[0].describe();
-  const flopsPerRow = d.dispatches.reduce((n, x) => n + 2 * x.outFeatures * (x.inFeatures + x.shortcutFeatures), 0);
+  for (const c of contenders) loaded.push(await c.resgpu.loadModel(bytes, c.options));
   for (const batch of batches) {
+    const d = loaded[0].describe({ batch });
+    const flops = d.dispatches.reduce((n, x) => n + 2 * batch * x.outFeatures * (x.inFeatures + x.shortcutFeatures), 0);
     const x = Float32Array.from({ length: batch * d.inputSize }, (_, i) => Math.sin(i));
     for (const m of loaded) for (let i = 0; i < warmup; i++) await m.run(x);
     const wall = loaded.map(() => []);
@@ -65,24 +88,38 @@ for (const name of models) {
         if (m.lastRunGpuMs != null) kernel[j].push(m.lastRunGpuMs);
       }
     }
-    const base = median(wall[0]);
-    rows.push(
-      `| ${name} | ${batch} | ` +
-        loaded
-          .map((_, j) => {
-            const ms = median(wall[j]);
-            const k = kernel[j].length ? ` (kernels ${median(kernel[j]).toFixed(3)})` : '';
-            const ratio = j === 0 ? '' : ` = ${(ms / base).toFixed(2)}x`;
-            return `${ms.toFixed(3)}${k}${ratio}`;
-          })
-          .join(' | ') +
-        ` | ${((flopsPerRow * batch) / base / 1e6).toFixed(2)} |`,
-    );
-    console.error(rows.at(-1));
+    for (const [j, m] of loaded.entries()) {
+      const description = m.describe({ batch });
+      const ms = median(wall[j]);
+      const kernelMs = median(kernel[j]);
+      const seconds = (kernelMs ?? ms) / 1e3;
+      results.push({
+        model: name,
+        batch,
+        contender: contenders[j].name,
+        variants: [...new Set(description.dispatches.map((x) => x.variant))].join('+'),
+        ms,
+        kernelMs,
+        gflops: flops / seconds / 1e9,
+        weightGBs: description.gpuBytes.weights / seconds / 1e9,
+        ratio: ms / median(wall[0]),
+      });
+      console.error(JSON.stringify(results.at(-1)));
+    }
   }
   for (const m of loaded) await m.dispose();
 }
-console.log(`\n| model | batch | ${builds.map((b) => `${b.name} ms`).join(' | ')} | GFLOP/s (first) |`);
-console.log(`|---|---:|${builds.map(() => '---:').join('|')}|---:|`);
-for (const r of rows) console.log(r);
+
+const pct = (v, peak) => (peak ? ` (${((100 * v) / peak).toFixed(1)}%)` : '');
+console.log(`\n${software ? '**Software adapter: CPU figures, not GPU figures.** ' : ''}Adapter: ${vendor} ${architecture} ${description}.`);
+console.log('GFLOP/s and GB/s are over kernel time where the adapter has timestamps, else end to end.\n');
+console.log('| model | batch | contender | kernels | end to end ms | kernel ms | GFLOP/s | weights GB/s | ratio |');
+console.log('|---|---:|---|---|---:|---:|---:|---:|---:|');
+for (const r of results) {
+  console.log(
+    `| ${r.model} | ${r.batch} | ${r.contender} | ${r.variants} | ${r.ms.toFixed(3)} | ${r.kernelMs?.toFixed(3) ?? '–'} | ` +
+      `${r.gflops.toPrecision(3)}${pct(r.gflops * 1e9, peakFlops)} | ${r.weightGBs.toPrecision(3)}${pct(r.weightGBs * 1e9, bandwidth)} | ${r.ratio.toFixed(2)} |`,
+  );
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ adapter: { vendor, architecture, description, software }, results }, null, 1));
 process.exit(0);
