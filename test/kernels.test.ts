@@ -22,7 +22,7 @@ function everyStepKind(): Step[] {
   return lowerModel(resolveGraph(parseManifest(manifest), parseSafetensors(bytes).tensors)).steps;
 }
 
-describe.each(kernels.map((k) => [k.file, k] as [string, KernelDef]))('%s', (_, kernel) => {
+describe.each(kernels.map((k) => [`${k.name} (${k.precision} weights, ${k.file})`, k] as [string, KernelDef]))('%s', (_, kernel) => {
   const reflect = new WgslReflect(kernel.shader);
   const group = reflect.getBindGroups();
 
