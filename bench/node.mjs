@@ -55,6 +55,26 @@ const device = await adapter.requestDevice({
 });
 console.log(`adapter: ${vendor} ${architecture} ${description}${software ? '  (SOFTWARE: CPU figures, not GPU figures)' : ''}`);
 
+/** The floor of any inference's end-to-end time: an empty submit plus a 16-byte read-back. */
+async function roundTripMs() {
+  const src = device.createBuffer({ size: 16, usage: 0x0004 | 0x0008 }); // COPY_SRC | COPY_DST
+  const dst = device.createBuffer({ size: 16, usage: 0x0001 | 0x0008 }); // MAP_READ | COPY_DST
+  const times = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    const encoder = device.createCommandEncoder();
+    encoder.copyBufferToBuffer(src, 0, dst, 0, 16);
+    device.queue.submit([encoder.finish()]);
+    await dst.mapAsync(1);
+    dst.unmap();
+    times.push(performance.now() - t0);
+  }
+  src.destroy();
+  dst.destroy();
+  return times.sort((a, b) => a - b)[25];
+}
+const floorMs = await roundTripMs();
+
 const contenders = [];
 for (const dir of list(values.builds)) {
   const resgpu = await import(resolve(dir, 'resgpu.js'));
@@ -112,7 +132,8 @@ for (const name of list(values.models)) {
 
 const pct = (v, peak) => (peak ? ` (${((100 * v) / peak).toFixed(1)}%)` : '');
 console.log(`\n${software ? '**Software adapter: CPU figures, not GPU figures.** ' : ''}Adapter: ${vendor} ${architecture} ${description}.`);
-console.log('GFLOP/s and GB/s are over kernel time where the adapter has timestamps, else end to end.\n');
+console.log('GFLOP/s and GB/s are over kernel time where the adapter has timestamps, else end to end.');
+console.log(`Bare submit + read-back round trip on this device: ${floorMs.toFixed(3)} ms (median of 50).\n`);
 console.log('| model | batch | contender | kernels | end to end ms | kernel ms | GFLOP/s | weights GB/s | ratio |');
 console.log('|---|---:|---|---|---:|---:|---:|---:|---:|');
 for (const r of results) {
@@ -121,5 +142,5 @@ for (const r of results) {
       `${r.gflops.toPrecision(3)}${pct(r.gflops * 1e9, peakFlops)} | ${r.weightGBs.toPrecision(3)}${pct(r.weightGBs * 1e9, bandwidth)} | ${r.ratio.toFixed(2)} |`,
   );
 }
-if (values.json) writeFileSync(values.json, JSON.stringify({ adapter: { vendor, architecture, description, software }, results }, null, 1));
+if (values.json) writeFileSync(values.json, JSON.stringify({ adapter: { vendor, architecture, description, software }, roundTripMs: floorMs, results }, null, 1));
 process.exit(0);
