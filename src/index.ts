@@ -9,6 +9,8 @@ import type { ProgressCallback } from './loader/source.js';
 import type { Model } from './model.js';
 import { CpuModel } from './runtime/cpu-model.js';
 import { GpuModel } from './runtime/gpu-model.js';
+import { BACKEND_OPTIONS, chooseBackend, type BackendOption } from './runtime/auto.js';
+import { WasmModel } from './runtime/wasm/wasm-model.js';
 import { ModelFormatError } from './errors.js';
 
 export interface LoadOptions {
@@ -16,8 +18,13 @@ export interface LoadOptions {
   gpu?: GPU;
   /** An existing device to share; dispose() then leaves it alive. */
   device?: GPUDevice;
-  /** 'webgpu' (default) or 'cpu', the float64 CPU reference. */
-  backend?: 'webgpu' | 'cpu';
+  /**
+   * 'auto' (default): WebGPU on a hardware adapter or a given gpu/device, else 'wasm'.
+   * 'wasm': WebAssembly SIMD on the CPU. 'cpu': the float64 CPU reference.
+   */
+  backend?: BackendOption;
+  /** wasm: threads to compute on (default: the cores, at most 4, where memory can be shared). */
+  threads?: number;
   /** Called as loading moves through download, parse, fold, upload and compile. */
   onProgress?: ProgressCallback;
   /** WebGPU: plans for distinct batch sizes kept at once (default 4). */
@@ -29,13 +36,14 @@ export interface LoadOptions {
 }
 
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
-  const backend = options.backend ?? 'webgpu';
-  if (backend !== 'webgpu' && backend !== 'cpu') {
-    throw new ModelFormatError(`Unknown backend ${JSON.stringify(backend)}: use 'webgpu' or 'cpu'.`);
+  if (!BACKEND_OPTIONS.includes(options.backend ?? 'auto')) {
+    throw new ModelFormatError(`Unknown backend ${JSON.stringify(options.backend)}: use ${BACKEND_OPTIONS.map((b) => `'${b}'`).join(', ')}.`);
   }
-  // Reading starts now; on WebGPU, device set-up and layer uploads overlap the download.
+  // Reading starts now; choosing the backend, device set-up and layer packing overlap the download.
   const model = streamModelSpec(source, options.onProgress);
-  return backend === 'cpu' ? new CpuModel(await model.complete()) : GpuModel.create(model, options);
+  const backend = await chooseBackend(options);
+  if (backend === 'cpu') return new CpuModel(await model.complete());
+  return backend === 'wasm' ? WasmModel.create(model, options) : GpuModel.create(model, options);
 }
 
 export type { Model, ModelDescription, DispatchDescription, LayerDescription } from './model.js';

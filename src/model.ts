@@ -2,7 +2,8 @@ import type { KernelName } from './kernels/registry.js';
 
 /** A loaded model, on either backend. The public contract: extend, never break. */
 export interface Model {
-  readonly backend: 'webgpu' | 'cpu';
+  /** Where it runs: 'webgpu', 'wasm' (WebAssembly SIMD on the CPU) or 'cpu' (the float64 reference). */
+  readonly backend: 'webgpu' | 'wasm' | 'cpu';
   /** Features per input row. */
   readonly inputSize: number;
   /** Features per output row. */
@@ -54,14 +55,14 @@ export interface DispatchDescription {
 }
 
 export interface ModelDescription {
-  backend: 'webgpu' | 'cpu';
+  backend: 'webgpu' | 'wasm' | 'cpu';
   inputSize: number;
   outputSize: number;
   batch: number;
   layers: LayerDescription[];
-  /** Empty on the CPU backend. */
+  /** Empty on the CPU backends (wasm, cpu). */
   dispatches: DispatchDescription[];
-  /** Queue submits per run(): 1 on WebGPU, 0 on the CPU. */
+  /** Queue submits per run(): 1 on WebGPU, 0 on the CPU backends. */
   submitsPerRun: number;
   /** GPU memory held by weights and by this batch size's activation buffers, in bytes. */
   gpuBytes: { weights: number; activations: number };

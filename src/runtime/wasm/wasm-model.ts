@@ -1,0 +1,192 @@
+import { DisposedError, InputError, ResgpuError } from '../../errors.js';
+import type { StreamedModel } from '../../loader/index.js';
+import type { ProgressCallback } from '../../loader/source.js';
+import type { LayerDescription, Model, ModelDescription } from '../../model.js';
+import { describeLayers } from '../describe.js';
+import { batchOf, checkBatchOption } from '../input.js';
+import { lowerModel } from '../lower.js';
+import { activationBytes, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
+import { detectSimd, gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
+import { packStep } from './pack.js';
+import { canShareMemory, coreCount, WorkerPool } from './threads.js';
+
+export interface WasmModelOptions {
+  onProgress?: ProgressCallback;
+  /**
+   * Threads to compute on (the calling one included). Default: the cores, at most 4, where
+   * memory can be shared (Node; browser pages that are cross-origin isolated); otherwise 1.
+   */
+  threads?: number;
+}
+
+/** Runs smaller than this many floating-point operations stay on one thread: waking workers costs more. */
+const MIN_FLOPS_FOR_THREADS = 4e6;
+/** Activation memory per chunk: larger batches run in chunks of rows, so memory stays bounded. */
+const CHUNK_BYTES = 64 << 20;
+/** How long a worker polls for the next run before sleeping (loop iterations, ~0.1 ms). */
+const WORKER_SPINS = 100_000;
+
+/**
+ * backend: 'wasm': the model on the CPU in WebAssembly SIMD. Weights are folded and packed into
+ * the module's memory once, while the file streams in; a run copies the input in, runs every
+ * step inside one call of the module (on every thread at once, with a barrier between steps)
+ * and copies the output out. Runs are serialized, so overlapping run() calls each get their
+ * own result.
+ */
+export class WasmModel implements Model {
+  readonly backend = 'wasm';
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly inputNames?: readonly string[];
+  readonly outputNames?: readonly string[];
+  private readonly layers: LayerDescription[];
+  private readonly flopsPerRow: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private planned = { rows: 0, threads: 0 };
+
+  private constructor(
+    spec: { inputSize: number; outputSize: number; inputNames?: string[]; outputNames?: string[] },
+    layers: LayerDescription[],
+    private readonly layout: WasmLayout,
+    private memory: WebAssembly.Memory | null,
+    private readonly kernels: GemmExports,
+    private readonly pool: WorkerPool | null,
+    /** Threads a large run uses, the calling one included. */
+    readonly threads: number,
+    /** The SIMD flavour the engine runs: 'relaxed' (fused multiply-add) or 'plain'. */
+    readonly simd: SimdLevel,
+  ) {
+    this.inputSize = spec.inputSize;
+    this.outputSize = spec.outputSize;
+    this.inputNames = spec.inputNames;
+    this.outputNames = spec.outputNames;
+    this.layers = layers;
+    this.flopsPerRow = layout.steps.reduce((n, s) => n + 2 * s.shape.outFeatures * (s.shape.inFeatures + s.shape.shortcutFeatures), 0);
+  }
+
+  /**
+   * Builds the model while its file arrives: the module compiles from the start; once the
+   * header is in, the memory is made from the shapes; each layer is folded and packed as soon
+   * as its tensors are complete.
+   */
+  static async create(model: StreamedModel, options: WasmModelOptions = {}): Promise<WasmModel> {
+    const simd = detectSimd();
+    try {
+      if (!simd) throw new ResgpuError('WEBGPU_UNAVAILABLE', "This JavaScript engine has no WebAssembly SIMD; use backend: 'cpu' or 'webgpu'.", 'WasmUnavailableError');
+      const threads = await threadCount(options.threads);
+      const shared = threads > 1;
+      const compiled = WebAssembly.compile(gemmModuleBytes(simd, shared));
+      compiled.catch(() => undefined); // awaited below, after the weights
+      const spec = await model.shapes;
+      const layout = layoutModel(lowerModel(spec), spec.inputSize);
+      const memory = new WebAssembly.Memory({ initial: pagesFor(layout.weightsEnd), maximum: MAX_PAGES, shared });
+      const floats = new Float32Array(memory.buffer);
+      let index = 0;
+      for (let i = 0; i < spec.layers.length; i++) {
+        const layer = await model.layer(i);
+        for (const step of lowerModel({ ...spec, layers: [layer] })) {
+          const packed = layout.steps[index++]!;
+          const before = packed.weights - layout.steps[0]!.weights;
+          options.onProgress?.({ stage: 'fold', loadedBytes: before, totalBytes: layout.weightBytes });
+          packStep(floats, step, packed);
+          options.onProgress?.({ stage: 'upload', loadedBytes: packed.bias + packed.panels * 32 - layout.steps[0]!.weights, totalBytes: layout.weightBytes });
+        }
+      }
+      await model.finished;
+      options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
+      const module = await compiled;
+      const instance = await WebAssembly.instantiate(module, { env: { memory } });
+      const pool = shared ? await WorkerPool.start(module, memory, threads - 1, WORKER_SPINS) : null;
+      return new WasmModel(spec, describeLayers(spec), layout, memory, instance.exports as unknown as GemmExports, pool, threads, simd);
+    } catch (e) {
+      model.cancel();
+      throw e;
+    }
+  }
+
+  async run(x: Float32Array): Promise<Float32Array> {
+    if (this.disposed) throw new DisposedError();
+    const batch = batchOf(x, this.inputSize);
+    // Copy now: the caller may reuse its array before this run's turn comes.
+    const input = x.slice();
+    const result = this.queue.then(() => this.forward(input, batch));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  describe(options: { batch?: number } = {}): ModelDescription {
+    if (this.disposed) throw new DisposedError();
+    return {
+      backend: 'wasm',
+      inputSize: this.inputSize,
+      outputSize: this.outputSize,
+      batch: checkBatchOption(options.batch),
+      layers: this.layers,
+      dispatches: [],
+      submitsPerRun: 0,
+      gpuBytes: { weights: 0, activations: 0 },
+      adapter: null,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.queue; // runs already queued finish first
+    await this.pool?.close();
+    this.memory = null; // the module's memory goes with the last reference
+  }
+
+  private forward(input: Float32Array, batch: number): Float32Array {
+    const { layout, inputSize, outputSize } = this;
+    const chunk = Math.min(batch, Math.max(4, Math.floor(CHUNK_BYTES / (layout.bufferCount * layout.bufferRowBytes) / 4) * 4));
+    const memory = this.memoryFor(chunk);
+    const output = new Float32Array(batch * outputSize);
+    const last = layout.steps.length;
+    for (let r0 = 0; r0 < batch; r0 += chunk) {
+      const rows = Math.min(chunk, batch - r0);
+      const threads = this.pool && this.flopsPerRow * rows >= MIN_FLOPS_FOR_THREADS ? this.threads : 1;
+      if (this.planned.rows !== rows || this.planned.threads !== threads) {
+        writePlan(layout, rows, threads, new Int32Array(memory.buffer));
+        this.planned = { rows, threads };
+      }
+      const floats = new Float32Array(memory.buffer);
+      copyRows(input, r0 * inputSize, inputSize, floats, valueOffset(layout, rows, 0) / 4, layout.strides[0]! / 4, rows);
+      if (threads > 1) this.pool!.start(layout.plan, last, threads);
+      this.kernels.run(layout.plan, last, 0, threads, 0);
+      copyRows(floats, valueOffset(layout, rows, last) / 4, layout.strides[last]! / 4, output, r0 * outputSize, outputSize, rows, outputSize);
+    }
+    return output;
+  }
+
+  /** The memory, grown to hold the activations of a chunk of `rows` rows. */
+  private memoryFor(rows: number): WebAssembly.Memory {
+    const memory = this.memory!;
+    const pages = pagesFor(this.layout.weightsEnd + activationBytes(this.layout, rows));
+    const current = memory.buffer.byteLength / WASM_PAGE_BYTES;
+    if (pages > current) memory.grow(pages - current);
+    return memory;
+  }
+}
+
+function pagesFor(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
+}
+
+/** Copies `rows` rows of `width` floats between row strides (in floats). */
+function copyRows(src: Float32Array, srcAt: number, srcStride: number, dst: Float32Array, dstAt: number, dstStride: number, rows: number, width = Math.min(srcStride, dstStride)): void {
+  if (srcStride === width && dstStride === width) {
+    dst.set(src.subarray(srcAt, srcAt + rows * width), dstAt);
+    return;
+  }
+  for (let r = 0; r < rows; r++) dst.set(src.subarray(srcAt + r * srcStride, srcAt + r * srcStride + width), dstAt + r * dstStride);
+}
+
+async function threadCount(requested: number | undefined): Promise<number> {
+  if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1)) {
+    throw new InputError(`The threads option needs a positive integer, got ${String(requested)}.`);
+  }
+  if (!canShareMemory()) return 1;
+  return requested ?? Math.min(await coreCount(), 4);
+}
