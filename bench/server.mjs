@@ -11,7 +11,7 @@ import { createServer } from 'vite';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 export const MODELS_DIR = join(HERE, 'models');
-export const PRESETS = ['tabular', 'small', 'large', 'breast_cancer'];
+export const PRESETS = ['tabular', 'small', 'medium', 'large', 'breast_cancer'];
 
 export function makeModels(presets = PRESETS) {
   mkdirSync(MODELS_DIR, { recursive: true });

@@ -20,6 +20,8 @@
 ;; Control words at address 0: 0 barrier count, 4 barrier generation (the rest is JS's).
 (module
   (import "env" "memory" (memory 1 65536 shared))
+  ;; Rows per cache block (a multiple of 4); a global so that a benchmark can tune it.
+  (global $block_rows (export "block_rows") (mut i32) (i32.const 16))
 
   ;; ReLU is f32x4.max against zero: wasm's max returns NaN when either operand is NaN, so
   ;; ReLU(NaN) = NaN as in PyTorch (f32x4.pmax would return 0 for pmax(0, NaN)).
@@ -35,12 +37,15 @@
     (v128.store (local.get $out) (local.get $c0))
     (v128.store offset=16 (local.get $out) (local.get $c1)))
 
-  ;; 4 rows × 8 columns: 8 accumulators in registers, k unrolled by 4 so that every load
-  ;; addresses through a constant offset. a, x and out point at row 0 of the tile; for
-  ;; kind 2, x already points at the tile's columns of the residual.
+  ;; 4 rows × 8 columns: 8 accumulators in registers; per k, two weight vectors and four
+  ;; broadcast activations. The k loop is deliberately not unrolled: V8's TurboFan hoists every
+  ;; load of an unrolled body to its top and then spills accumulators to the stack (measured
+  ;; with bench/gemm-kernel.mjs: 11.6 GFLOP/s unrolled by 4, 33 not unrolled, one thread).
+  ;; a, x and out point at row 0 of the tile; for kind 2, x already points at the tile's
+  ;; columns of the residual.
   (func $tile4 (param $a i32) (param $lda i32) (param $k i32) (param $x i32) (param $ldx i32) (param $k2 i32)
                (param $w i32) (param $bias i32) (param $out i32) (param $ldo i32) (param $kind i32)
-    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $end i32) (local $end4 i32)
+    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $end i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $b0 v128) (local $b1 v128) (local $s v128)
@@ -55,75 +60,6 @@
       (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))
       (local.set $a3 (i32.add (local.get $a2) (local.get $lda)))
       (local.set $end (i32.add (local.get $a) (i32.shl (local.get $k) (i32.const 2))))
-      (local.set $end4 (i32.add (local.get $a) (i32.shl (i32.and (local.get $k) (i32.const -4)) (i32.const 2))))
-      (if (i32.lt_u (local.get $a0) (local.get $end4))
-        (then (loop $k4
-          ;; k + 0
-          (local.set $b0 (v128.load offset=0 (local.get $w)))
-          (local.set $b1 (v128.load offset=16 (local.get $w)))
-          (local.set $s (v128.load32_splat offset=0 (local.get $a0)))
-          (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
-          (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
-          (local.set $s (v128.load32_splat offset=0 (local.get $a1)))
-          (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
-          (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
-          (local.set $s (v128.load32_splat offset=0 (local.get $a2)))
-          (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
-          (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
-          (local.set $s (v128.load32_splat offset=0 (local.get $a3)))
-          (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
-          (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
-          ;; k + 1
-          (local.set $b0 (v128.load offset=32 (local.get $w)))
-          (local.set $b1 (v128.load offset=48 (local.get $w)))
-          (local.set $s (v128.load32_splat offset=4 (local.get $a0)))
-          (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
-          (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
-          (local.set $s (v128.load32_splat offset=4 (local.get $a1)))
-          (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
-          (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
-          (local.set $s (v128.load32_splat offset=4 (local.get $a2)))
-          (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
-          (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
-          (local.set $s (v128.load32_splat offset=4 (local.get $a3)))
-          (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
-          (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
-          ;; k + 2
-          (local.set $b0 (v128.load offset=64 (local.get $w)))
-          (local.set $b1 (v128.load offset=80 (local.get $w)))
-          (local.set $s (v128.load32_splat offset=8 (local.get $a0)))
-          (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
-          (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
-          (local.set $s (v128.load32_splat offset=8 (local.get $a1)))
-          (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
-          (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
-          (local.set $s (v128.load32_splat offset=8 (local.get $a2)))
-          (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
-          (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
-          (local.set $s (v128.load32_splat offset=8 (local.get $a3)))
-          (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
-          (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
-          ;; k + 3
-          (local.set $b0 (v128.load offset=96 (local.get $w)))
-          (local.set $b1 (v128.load offset=112 (local.get $w)))
-          (local.set $s (v128.load32_splat offset=12 (local.get $a0)))
-          (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
-          (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
-          (local.set $s (v128.load32_splat offset=12 (local.get $a1)))
-          (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
-          (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
-          (local.set $s (v128.load32_splat offset=12 (local.get $a2)))
-          (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
-          (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
-          (local.set $s (v128.load32_splat offset=12 (local.get $a3)))
-          (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
-          (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
-          (local.set $a0 (i32.add (local.get $a0) (i32.const 16)))
-          (local.set $a1 (i32.add (local.get $a1) (i32.const 16)))
-          (local.set $a2 (i32.add (local.get $a2) (i32.const 16)))
-          (local.set $a3 (i32.add (local.get $a3) (i32.const 16)))
-          (local.set $w (i32.add (local.get $w) (i32.const 128)))
-          (br_if $k4 (i32.lt_u (local.get $a0) (local.get $end4))))))
       (if (i32.lt_u (local.get $a0) (local.get $end))
         (then (loop $k1
           (local.set $b0 (v128.load offset=0 (local.get $w)))
@@ -220,7 +156,8 @@
   (func $step (param $d i32) (param $thread i32) (param $threads i32)
     (local $kind i32) (local $rows i32) (local $panels i32) (local $a i32) (local $lda i32) (local $k1 i32)
     (local $x i32) (local $ldx i32) (local $k2 i32) (local $w i32) (local $bias i32) (local $out i32) (local $ldo i32)
-    (local $p i32) (local $p1 i32) (local $r i32) (local $r0 i32) (local $r1 i32) (local $groups i32)
+    (local $p0 i32) (local $p i32) (local $p1 i32) (local $r i32) (local $r0 i32) (local $r1 i32) (local $groups i32)
+    (local $rb i32) (local $re i32)
     (local $pstride i32) (local $wp i32) (local $col i32) (local $xcol i32)
     (local.set $kind (i32.load (local.get $d)))
     (local.set $rows (i32.load offset=4 (local.get $d)))
@@ -238,7 +175,7 @@
     (local.set $pstride (i32.shl (i32.add (local.get $k1) (local.get $k2)) (i32.const 5)))
     (if (i32.load offset=52 (local.get $d))
       (then
-        (local.set $p (i32.div_u (i32.mul (local.get $panels) (local.get $thread)) (local.get $threads)))
+        (local.set $p0 (i32.div_u (i32.mul (local.get $panels) (local.get $thread)) (local.get $threads)))
         (local.set $p1 (i32.div_u (i32.mul (local.get $panels) (i32.add (local.get $thread) (i32.const 1))) (local.get $threads)))
         (local.set $r0 (i32.const 0))
         (local.set $r1 (local.get $rows)))
@@ -248,40 +185,51 @@
         (local.set $r1 (i32.shl (i32.div_u (i32.mul (local.get $groups) (i32.add (local.get $thread) (i32.const 1))) (local.get $threads)) (i32.const 2)))
         (if (i32.eq (local.get $thread) (i32.sub (local.get $threads) (i32.const 1)))
           (then (local.set $r1 (local.get $rows))))
-        (local.set $p (i32.const 0))
+        (local.set $p0 (i32.const 0))
         (local.set $p1 (local.get $panels))))
-    (block $panels_done
-      (loop $panel
-        (br_if $panels_done (i32.ge_u (local.get $p) (local.get $p1)))
-        (local.set $wp (i32.add (local.get $w) (i32.mul (local.get $p) (local.get $pstride))))
-        (local.set $col (i32.shl (local.get $p) (i32.const 5)))
-        ;; Identity residual: x is read in the epilogue at the tile's columns.
-        (local.set $xcol (select (local.get $col) (i32.const 0) (i32.eq (local.get $kind) (i32.const 2))))
-        (local.set $r (local.get $r0))
-        (block $tiles_done
-          (loop $tile
-            (br_if $tiles_done (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $r1)))
-            (call $tile4
-              (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $lda))) (local.get $lda) (local.get $k1)
-              (i32.add (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $ldx))) (local.get $xcol)) (local.get $ldx) (local.get $k2)
-              (local.get $wp) (i32.add (local.get $bias) (local.get $col))
-              (i32.add (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $ldo))) (local.get $col)) (local.get $ldo)
-              (local.get $kind))
-            (local.set $r (i32.add (local.get $r) (i32.const 4)))
-            (br $tile)))
-        (block $rows_done
-          (loop $row
-            (br_if $rows_done (i32.ge_u (local.get $r) (local.get $r1)))
-            (call $tile1
-              (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $lda))) (local.get $lda) (local.get $k1)
-              (i32.add (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $ldx))) (local.get $xcol)) (local.get $ldx) (local.get $k2)
-              (local.get $wp) (i32.add (local.get $bias) (local.get $col))
-              (i32.add (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $ldo))) (local.get $col)) (local.get $ldo)
-              (local.get $kind))
-            (local.set $r (i32.add (local.get $r) (i32.const 1)))
-            (br $row)))
-        (local.set $p (i32.add (local.get $p) (i32.const 1)))
-        (br $panel))))
+    ;; Rows in blocks of $block_rows: a block's rows of A stay in the core's L2 cache while
+    ;; every panel passes over them (a panel's weights, read once per block, stay in L1).
+    (local.set $rb (local.get $r0))
+    (block $blocks_done
+      (loop $block
+        (br_if $blocks_done (i32.ge_u (local.get $rb) (local.get $r1)))
+        (local.set $re (select (local.get $r1) (i32.add (local.get $rb) (global.get $block_rows))
+          (i32.lt_u (i32.sub (local.get $r1) (local.get $rb)) (global.get $block_rows))))
+        (local.set $p (local.get $p0))
+        (block $panels_done
+          (loop $panel
+            (br_if $panels_done (i32.ge_u (local.get $p) (local.get $p1)))
+            (local.set $wp (i32.add (local.get $w) (i32.mul (local.get $p) (local.get $pstride))))
+            (local.set $col (i32.shl (local.get $p) (i32.const 5)))
+            ;; Identity residual: x is read in the epilogue at the tile's columns.
+            (local.set $xcol (select (local.get $col) (i32.const 0) (i32.eq (local.get $kind) (i32.const 2))))
+            (local.set $r (local.get $rb))
+            (block $tiles_done
+              (loop $tile
+                (br_if $tiles_done (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $re)))
+                (call $tile4
+                  (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $lda))) (local.get $lda) (local.get $k1)
+                  (i32.add (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $ldx))) (local.get $xcol)) (local.get $ldx) (local.get $k2)
+                  (local.get $wp) (i32.add (local.get $bias) (local.get $col))
+                  (i32.add (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $ldo))) (local.get $col)) (local.get $ldo)
+                  (local.get $kind))
+                (local.set $r (i32.add (local.get $r) (i32.const 4)))
+                (br $tile)))
+            (block $rows_done
+              (loop $row
+                (br_if $rows_done (i32.ge_u (local.get $r) (local.get $re)))
+                (call $tile1
+                  (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $lda))) (local.get $lda) (local.get $k1)
+                  (i32.add (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $ldx))) (local.get $xcol)) (local.get $ldx) (local.get $k2)
+                  (local.get $wp) (i32.add (local.get $bias) (local.get $col))
+                  (i32.add (i32.add (local.get $out) (i32.mul (local.get $r) (local.get $ldo))) (local.get $col)) (local.get $ldo)
+                  (local.get $kind))
+                (local.set $r (i32.add (local.get $r) (i32.const 1)))
+                (br $row)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $panel)))
+        (local.set $rb (local.get $re))
+        (br $block))))
 
   ;; Every thread waits here until all `threads` have arrived. A thread spins first (a step
   ;; takes microseconds to milliseconds, less than a sleep and wake-up); workers then sleep

@@ -31,20 +31,33 @@ export async function coreCount(): Promise<number> {
   return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
 }
 
+/** The part of Node's worker_threads used here (declared, so the library's types need no @types/node). */
+interface NodeWorker {
+  on(event: 'message', listener: (m: string) => void): void;
+  on(event: 'error', listener: (e: Error) => void): void;
+  postMessage(m: unknown): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+type NodeWorkerConstructor = new (code: string, options: { eval: true }) => NodeWorker;
+
 interface AnyWorker {
   post(setup: WorkerSetup): void;
   terminate(): Promise<unknown> | void;
+  /** Node: stop counting toward keeping the process alive. */
+  detach?(): void;
 }
 
 async function spawn(onMessage: (m: string) => void): Promise<AnyWorker> {
   const body = `(${workerMain.toString()})`;
   if (isNode()) {
-    const { Worker } = await importNode<typeof import('node:worker_threads')>('node:worker_threads');
+    const { Worker } = await importNode<{ Worker: NodeWorkerConstructor }>('node:worker_threads');
     const w = new Worker(`const { parentPort } = require('node:worker_threads');\n${body}((h) => parentPort.on('message', h), (m) => parentPort.postMessage(m));`, { eval: true });
     w.on('message', onMessage);
     w.on('error', (e) => onMessage(`failed: ${e.message}`));
-    w.unref(); // a forgotten dispose() must not keep the process alive
-    return { post: (s) => w.postMessage(s), terminate: () => w.terminate() };
+    // Once running, a forgotten dispose() must not keep the process alive (before 'ready', the
+    // worker must keep it alive: nothing else may be pending while the model loads).
+    return { post: (s) => w.postMessage(s), terminate: () => w.terminate(), detach: () => w.unref() };
   }
   const source = `${body}((h) => { self.onmessage = (e) => h(e.data); }, (m) => self.postMessage(m));`;
   const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
@@ -83,6 +96,7 @@ export class WorkerPool {
         w.post({ module, memory, thread: i + 1, control: CONTROL, spins });
       }
       await Promise.all(ready);
+      for (const w of workers) w.detach?.();
     } catch (e) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw e;
