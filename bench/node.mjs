@@ -2,8 +2,11 @@
 // [--batches 1,256] [--threads 1,2] [--iterations 20] [--rounds 3]`.
 // resgpu's WebAssembly backend (the built dist/resgpu.js, backend 'wasm' and 'auto') against
 // onnxruntime-web's WASM backend (its Node build) on the same preset, same thread count, in one
-// process. Contenders alternate run by run, so machine noise hits both alike; each round
-// reports the median of its runs, and the table the median over rounds with the min–max.
+// process (one process per thread count: onnxruntime-web fixes its threads at its first session).
+// Contenders take turns, `iterations` runs each per round after a warm-up, so machine noise
+// hits all alike; each round reports the median of its runs, the table the median over rounds
+// with their min–max.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +27,18 @@ const list = (s) => s.split(',').filter(Boolean);
 const iterations = Number(values.iterations);
 const rounds = Number(values.rounds);
 makeModels(list(values.models));
+const HEADER = '| model | batch | threads | contender | median ms [min–max over rounds] | GFLOP/s | speed vs ORT-WASM |';
+
+if (list(values.threads).length > 1) {
+  // One child process per thread count, each printing its rows.
+  const rows = list(values.threads).flatMap((t) => {
+    const args = [process.argv[1], '--models', values.models, '--batches', values.batches, '--threads', t, '--iterations', values.iterations, '--rounds', values.rounds];
+    return execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| model'));
+  });
+  console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${values.rounds} rounds × ${values.iterations} runs per contender, contenders taking turns`);
+  console.log(`${HEADER}\n|---|---:|---:|---|---:|---:|---:|\n${rows.join('\n')}`);
+  process.exit(0);
+}
 
 /** 2 × multiply-adds per row, from the folded layer shapes make_model.py wrote. */
 function flopsPerRow(preset) {
@@ -67,16 +82,16 @@ for (const preset of list(values.models)) {
       const reference = await cs[2].run(x, batch);
       const perRound = cs.map(() => []);
       for (let round = 0; round < rounds; round++) {
-        const times = cs.map(() => []);
-        for (const c of cs) for (let i = 0; i < 3; i++) await c.run(x, batch); // warm-up
-        for (let i = 0; i < iterations; i++) {
-          for (const [j, c] of cs.entries()) {
+        for (const [j, c] of cs.entries()) {
+          for (let i = 0; i < 3; i++) await c.run(x, batch); // warm-up
+          const times = [];
+          for (let i = 0; i < iterations; i++) {
             const t = performance.now();
             await c.run(x, batch);
-            times[j].push(performance.now() - t);
+            times.push(performance.now() - t);
           }
+          perRound[j].push(median(times));
         }
-        times.forEach((t, j) => perRound[j].push(median(t)));
       }
       let worst = 0;
       const y = await cs[0].run(x, batch);
@@ -91,8 +106,8 @@ for (const preset of list(values.models)) {
     for (const c of cs) await c.dispose();
   }
 }
-console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${rounds} rounds × ${iterations} runs, contenders alternating`);
-console.log('| model | batch | threads | contender | median ms [min–max over rounds] | GFLOP/s | speed vs ORT-WASM |');
+console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${rounds} rounds × ${iterations} runs per contender, contenders taking turns`);
+console.log(HEADER);
 console.log('|---|---:|---:|---|---:|---:|---:|');
 console.log(rows.join('\n'));
 process.exit(0);
