@@ -46,15 +46,16 @@ function need(file: string | undefined, what: string): string {
 
 // onnxruntime-web loads its WASM from here (bench/server.mjs serves the package's dist/).
 ort.env.wasm.wasmPaths = '/ort/';
-// The same threads as resgpu-wasm's default on a cross-origin isolated page (the cores, at most 4).
-ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(navigator.hardwareConcurrency, 4) : 1;
+// onnxruntime-web's WASM backend runs on its default threads: ⌈cores / 2⌉, at most 4 (1 on the
+// 2-core development machine, where more threads never started its workers from this server).
+// resgpu-wasm runs once on 1 thread (same count) and once on its default (the cores, at most 4).
 
 const RESGPU_NAMES = { webgpu: 'resgpu (WebGPU)', cpu: 'CPU reference', wasm: 'resgpu-wasm', auto: 'resgpu-auto' } as const;
 
-const resgpu = (backend: 'webgpu' | 'cpu' | 'wasm' | 'auto'): Contender => ({
-  name: RESGPU_NAMES[backend],
+const resgpu = (backend: 'webgpu' | 'cpu' | 'wasm' | 'auto', threads?: number): Contender => ({
+  name: `${RESGPU_NAMES[backend]}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}`,
   async load(model) {
-    const m = await loadModel(model.resgpu, { backend, profile: true });
+    const m = await loadModel(model.resgpu, { backend, profile: true, ...(threads ? { threads } : {}) });
     return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose(), backend: m.backend };
   },
 });
@@ -131,5 +132,5 @@ const tensorflow: Contender = {
 };
 
 export const CONTENDERS: Contender[] = [
-  resgpu('webgpu'), resgpu('cpu'), resgpu('wasm'), resgpu('auto'), onnxruntime('webgpu'), onnxruntime('wasm'), tensorflow,
+  resgpu('webgpu'), resgpu('cpu'), resgpu('wasm', 1), resgpu('wasm'), resgpu('auto'), onnxruntime('webgpu'), onnxruntime('wasm'), tensorflow,
 ];

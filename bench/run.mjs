@@ -58,20 +58,23 @@ try {
  */
 function cpuTable(results) {
   const lines = [
-    '| model | batch | resgpu-wasm ms | GFLOP/s | ORT-WASM ms | GFLOP/s | resgpu-wasm speed vs ORT-WASM | resgpu-auto ms (backend) | auto vs best of WebGPU, wasm |',
+    '| model | batch | ORT-WASM ms (GFLOP/s) | resgpu-wasm 1 thread ms (GFLOP/s) | speed vs ORT | resgpu-wasm default threads ms (GFLOP/s) | speed vs ORT | resgpu-auto ms (backend) | auto time / best of WebGPU, wasm |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const ok = (r) => r && !r.skipped;
   for (const key of new Set(results.map((r) => `${r.model}|${r.batch}`))) {
     const [model, batch] = key.split('|');
     const row = results.filter((r) => r.model === model && String(r.batch) === batch);
+    const wasm1 = row.find((r) => r.contender === 'resgpu-wasm (1 thread)');
     const wasm = row.find((r) => r.contender === 'resgpu-wasm');
     const ort = row.find((r) => r.contender === 'onnxruntime-web (WASM)');
     const auto = row.find((r) => r.contender.startsWith('resgpu-auto'));
-    const best = Math.min(...row.filter((r) => ok(r) && (r.contender === 'resgpu-wasm' || r.contender === 'resgpu (WebGPU)')).map((r) => r.medianMs));
-    const ms = (r) => (ok(r) ? r.medianMs.toPrecision(3) : '–');
-    const gf = (r) => (ok(r) ? r.gflops.toPrecision(3) : '–');
-    lines.push(`| ${model} | ${batch} | ${ms(wasm)} | ${gf(wasm)} | ${ms(ort)} | ${gf(ort)} | ${ok(wasm) && ok(ort) ? `${(ort.medianMs / wasm.medianMs).toFixed(2)}×` : '–'} | ${ok(auto) ? `${ms(auto)} (${auto.contender.slice(13, -1)})` : '–'} | ${ok(auto) && Number.isFinite(best) ? `${(auto.medianMs / best).toFixed(2)}× the time` : '–'} |`);
+    const best = Math.min(...row.filter((r) => ok(r) && (r.contender.startsWith('resgpu-wasm') || r.contender === 'resgpu (WebGPU)')).map((r) => r.medianMs));
+    const cell = (r) => (ok(r) ? `${r.medianMs.toPrecision(3)} (${r.gflops.toPrecision(3)})` : '–');
+    const speed = (r) => (ok(r) && ok(ort) ? `${(ort.medianMs / r.medianMs).toFixed(2)}×` : '–');
+    const autoCell = ok(auto) ? `${auto.medianMs.toPrecision(3)} (${auto.contender.slice(13, -1)})` : '–';
+    const autoRatio = ok(auto) && Number.isFinite(best) ? `${(auto.medianMs / best).toFixed(2)}×` : '–';
+    lines.push(`| ${model} | ${batch} | ${cell(ort)} | ${cell(wasm1)} | ${speed(wasm1)} | ${cell(wasm)} | ${speed(wasm)} | ${autoCell} | ${autoRatio} |`);
   }
   return lines.join('\n');
 }

@@ -16,7 +16,7 @@ import type { GemmStepShape } from '../lower.js';
 /** Output columns per weight panel: the micro-kernels' tile width. */
 export const PANEL = 8;
 /** i32 indices of the control words at address 0; gemm.wat owns the first two. */
-export const CONTROL = { barrierCount: 0, barrierGeneration: 1, go: 2, quit: 3, plan: 4, steps: 5, threads: 6 } as const;
+export const CONTROL = { barrierCount: 0, barrierGeneration: 1, go: 2, quit: 3, plan: 4, steps: 5, threads: 6, done: 7 } as const;
 const CONTROL_BYTES = 64;
 const DESCRIPTOR_BYTES = 64;
 /** Regions start on cache lines. */

@@ -8,7 +8,7 @@ import { lowerModel } from '../lower.js';
 import { activationBytes, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
 import { detectSimd, gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
 import { packStep } from './pack.js';
-import { canShareMemory, coreCount, WorkerPool } from './threads.js';
+import { canShareMemory, coreCount, isNode, WorkerPool } from './threads.js';
 
 export interface WasmModelOptions {
   onProgress?: ProgressCallback;
@@ -19,10 +19,17 @@ export interface WasmModelOptions {
   threads?: number;
 }
 
-/** Runs smaller than this many floating-point operations stay on one thread: waking workers costs more. */
-const MIN_FLOPS_FOR_THREADS = 4e6;
-/** Activation memory per chunk: larger batches run in chunks of rows, so memory stays bounded. */
-const CHUNK_BYTES = 64 << 20;
+/**
+ * Knobs, mutable so that tests can force the threaded and chunked paths on small models.
+ * minFlopsForThreads (measured with bench/node.mjs on the 2-core development machine): runs
+ * smaller than this stay on one thread, because waking workers and meeting at a barrier after
+ * every step costs more than it saves.
+ */
+export const wasmTuning = {
+  minFlopsForThreads: 4e6,
+  /** Activation memory per chunk: larger batches run in chunks of rows, so memory stays bounded. */
+  chunkBytes: 64 << 20,
+};
 /** How long a worker polls for the next run before sleeping (loop iterations, ~0.1 ms). */
 const WORKER_SPINS = 100_000;
 
@@ -86,18 +93,20 @@ export class WasmModel implements Model {
       for (let i = 0; i < spec.layers.length; i++) {
         const layer = await model.layer(i);
         for (const step of lowerModel({ ...spec, layers: [layer] })) {
+          // Progress in bytes of packed weights: from this step's start to the next one's.
+          const start = layout.weightsEnd - layout.weightBytes;
+          const end = (layout.steps[index + 1]?.weights ?? layout.weightsEnd) - start;
           const packed = layout.steps[index++]!;
-          const before = packed.weights - layout.steps[0]!.weights;
-          options.onProgress?.({ stage: 'fold', loadedBytes: before, totalBytes: layout.weightBytes });
+          options.onProgress?.({ stage: 'fold', loadedBytes: packed.weights - start, totalBytes: layout.weightBytes });
           packStep(floats, step, packed);
-          options.onProgress?.({ stage: 'upload', loadedBytes: packed.bias + packed.panels * 32 - layout.steps[0]!.weights, totalBytes: layout.weightBytes });
+          options.onProgress?.({ stage: 'upload', loadedBytes: end, totalBytes: layout.weightBytes });
         }
       }
       await model.finished;
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
       const module = await compiled;
       const instance = await WebAssembly.instantiate(module, { env: { memory } });
-      const pool = shared ? await WorkerPool.start(module, memory, threads - 1, WORKER_SPINS) : null;
+      const pool = shared ? await WorkerPool.start(module, memory, threads, WORKER_SPINS) : null;
       return new WasmModel(spec, describeLayers(spec), layout, memory, instance.exports as unknown as GemmExports, pool, threads, simd);
     } catch (e) {
       model.cancel();
@@ -138,23 +147,25 @@ export class WasmModel implements Model {
     this.memory = null; // the module's memory goes with the last reference
   }
 
-  private forward(input: Float32Array, batch: number): Float32Array {
+  private async forward(input: Float32Array, batch: number): Promise<Float32Array> {
     const { layout, inputSize, outputSize } = this;
-    const chunk = Math.min(batch, Math.max(4, Math.floor(CHUNK_BYTES / (layout.bufferCount * layout.bufferRowBytes) / 4) * 4));
+    const chunk = Math.min(batch, Math.max(4, Math.floor(wasmTuning.chunkBytes / (layout.bufferCount * layout.bufferRowBytes) / 4) * 4));
     const memory = this.memoryFor(chunk);
     const output = new Float32Array(batch * outputSize);
     const last = layout.steps.length;
     for (let r0 = 0; r0 < batch; r0 += chunk) {
       const rows = Math.min(chunk, batch - r0);
-      const threads = this.pool && this.flopsPerRow * rows >= MIN_FLOPS_FOR_THREADS ? this.threads : 1;
+      const threads = this.pool && this.flopsPerRow * rows >= wasmTuning.minFlopsForThreads ? this.threads : 1;
       if (this.planned.rows !== rows || this.planned.threads !== threads) {
         writePlan(layout, rows, threads, new Int32Array(memory.buffer));
         this.planned = { rows, threads };
       }
       const floats = new Float32Array(memory.buffer);
       copyRows(input, r0 * inputSize, inputSize, floats, valueOffset(layout, rows, 0) / 4, layout.strides[0]! / 4, rows);
-      if (threads > 1) this.pool!.start(layout.plan, last, threads);
-      this.kernels.run(layout.plan, last, 0, threads, 0);
+      // Thread 0's share, here; it may sleep at the barriers only where the thread may block (Node).
+      const share = () => this.kernels.run(layout.plan, last, 0, threads, isNode() ? 1 : 0);
+      if (threads > 1) await this.pool!.run(layout.plan, last, threads, share);
+      else share();
       copyRows(floats, valueOffset(layout, rows, last) / 4, layout.strides[last]! / 4, output, r0 * outputSize, outputSize, rows, outputSize);
     }
     return output;

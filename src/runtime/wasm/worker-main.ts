@@ -4,14 +4,15 @@
  * use nothing from outside its own body. It instantiates the gemm module on the shared memory,
  * then waits for a run (a change of the `go` word), takes its share of it, and waits again,
  * until `quit` is set. It never returns to its event loop in between: a run starts with one
- * wake-up, not a message.
+ * wake-up, not a message. Thread 0, when it is a worker, bumps `done` once the run is over
+ * (the module's last barrier has passed, so every thread has finished).
  */
 export interface WorkerSetup {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   thread: number;
   /** i32 indices of the control words (layout.ts CONTROL). */
-  control: { go: number; quit: number; plan: number; steps: number; threads: number };
+  control: { go: number; quit: number; plan: number; steps: number; threads: number; done: number };
   /** Iterations to poll `go` before sleeping: catches back-to-back runs without a wake-up. */
   spins: number;
 }
@@ -32,7 +33,12 @@ export function workerMain(receive: (handler: (setup: WorkerSetup) => void) => v
           seen = Atomics.load(words, control.go);
           if (Atomics.load(words, control.quit) !== 0) break;
           const threads = Atomics.load(words, control.threads);
-          if (thread < threads) run(Atomics.load(words, control.plan), Atomics.load(words, control.steps), thread, threads, 1);
+          if (thread >= threads) continue;
+          run(Atomics.load(words, control.plan), Atomics.load(words, control.steps), thread, threads, 1);
+          if (thread === 0) {
+            Atomics.add(words, control.done, 1);
+            Atomics.notify(words, control.done);
+          }
         }
         send('closed');
       },
