@@ -57,7 +57,7 @@ export class WasmModel implements Model {
     layers: LayerDescription[],
     private readonly layout: WasmLayout,
     private memory: WebAssembly.Memory | null,
-    private readonly kernels: GemmExports,
+    private kernels: GemmExports | null,
     private readonly pool: WorkerPool | null,
     /** Threads a large run uses, the calling one included. */
     readonly threads: number,
@@ -144,7 +144,9 @@ export class WasmModel implements Model {
     this.disposed = true;
     await this.queue; // runs already queued finish first
     await this.pool?.close();
-    this.memory = null; // the module's memory goes with the last reference
+    // WebAssembly memory cannot be freed explicitly: it goes with the last reference to it.
+    this.memory = null;
+    this.kernels = null;
   }
 
   private async forward(input: Float32Array, batch: number): Promise<Float32Array> {
@@ -163,7 +165,8 @@ export class WasmModel implements Model {
       const floats = new Float32Array(memory.buffer);
       copyRows(input, r0 * inputSize, inputSize, floats, valueOffset(layout, rows, 0) / 4, layout.strides[0]! / 4, rows);
       // Thread 0's share, here; it may sleep at the barriers only where the thread may block (Node).
-      const share = () => this.kernels.run(layout.plan, last, 0, threads, isNode() ? 1 : 0);
+      const kernels = this.kernels!;
+      const share = () => kernels.run(layout.plan, last, 0, threads, isNode() ? 1 : 0);
       if (threads > 1) await this.pool!.run(layout.plan, last, threads, share);
       else share();
       copyRows(floats, valueOffset(layout, rows, last) / 4, layout.strides[last]! / 4, output, r0 * outputSize, outputSize, rows, outputSize);
