@@ -251,9 +251,10 @@
         (then (drop (memory.atomic.wait32 offset=4 (i32.const 0) (local.get $generation) (i64.const -1)))))
       (br $wait)))
 
-  ;; One inference: `steps` descriptors from `plan`, this thread's share of each, all threads
-  ;; meeting after every step (a step reads what the previous one wrote) and after the last
-  ;; (the caller reads the output once run returns).
+  ;; One inference: `steps` descriptors from `plan`, this thread's share of each. When threads
+  ;; split the rows, each thread carries its own rows through every step (rows never mix), so
+  ;; they meet only once, after the last step (the caller then reads the output). When they
+  ;; split the panels, a step needs every column of the previous one: they meet after each step.
   (func (export "run") (param $plan i32) (param $steps i32) (param $thread i32) (param $threads i32) (param $can_block i32)
     (local $end i32)
     (local.set $end (i32.add (local.get $plan) (i32.shl (local.get $steps) (i32.const 6))))
@@ -261,7 +262,10 @@
       (loop $next
         (br_if $done (i32.ge_u (local.get $plan) (local.get $end)))
         (call $step (local.get $plan) (local.get $thread) (local.get $threads))
-        (if (i32.gt_u (local.get $threads) (i32.const 1))
+        (if (i32.and (i32.gt_u (local.get $threads) (i32.const 1)) (i32.load offset=52 (local.get $plan)))
           (then (call $barrier (local.get $threads) (local.get $can_block))))
         (local.set $plan (i32.add (local.get $plan) (i32.const 64)))
-        (br $next)))))
+        (br $next)))
+    (if (i32.gt_u (local.get $threads) (i32.const 1))
+      (then (call $barrier (local.get $threads) (local.get $can_block)))))
+)

@@ -9,8 +9,9 @@ import type { GemmStepShape } from '../lower.js';
  *   [control words | step table | packed weights and biases, step by step | activations]
  *
  * Weights are laid out from the shapes alone, so the memory can be made as soon as a
- * file's header is in. Activations are row-major with widths padded to 8 floats (one panel);
- * three buffers or so serve any depth (buffer-assignment.ts), sized for the rows of a chunk.
+ * file's header is in. Activations are row-major, every value with the row stride of the widest
+ * (a multiple of 8 floats, one panel); three buffers or so serve any depth
+ * (buffer-assignment.ts), sized for the rows of a chunk.
  */
 
 /** Output columns per weight panel: the micro-kernels' tile width. */
@@ -43,7 +44,7 @@ export interface WasmLayout {
   weightsEnd: number;
   /** Bytes of weights and biases, padding included. */
   weightBytes: number;
-  /** Row stride in bytes of each value (0: the input; i + 1: step i's output). */
+  /** Row stride in bytes of each value (0: the input; i + 1: step i's output): all the same. */
   strides: number[];
   bufferOf: number[];
   bufferCount: number;
@@ -62,9 +63,13 @@ export function layoutModel(shapes: readonly GemmStepShape[], inputSize: number)
     end = align(bias + panels * PANEL * 4);
     return { shape, panels, weights, bias };
   });
-  const strides = [inputSize, ...shapes.map((s) => s.outFeatures)].map((w) => padFeatures(w) * 4);
+  // Every value has the same row stride, the widest value's: then row r of any value a buffer
+  // holds sits at the same bytes, so threads that each own a range of rows never touch another
+  // thread's bytes, even when a buffer passes from a narrow value to a wide one.
+  const rowBytes = Math.max(...[inputSize, ...shapes.map((s) => s.outFeatures)].map((w) => padFeatures(w) * 4));
+  const strides = new Array<number>(shapes.length + 1).fill(rowBytes);
   const { bufferOf, bufferCount } = assignBuffers(shapes.map((s) => (s.x === null ? [s.a] : [s.a, s.x])));
-  return { steps, plan, weightsEnd: end, weightBytes: end - weightsStart, strides, bufferOf, bufferCount, bufferRowBytes: Math.max(...strides) };
+  return { steps, plan, weightsEnd: end, weightBytes: end - weightsStart, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
 }
 
 /** Bytes of activation buffers for a chunk of `rows` rows. */
@@ -78,8 +83,10 @@ export function valueOffset(layout: WasmLayout, rows: number, v: number): number
 }
 
 /**
- * Writes the step table for a chunk of `rows` rows run on `threads` threads. Threads split a
- * step's rows (in 4-row tiles) when there are enough of them, its output panels otherwise.
+ * Writes the step table for a chunk of `rows` rows run on `threads` threads. Threads split the
+ * rows (in 4-row tiles) when there are enough of them: each then runs its rows through the whole
+ * model with no barrier between steps. With few rows they split each step's output panels, and
+ * meet after every step.
  */
 export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array): void {
   const rowSplit = Math.floor(rows / 4) >= 2 * threads;
