@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { watPlugin } from './tools/vite-plugin-wat.mjs';
 
 export default defineConfig({
+  // WebAssembly text (src/runtime/wasm/*.wat) is assembled on import, for the bundle and the tests alike.
+  plugins: [watPlugin()],
   build: {
     target: 'es2022',
     outDir: 'dist',

@@ -13,6 +13,8 @@ export interface Runner {
   /** GPU time of the last run's kernels (timestamp queries), where the contender can tell. */
   gpuMs?(): number | null;
   dispose(): Promise<void> | void;
+  /** resgpu: where the model runs (what 'auto' chose). */
+  backend?: string;
 }
 
 /** Where one model's files are; a model dropped on the page has only the file resgpu reads. */
@@ -44,12 +46,17 @@ function need(file: string | undefined, what: string): string {
 
 // onnxruntime-web loads its WASM from here (bench/server.mjs serves the package's dist/).
 ort.env.wasm.wasmPaths = '/ort/';
+// onnxruntime-web's WASM backend runs on its default threads: ⌈cores / 2⌉, at most 4 (1 on the
+// 2-core development machine, where more threads never started its workers from this server).
+// resgpu-wasm runs once on 1 thread (same count) and once on its default (the cores, at most 4).
 
-const resgpu = (backend: 'webgpu' | 'cpu'): Contender => ({
-  name: backend === 'webgpu' ? 'resgpu (WebGPU)' : 'CPU reference',
+const RESGPU_NAMES = { webgpu: 'resgpu (WebGPU)', cpu: 'CPU reference', wasm: 'resgpu-wasm', auto: 'resgpu-auto' } as const;
+
+const resgpu = (backend: 'webgpu' | 'cpu' | 'wasm' | 'auto', threads?: number): Contender => ({
+  name: `${RESGPU_NAMES[backend]}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}`,
   async load(model) {
-    const m = await loadModel(model.resgpu, { backend, profile: true });
-    return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose() };
+    const m = await loadModel(model.resgpu, { backend, profile: true, ...(threads ? { threads } : {}) });
+    return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose(), backend: m.backend };
   },
 });
 
@@ -124,4 +131,6 @@ const tensorflow: Contender = {
   },
 };
 
-export const CONTENDERS: Contender[] = [resgpu('webgpu'), resgpu('cpu'), onnxruntime('webgpu'), onnxruntime('wasm'), tensorflow];
+export const CONTENDERS: Contender[] = [
+  resgpu('webgpu'), resgpu('cpu'), resgpu('wasm', 1), resgpu('wasm'), resgpu('auto'), onnxruntime('webgpu'), onnxruntime('wasm'), tensorflow,
+];

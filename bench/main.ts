@@ -9,7 +9,9 @@ import { runBenchmark, type BenchOptions, type Result } from './measure.js';
  */
 declare global {
   interface Window {
-    runBenchmark(o: Partial<Omit<BenchOptions, 'contenders' | 'models'>> & { models?: (string | ModelFiles)[] }): Promise<{ adapter: unknown; results: Result[] }>;
+    runBenchmark(
+      o: Partial<Omit<BenchOptions, 'contenders' | 'models'>> & { models?: (string | ModelFiles)[]; contenders?: string[] },
+    ): Promise<{ adapter: unknown; results: Result[] }>;
     benchReady: boolean;
   }
 }
@@ -76,7 +78,8 @@ window.runBenchmark = async (o) => {
     iterations: o.iterations ?? 20,
     warmup: o.warmup ?? 3,
     cpuFlopLimit: o.cpuFlopLimit ?? 2e9,
-    contenders: CONTENDERS,
+    // Contenders whose name contains one of the given strings (all by default).
+    contenders: o.contenders ? CONTENDERS.filter((c) => o.contenders!.some((n) => c.name.includes(n))) : CONTENDERS,
     onResult: (r) => {
       addRow(r);
       status.textContent = `${r.model} · ${r.contender} · batch ${r.batch} done`;

@@ -5,7 +5,7 @@
   OUT.onnx           torch.onnx.export (opset 17, dynamic batch): onnxruntime-web
   OUT.folded.json/.bin  the same layers with BatchNorm folded (float64 math, stored f32):
                      the TensorFlow.js network, written with its fused matMul + bias + ReLU
-usage: make_model.py PRESET OUT   (PRESET: tabular, small, large, or breast_cancer, the bundled example)
+usage: make_model.py PRESET OUT   (PRESET: tabular, small, medium, large, or breast_cancer, the bundled example)
 """
 import json
 import os
@@ -18,7 +18,7 @@ from export_resgpu import export_model  # noqa: E402
 from residual_mlp import ResidualMLP, randomize_batchnorm  # noqa: E402
 
 # in, hidden, blocks, out (the presets of the benchmark issue)
-PRESETS = {"tabular": (30, 64, 4, 2), "small": (64, 256, 8, 10), "large": (128, 1024, 8, 16)}
+PRESETS = {"tabular": (30, 64, 4, 2), "small": (64, 256, 8, 10), "medium": (50, 384, 6, 7), "large": (128, 1024, 8, 16)}
 
 
 def fold(linear, bn):

@@ -99,7 +99,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Result[]> {
           gpuTimes.sort((a, b) => a - b);
           const medianMs = percentile(times, 0.5);
           push(o, results, {
-            model, contender: contender.name, batch, medianMs,
+            model, contender: runner.backend && contender.name === 'resgpu-auto' ? `resgpu-auto (${runner.backend})` : contender.name, batch, medianMs,
             p90Ms: percentile(times, 0.9), minMs: times[0]!, maxMs: times.at(-1)!,
             samplesPerSecond: batch / (medianMs / 1000), gflops: (flopsPerRow * batch) / (medianMs * 1e6),
             firstResultMs, maxError: error, gpuMedianMs: gpuTimes.length ? percentile(gpuTimes, 0.5) : NaN,
@@ -124,9 +124,9 @@ function skippedResult(model: string, contender: string, batch: number, why: str
   return { model, contender, batch, medianMs: NaN, p90Ms: NaN, minMs: NaN, maxMs: NaN, samplesPerSecond: NaN, gflops: NaN, firstResultMs: NaN, gpuMedianMs: NaN, maxError: NaN, skipped: why };
 }
 
-/** Multiply-adds × 2 per input row, from the dispatches resgpu plans. */
+/** Multiply-adds × 2 per input row, from the dispatches resgpu plans on WebGPU. */
 async function flopsOf(url: string): Promise<number> {
-  const m = await loadModel(url);
+  const m = await loadModel(url, { backend: 'webgpu' });
   const flops = m.describe().dispatches.reduce((n, d) => n + 2 * d.outFeatures * (d.inFeatures + d.shortcutFeatures), 0);
   await m.dispose();
   return flops;

@@ -14,10 +14,15 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '1,16,256,1024' },
     iterations: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
+    // Comma-separated parts of contender names, e.g. "wasm,WASM" for resgpu-wasm and ORT-WASM.
+    contenders: { type: 'string' },
   },
 });
 const models = values.models.split(',');
-const options = { models, batches: values.batches.split(',').map(Number), iterations: Number(values.iterations), warmup: Number(values.warmup) };
+const options = {
+  models, batches: values.batches.split(',').map(Number), iterations: Number(values.iterations), warmup: Number(values.warmup),
+  ...(values.contenders ? { contenders: values.contenders.split(',') } : {}),
+};
 
 makeModels(models);
 const server = await startBenchServer();
@@ -37,6 +42,7 @@ try {
   const { adapter, results } = await page.evaluate((o) => window.runBenchmark(o), options);
   console.log(`adapter: ${adapter.vendor} ${adapter.architecture} ${adapter.description ?? ''}; ${navigatorLine()}`);
   console.log(table(results));
+  console.log(`\n${cpuTable(results)}`);
   mkdirSync(join(MODELS_DIR, '..', 'results'), { recursive: true });
   const file = join(MODELS_DIR, '..', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), options, adapter, results }, null, 1));
@@ -44,6 +50,33 @@ try {
 } finally {
   await browser.close();
   await server.close();
+}
+
+/**
+ * The CPU backends side by side: resgpu-wasm's and resgpu-auto's speed against onnxruntime-web's
+ * WASM backend (above 1: faster than ORT), and auto against the better of resgpu's WebGPU and wasm.
+ */
+function cpuTable(results) {
+  const lines = [
+    '| model | batch | ORT-WASM ms (GFLOP/s) | resgpu-wasm 1 thread ms (GFLOP/s) | speed vs ORT | resgpu-wasm default threads ms (GFLOP/s) | speed vs ORT | resgpu-auto ms (backend) | auto time / best of WebGPU, wasm |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const ok = (r) => r && !r.skipped;
+  for (const key of new Set(results.map((r) => `${r.model}|${r.batch}`))) {
+    const [model, batch] = key.split('|');
+    const row = results.filter((r) => r.model === model && String(r.batch) === batch);
+    const wasm1 = row.find((r) => r.contender === 'resgpu-wasm (1 thread)');
+    const wasm = row.find((r) => r.contender === 'resgpu-wasm');
+    const ort = row.find((r) => r.contender === 'onnxruntime-web (WASM)');
+    const auto = row.find((r) => r.contender.startsWith('resgpu-auto'));
+    const best = Math.min(...row.filter((r) => ok(r) && (r.contender.startsWith('resgpu-wasm') || r.contender === 'resgpu (WebGPU)')).map((r) => r.medianMs));
+    const cell = (r) => (ok(r) ? `${r.medianMs.toPrecision(3)} (${r.gflops.toPrecision(3)})` : '–');
+    const speed = (r) => (ok(r) && ok(ort) ? `${(ort.medianMs / r.medianMs).toFixed(2)}×` : '–');
+    const autoCell = ok(auto) ? `${auto.medianMs.toPrecision(3)} (${auto.contender.slice(13, -1)})` : '–';
+    const autoRatio = ok(auto) && Number.isFinite(best) ? `${(auto.medianMs / best).toFixed(2)}×` : '–';
+    lines.push(`| ${model} | ${batch} | ${cell(ort)} | ${cell(wasm1)} | ${speed(wasm1)} | ${cell(wasm)} | ${speed(wasm)} | ${autoCell} | ${autoRatio} |`);
+  }
+  return lines.join('\n');
 }
 
 function navigatorLine() {

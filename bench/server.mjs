@@ -7,11 +7,12 @@ import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'vite';
+import { watPlugin } from '../tools/vite-plugin-wat.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 export const MODELS_DIR = join(HERE, 'models');
-export const PRESETS = ['tabular', 'small', 'large', 'breast_cancer'];
+export const PRESETS = ['tabular', 'small', 'medium', 'large', 'breast_cancer'];
 
 export function makeModels(presets = PRESETS) {
   mkdirSync(MODELS_DIR, { recursive: true });
@@ -56,6 +57,7 @@ export async function startBenchServer({ port = 0, host = '127.0.0.1' } = {}) {
     // Dependencies are bundled before the page opens, so Vite never reloads it to add one.
     optimizeDeps: { entries: ['index.html'], include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'uplot'], exclude: ['onnxruntime-web'] },
     plugins: [
+      watPlugin(), // the page imports resgpu's sources, WebAssembly text included
       {
         name: 'resgpu-bench-files',
         configureServer(s) {

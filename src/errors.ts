@@ -13,7 +13,8 @@ export type ResgpuErrorCode =
   | 'FETCH'
   | 'INVALID_OPTION'
   | 'ABORTED'
-  | 'GPU_VALIDATION';
+  | 'GPU_VALIDATION'
+  | 'WASM_UNAVAILABLE';
 
 export class ResgpuError extends Error {
   readonly code: ResgpuErrorCode;
@@ -108,5 +109,12 @@ export class AbortError extends ResgpuError {
 export class GpuValidationError extends ResgpuError {
   constructor(message: string) {
     super('GPU_VALIDATION', message, 'GpuValidationError');
+  }
+}
+
+/** backend: 'wasm' on a JavaScript engine without WebAssembly SIMD (or without WebAssembly). */
+export class WasmUnavailableError extends ResgpuError {
+  constructor(detail: string) {
+    super('WASM_UNAVAILABLE', `WebAssembly SIMD is not available: ${detail}.`, 'WasmUnavailableError');
   }
 }

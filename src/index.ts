@@ -1,5 +1,5 @@
 /**
- * resgpu: run PyTorch-trained residual MLPs on WebGPU.
+ * resgpu: run PyTorch-trained residual MLPs on WebGPU, or on WebAssembly SIMD where there is no GPU.
  *
  *   const model = await loadModel('model.safetensors');
  *   const y = await model.run(x);
@@ -9,15 +9,26 @@
  */
 import { streamModelSpec, type ModelSource } from './loader/index.js';
 import type { Model } from './model.js';
-import { chosenBackend, type LoadOptions } from './options.js';
+import { requestedBackend, type LoadOptions } from './options.js';
+import { chooseBackend } from './runtime/auto.js';
 import { ReferenceModel } from './runtime/reference/model.js';
+import { WasmModel } from './runtime/wasm/wasm-model.js';
 import { GpuModel } from './runtime/webgpu/model.js';
 
+/** Loads a model file onto a backend (see LoadOptions, src/options.ts). The file is read once, streamed. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
-  const backend = chosenBackend(options);
-  // Reading starts now; on WebGPU, device set-up and layer uploads overlap the download.
+  const requested = requestedBackend(options);
+  // Reading starts now; choosing the backend, device set-up and layer uploads overlap the download.
   const model = streamModelSpec(source, options.onProgress);
-  return backend === 'cpu' ? new ReferenceModel(await model.complete()) : GpuModel.create(model, options);
+  let backend;
+  try {
+    backend = requested === 'auto' ? await chooseBackend(options) : requested;
+  } catch (e) {
+    model.cancel();
+    throw e;
+  }
+  if (backend === 'cpu') return new ReferenceModel(await model.complete());
+  return backend === 'wasm' ? WasmModel.create(model, options) : GpuModel.create(model, options);
 }
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';

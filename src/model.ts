@@ -73,9 +73,9 @@ export interface ModelDescription {
   outputSize: number;
   batch: number;
   layers: LayerDescription[];
-  /** Empty on CPU backends. */
+  /** Empty on the CPU backends (wasm, cpu). */
   dispatches: DispatchDescription[];
-  /** Queue submits per run(): 1 on WebGPU, 0 on the CPU. */
+  /** Queue submits per run(): 1 on WebGPU, 0 on the CPU backends. */
   submitsPerRun: number;
   /** GPU memory held by weights and by this batch size's activation buffers, in bytes. */
   gpuBytes: { weights: number; activations: number };

@@ -4,18 +4,27 @@ import { KERNEL_FAMILIES, type KernelVariant } from './kernels/registry.js';
 import type { TuningCache } from './runtime/webgpu/tuning-cache.js';
 
 /** The backends loadModel can put a model on. `'reference'` is another name for `'cpu'`. */
-export const BACKENDS = ['webgpu', 'cpu', 'reference'] as const;
+export const BACKENDS = ['auto', 'webgpu', 'wasm', 'cpu', 'reference'] as const;
 export type BackendOption = (typeof BACKENDS)[number];
-/** Where a loaded model runs (`model.backend`). */
-export type BackendName = 'webgpu' | 'cpu';
+/** Where a loaded model runs (`model.backend`): WebGPU, WebAssembly SIMD on the CPU, or the float64 reference. */
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
 /** Every option of loadModel, documented here and only here (the README links to it). */
 export interface LoadOptions {
   /**
-   * 'webgpu' (default): hand-written WGSL kernels on the GPU.
+   * 'auto' (default): WebGPU on a hardware adapter, or when `gpu` or `device` is given; else
+   * 'wasm' (a software adapter such as SwiftShader is a CPU, where WebAssembly is faster).
+   * 'webgpu': hand-written WGSL kernels on the GPU.
+   * 'wasm': hand-written WebAssembly SIMD kernels on the CPU, on `threads` threads.
    * 'cpu' (or 'reference'): the float64 CPU reference, plain and unfused: the tests' oracle.
    */
   backend?: BackendOption;
+  /**
+   * wasm: threads to compute on, the calling one included. Default: the cores, at most 4, where
+   * memory can be shared (Node; a browser page that is cross-origin isolated: served with
+   * `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`); else 1.
+   */
+  threads?: number;
   /** Called as loading moves through download, parse, fold, upload and compile. */
   onProgress?: ProgressCallback;
   /** WebGPU: a GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */
@@ -67,11 +76,11 @@ export function kernelOptions(options: LoadOptions): { precision: 'f32' | 'f16';
   return { precision, kernel };
 }
 
-/** The backend an options object asks for, checked. */
-export function chosenBackend(options: LoadOptions): BackendName {
-  const backend = options.backend ?? 'webgpu';
+/** The backend an options object asks for, checked ('reference' read as 'cpu'). */
+export function requestedBackend(options: LoadOptions): BackendName | 'auto' {
+  const backend = options.backend ?? 'auto';
   if (!(BACKENDS as readonly unknown[]).includes(backend)) {
     throw new OptionError(`Unknown backend ${JSON.stringify(backend)}: use ${BACKENDS.map((b) => `'${b}'`).join(', ')}.`);
   }
-  return backend === 'reference' ? 'cpu' : (backend as BackendName);
+  return backend === 'reference' ? 'cpu' : backend;
 }

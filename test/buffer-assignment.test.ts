@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { assignBuffers } from '../src/runtime/webgpu/buffer-assignment.js';
+import { assignBuffers } from '../src/runtime/buffer-assignment.js';
 
 /** reads[i] = values step i reads; step i writes value i + 1. */
 function check(reads: number[][]) {

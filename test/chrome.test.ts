@@ -7,8 +7,9 @@ import { makeRandomModel, randomInput } from './helpers/random-model.js';
 import { hasFile, torchCases, torchFile } from './helpers/torch-cases.js';
 
 /**
- * The built bundle in headless Chromium: every model case loaded by URL with loadModel(url)
- * on the page's WebGPU, compared in Node with the CPU reference.
+ * The built bundle in headless Chromium: every model case loaded by URL with
+ * loadModel(url, { backend: 'webgpu' }) on the page's WebGPU (SwiftShader: 'auto' would pick
+ * wasm there, which test/wasm-chrome.test.ts covers), compared in Node with the CPU reference.
  */
 declare global {
   interface Window {
@@ -31,7 +32,7 @@ describe.each(MODEL_CASES)('Chrome: $name', ({ name, config, batches }) => {
     const inputs = batches.map((b) => Array.from(randomInput(b, config.input, b)));
     const result = await chrome.page.evaluate(
       async (url, inputs) => {
-        const model = await window.resgpu.loadModel(url);
+        const model = await window.resgpu.loadModel(url, { backend: 'webgpu' });
         const outputs = [];
         for (const x of inputs) outputs.push(Array.from(await model.run(new Float32Array(x))));
         const description = model.describe();
@@ -58,7 +59,7 @@ test('Chrome: concurrent runs, typed errors and dispose behave as in Node', asyn
     async (url, inputs) => {
       const { loadModel } = window.resgpu;
       const errorOf = async (f: () => Promise<unknown>) => f().then(() => 'no error', (e: Error & { code?: string }) => `${e.name}:${e.code}`);
-      const model = await loadModel(url);
+      const model = await loadModel(url, { backend: 'webgpu' });
       const outputs = (await Promise.all(inputs.map((x) => model.run(new Float32Array(x))))).map((y) => Array.from(y));
       const badLength = await errorOf(() => model.run(new Float32Array(7)));
       await model.dispose();
@@ -86,7 +87,7 @@ describe.each(torchCases())('Chrome: PyTorch case $name', (c) => {
     const url = chrome.serve(file, torchFile(file));
     const y = await chrome.page.evaluate(
       async (url, x) => {
-        const model = await window.resgpu.loadModel(url);
+        const model = await window.resgpu.loadModel(url, { backend: 'webgpu' });
         const y = Array.from(await model.run(new Float32Array(x)));
         await model.dispose();
         return y;

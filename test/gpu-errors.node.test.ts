@@ -77,7 +77,7 @@ test('an unknown backend is an OptionError naming the backends there are', async
   const failure = loadModel(model.bytes, { backend: 'tpu' as 'cpu' });
   await expect(failure).rejects.toBeInstanceOf(OptionError);
   await expect(failure).rejects.toMatchObject({ code: 'INVALID_OPTION' });
-  await expect(failure).rejects.toThrow(/'webgpu', 'cpu', 'reference'/);
+  await expect(failure).rejects.toThrow(/'auto', 'webgpu', 'wasm', 'cpu', 'reference'/);
 });
 
 test("'reference' is the CPU reference under its other name", async () => {

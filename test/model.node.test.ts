@@ -152,7 +152,7 @@ describe('errors', () => {
   });
 
   test('without WebGPU, loadModel says how to enable it or choose the CPU backend', async () => {
-    const failure = loadModel(model.bytes);
+    const failure = loadModel(model.bytes, { backend: 'webgpu' }); // the default, 'auto', would take wasm
     await expect(failure).rejects.toBeInstanceOf(WebGPUUnavailableError);
     await expect(failure).rejects.toThrow(/backend: 'cpu'/);
   });

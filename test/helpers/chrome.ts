@@ -41,6 +41,11 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>resgpu test</title>
 
 export interface ChromePage {
   page: Page;
+  /**
+   * Another page of the same origin, with `prepare` run before any of the page's scripts (for
+   * instance to remove navigator.gpu), once it has imported the bundle.
+   */
+  newPage(prepare?: () => void): Promise<Page>;
   /** Serves bytes at /files/<name> and returns the absolute URL. */
   serve(name: string, bytes: Uint8Array): string;
   close(): Promise<void>;
@@ -67,7 +72,13 @@ export async function openChromePage(): Promise<ChromePage> {
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) }).end(body);
+      // Cross-origin isolated, as a page must be for WebAssembly threads (SharedArrayBuffer).
+      res.writeHead(200, {
+        'Content-Type': type,
+        'Content-Length': Buffer.byteLength(body),
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+      }).end(body);
     } catch {
       res.writeHead(404).end();
     }
@@ -79,17 +90,23 @@ export async function openChromePage(): Promise<ChromePage> {
   let browser: Browser | undefined;
   try {
     browser = await puppeteer.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${origin}/`);
-    await page.waitForFunction('window.ready === true', { timeout: 30_000 }).catch(() => {
-      throw new Error(`The test page did not load dist/resgpu.js: ${errors.join('; ') || 'timeout'}`);
-    });
+    const open = async (prepare?: () => void) => {
+      const p = await browser!.newPage();
+      const errors: string[] = [];
+      p.on('pageerror', (e) => errors.push(String(e)));
+      if (prepare) await p.evaluateOnNewDocument(prepare);
+      await p.goto(`${origin}/`);
+      await p.waitForFunction('window.ready === true', { timeout: 30_000 }).catch(() => {
+        throw new Error(`The test page did not load dist/resgpu.js: ${errors.join('; ') || 'timeout'}`);
+      });
+      return p;
+    };
+    const page = await open();
     const hasAdapter = await page.evaluate(async () => !!(await navigator.gpu?.requestAdapter()));
     if (!hasAdapter) throw new Error('Headless Chromium has no WebGPU adapter (see ../shared/WEBGPU-ON-CPU.md).');
     return {
       page,
+      newPage: open,
       serve(name, bytes) {
         files.set(name, bytes);
         return `${origin}/files/${name}`;

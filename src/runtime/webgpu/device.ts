@@ -28,13 +28,19 @@ export interface AdapterDescription {
   software: boolean;
 }
 
+/**
+ * Software adapters run WebGPU on the CPU: SwiftShader (Chrome, Dawn), Mesa's llvmpipe and
+ * lavapipe, Windows' WARP ("Microsoft Basic Render Driver"), and any fallback adapter.
+ */
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render/i;
+
+export function isSoftwareAdapter(info: Partial<GPUAdapterInfo> & { isFallbackAdapter?: boolean }): boolean {
+  return info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test([info.vendor, info.architecture, info.device, info.description].join(' '));
+}
 
 function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription | null {
   if (!info) return null;
-  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-  const software = fallback || SOFTWARE_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.description}`);
-  return { vendor: info.vendor, architecture: info.architecture, description: info.description, software };
+  return { vendor: info.vendor, architecture: info.architecture, description: info.description, software: isSoftwareAdapter(info) };
 }
 
 /**

@@ -2,7 +2,7 @@ import { GpuLimitError } from '../../errors.js';
 import type { LoweredModel, Step } from '../../graph/lower.js';
 import type { DeviceCaps, KernelDef, RunData } from '../../kernels/kernel.js';
 import type { DispatchDescription } from '../../model.js';
-import { assignBuffers } from './buffer-assignment.js';
+import { assignBuffers } from '../buffer-assignment.js';
 import { FEATURE_ALIGN, ROW_ALIGN, selectKernel, type Selection } from './select.js';
 
 /**

@@ -1,7 +1,8 @@
 import { DeviceLostError, DisposedError } from '../../errors.js';
-import { layersOf, lowerModel, type LoweredModel } from '../../graph/lower.js';
-import type { LayerSpec, ModelSpec } from '../../graph/spec.js';
-import type { ProgressCallback, StreamedModel } from '../../graph/stream.js';
+import { forEachStepAsLayersArrive } from '../../graph/arrival.js';
+import { lowerModel, type LoweredModel } from '../../graph/lower.js';
+import type { ModelSpec } from '../../graph/spec.js';
+import type { StreamedModel } from '../../graph/stream.js';
 import type { Model, ModelDescription } from '../../model.js';
 import { batchOf, checkBatchOption } from '../input.js';
 import { ModelBase } from '../model-base.js';
@@ -83,7 +84,13 @@ export class GpuModel extends ModelBase implements Model {
       const likely = lowered.steps.flatMap((step) => [1, 1024].map((rows) => ({ step, kernel: selectKernel(step, rows, caps, selection) })));
       const compiled = kernels.prepare(likely);
       compiled.catch(() => undefined); // awaited below, after the upload
-      await uploadAsLayersArrive(model, lowered, strides, device, weights, options.onProgress);
+      const scratch = new Float32Array(scratchLength(weights));
+      await forEachStepAsLayersArrive(model, lowered, (step, parts) => {
+        const { weight, bias } = weights!.ranges[step.index]!;
+        options.onProgress?.({ stage: 'fold', loadedBytes: weight.offset, totalBytes: weights!.bytes });
+        uploadStep(device, weights!, step, parts, strides, scratch);
+        options.onProgress?.({ stage: 'upload', loadedBytes: bias.offset + bias.size, totalBytes: weights!.bytes });
+      });
       await model.finished;
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
       await compiled;
@@ -180,38 +187,5 @@ export class GpuModel extends ModelBase implements Model {
       (await evicted.catch(() => null))?.destroy();
     }
     return plan;
-  }
-}
-
-/**
- * Folds, packs and uploads each step once every layer its weights come from has arrived, and
- * lets go of each layer (the file's bytes) once every step that reads it is uploaded.
- */
-async function uploadAsLayersArrive(
-  model: StreamedModel,
-  lowered: LoweredModel,
-  strides: readonly number[],
-  device: GPUDevice,
-  weights: UploadedWeights,
-  onProgress?: ProgressCallback,
-): Promise<void> {
-  const layerCount = Math.max(0, ...lowered.steps.flatMap(layersOf).map((l) => l + 1));
-  const arrived: LayerSpec[] = [];
-  const readers = new Array<number>(layerCount).fill(0);
-  lowered.steps.forEach((s) => layersOf(s).forEach((l) => readers[l]!++));
-  const waiting = new Set(lowered.steps.keys());
-  const scratch = new Float32Array(scratchLength(weights));
-  for (let i = 0; i < layerCount; i++) {
-    arrived[i] = await model.layer(i);
-    for (const index of waiting) {
-      const step = lowered.steps[index]!;
-      if (!layersOf(step).every((l) => arrived[l])) continue;
-      const { weight, bias } = weights.ranges[index]!;
-      onProgress?.({ stage: 'fold', loadedBytes: weight.offset, totalBytes: weights.bytes });
-      uploadStep(device, weights, index, step, arrived, strides, scratch);
-      onProgress?.({ stage: 'upload', loadedBytes: bias.offset + bias.size, totalBytes: weights.bytes });
-      waiting.delete(index);
-      for (const l of layersOf(step)) if (--readers[l]! === 0) delete arrived[l];
-    }
   }
 }

@@ -1,7 +1,6 @@
 import { GpuLimitError } from '../../errors.js';
 import { foldBatchNorm } from '../../graph/fold.js';
-import { densePart, type LoweredModel, type Step } from '../../graph/lower.js';
-import type { LayerSpec } from '../../graph/spec.js';
+import type { DensePart, LoweredModel, Step } from '../../graph/lower.js';
 import { withErrorScopes } from './error-scopes.js';
 import { BufferUsage } from './gpu-flags.js';
 import { WEIGHT_LAYOUT } from './select.js';
@@ -68,21 +67,18 @@ export function scratchLength(weights: UploadedWeights): number {
 /**
  * Folds one step's BatchNorms into its weights (float64 arithmetic; the scale is applied while
  * packing, so no folded copy exists), packs them in the backend's layout and uploads them.
- * `layers` holds (at least) the layers the step's weights come from. `scratch` is reused from
- * step to step: writeBuffer copies before it returns.
+ * `scratch` is reused from step to step: writeBuffer copies before it returns.
  */
 export function uploadStep(
   device: GPUDevice,
   weights: UploadedWeights,
-  index: number,
   step: Step,
-  layers: readonly LayerSpec[],
+  dense: readonly DensePart[],
   strides: readonly number[],
   scratch: Float32Array<ArrayBuffer>,
 ): void {
-  const { weight, bias } = weights.ranges[index]!;
-  const parts = step.weights.map((ref) => {
-    const { linear, bn } = densePart(layers[ref.layer]!, ref.part);
+  const { weight, bias } = weights.ranges[step.index]!;
+  const parts = dense.map(({ linear, bn }) => {
     const folded = foldBatchNorm(linear, bn);
     return { weight: linear.weight, inFeatures: linear.inFeatures, rowScale: folded.scale, bias: folded.bias };
   });

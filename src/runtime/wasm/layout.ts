@@ -1,0 +1,108 @@
+import type { LoweredModel, Step, StepOp } from '../../graph/lower.js';
+import { assignBuffers } from '../buffer-assignment.js';
+
+/**
+ * Where everything lives in the WebAssembly memory, and the step table the module runs
+ * (the descriptor format is documented at the top of gemm.wat):
+ *
+ *   [control words | step table | packed weights and biases, step by step | activations]
+ *
+ * Weights are laid out from the shapes alone, so the memory can be made as soon as a
+ * file's header is in. Activations are row-major, every value with the row stride of the widest
+ * (a multiple of 8 floats, one panel); three buffers or so serve any depth
+ * (buffer-assignment.ts), sized for the rows of a chunk.
+ */
+
+/** Output columns per weight panel: the micro-kernels' tile width. */
+export const PANEL = 8;
+/** i32 indices of the control words at address 0; gemm.wat owns the first two. */
+export const CONTROL = { barrierCount: 0, barrierGeneration: 1, go: 2, quit: 3, plan: 4, steps: 5, threads: 6, done: 7 } as const;
+const CONTROL_BYTES = 64;
+const DESCRIPTOR_BYTES = 64;
+/** Regions start on cache lines. */
+const ALIGN = 64;
+
+/** The step kinds gemm.wat's descriptors number. */
+const KIND: Record<StepOp, number> = { linear: 0, linear_relu: 1, residual_identity: 2, residual_projection: 3 };
+
+export const padFeatures = (n: number) => Math.ceil(n / PANEL) * PANEL;
+const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
+
+export interface PackedStepLayout {
+  shape: Step;
+  panels: number;
+  /** Byte offsets of the step's weight panels and padded bias. */
+  weights: number;
+  bias: number;
+}
+
+export interface WasmLayout {
+  steps: PackedStepLayout[];
+  /** Byte offset of the step table. */
+  plan: number;
+  /** First byte after the weights: where activations start. */
+  weightsEnd: number;
+  /** Bytes of weights and biases, padding included. */
+  weightBytes: number;
+  /** Row stride in bytes of each value (0: the input; i + 1: step i's output): all the same. */
+  strides: number[];
+  bufferOf: number[];
+  bufferCount: number;
+  /** Bytes per row of one activation buffer: the widest value's stride. */
+  bufferRowBytes: number;
+}
+
+export function layoutModel({ steps: shapes }: LoweredModel, inputSize: number): WasmLayout {
+  const plan = CONTROL_BYTES;
+  let end = align(plan + shapes.length * DESCRIPTOR_BYTES);
+  const weightsStart = end;
+  const steps = shapes.map((shape) => {
+    const panels = Math.ceil(shape.outFeatures / PANEL);
+    const weights = end;
+    const bias = align(weights + panels * (shape.inFeatures + shape.shortcutFeatures) * PANEL * 4);
+    end = align(bias + panels * PANEL * 4);
+    return { shape, panels, weights, bias };
+  });
+  // Every value has the same row stride, the widest value's: then row r of any value a buffer
+  // holds sits at the same bytes, so threads that each own a range of rows never touch another
+  // thread's bytes, even when a buffer passes from a narrow value to a wide one.
+  const rowBytes = Math.max(...[inputSize, ...shapes.map((s) => s.outFeatures)].map((w) => padFeatures(w) * 4));
+  const strides = new Array<number>(shapes.length + 1).fill(rowBytes);
+  const { bufferOf, bufferCount } = assignBuffers(shapes.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
+  return { steps, plan, weightsEnd: end, weightBytes: end - weightsStart, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
+}
+
+/** Bytes of activation buffers for a chunk of `rows` rows. */
+export function activationBytes(layout: WasmLayout, rows: number): number {
+  return layout.bufferCount * align(rows * layout.bufferRowBytes);
+}
+
+/** Byte offset of the buffer holding value v, for chunks of `rows` rows. */
+export function valueOffset(layout: WasmLayout, rows: number, v: number): number {
+  return layout.weightsEnd + layout.bufferOf[v]! * align(rows * layout.bufferRowBytes);
+}
+
+/**
+ * Writes the step table for a chunk of `rows` rows run on `threads` threads. Threads split the
+ * rows (in 4-row tiles) when there are enough of them: each then runs its rows through the whole
+ * model with no barrier between steps. With few rows they split each step's output panels, and
+ * meet after every step.
+ */
+export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array): void {
+  const rowSplit = Math.floor(rows / 4) >= 2 * threads;
+  layout.steps.forEach(({ shape, panels, weights, bias }, i) => {
+    const d = (layout.plan + i * DESCRIPTOR_BYTES) / 4;
+    const x = shape.shortcut ?? 0;
+    words.set(
+      [
+        KIND[shape.op], rows, panels,
+        valueOffset(layout, rows, shape.input), layout.strides[shape.input]!, shape.inFeatures,
+        shape.shortcut === null ? 0 : valueOffset(layout, rows, x), shape.shortcut === null ? 0 : layout.strides[x]!, shape.shortcutFeatures,
+        weights, bias,
+        valueOffset(layout, rows, shape.output), layout.strides[shape.output]!,
+        rowSplit ? 0 : 1,
+      ],
+      d,
+    );
+  });
+}

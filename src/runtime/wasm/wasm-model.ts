@@ -1,0 +1,187 @@
+import { DisposedError, OptionError, WasmUnavailableError } from '../../errors.js';
+import { forEachStepAsLayersArrive } from '../../graph/arrival.js';
+import { lowerModel } from '../../graph/lower.js';
+import type { ModelSpec } from '../../graph/spec.js';
+import type { StreamedModel } from '../../graph/stream.js';
+import type { LoadOptions } from '../../options.js';
+import type { Model, ModelDescription } from '../../model.js';
+import { batchOf, checkBatchOption } from '../input.js';
+import { ModelBase } from '../model-base.js';
+import { activationBytes, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
+import { detectSimd, gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
+import { packStep } from './pack.js';
+import { canShareMemory, coreCount, isNode, WorkerPool } from './threads.js';
+
+/** The load options this backend reads (documented in src/options.ts). */
+export type WasmModelOptions = Pick<LoadOptions, 'onProgress' | 'threads'>;
+
+/**
+ * Knobs, mutable so that tests can force the threaded and chunked paths on small models.
+ * minFlopsForThreads (measured with bench/wasm-node.mjs on the 2-core development machine): runs
+ * smaller than this stay on one thread, because waking workers and meeting at a barrier after
+ * every step costs more than it saves.
+ */
+export const wasmTuning = {
+  minFlopsForThreads: 4e6,
+  /** Activation memory per chunk: larger batches run in chunks of rows, so memory stays bounded. */
+  chunkBytes: 64 << 20,
+};
+/** How long a worker polls for the next run before sleeping (loop iterations, ~0.1 ms). */
+const WORKER_SPINS = 100_000;
+
+/**
+ * backend: 'wasm': the model on the CPU in WebAssembly SIMD. Weights are folded and packed into
+ * the module's memory once, while the file streams in; a run copies the input in, runs every
+ * step inside one call of the module (on every thread at once, with a barrier between steps)
+ * and copies the output out. Runs are serialized, so overlapping run() calls each get their
+ * own result.
+ */
+export class WasmModel extends ModelBase implements Model {
+  readonly backend = 'wasm';
+  private readonly flopsPerRow: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private planned = { rows: 0, threads: 0 };
+
+  private constructor(
+    spec: ModelSpec,
+    private readonly layout: WasmLayout,
+    private memory: WebAssembly.Memory | null,
+    private kernels: GemmExports | null,
+    private readonly pool: WorkerPool | null,
+    /** Threads a large run uses, the calling one included. */
+    readonly threads: number,
+    /** The SIMD flavour the engine runs: 'relaxed' (fused multiply-add) or 'plain'. */
+    readonly simd: SimdLevel,
+  ) {
+    super(spec);
+    this.flopsPerRow = layout.steps.reduce((n, s) => n + 2 * s.shape.outFeatures * (s.shape.inFeatures + s.shape.shortcutFeatures), 0);
+  }
+
+  /**
+   * Builds the model while its file arrives: the module compiles from the start; once the
+   * header is in, the memory is made from the shapes; each layer is folded and packed as soon
+   * as its tensors are complete.
+   */
+  static async create(model: StreamedModel, options: WasmModelOptions = {}): Promise<WasmModel> {
+    const simd = detectSimd();
+    try {
+      if (!simd) throw new WasmUnavailableError("this JavaScript engine has no WebAssembly SIMD; use backend: 'webgpu' or 'cpu'");
+      const threads = await threadCount(options.threads);
+      const shared = threads > 1;
+      const compiled = WebAssembly.compile(gemmModuleBytes(simd, shared));
+      compiled.catch(() => undefined); // awaited below, after the weights
+      const spec = await model.shapes;
+      const lowered = lowerModel(spec);
+      const layout = layoutModel(lowered, spec.inputSize);
+      const memory = new WebAssembly.Memory({ initial: pagesFor(layout.weightsEnd), maximum: MAX_PAGES, shared });
+      const floats = new Float32Array(memory.buffer);
+      const start = layout.weightsEnd - layout.weightBytes;
+      await forEachStepAsLayersArrive(model, lowered, (step, parts) => {
+        // Progress in bytes of packed weights: from this step's start to the next one's.
+        const packed = layout.steps[step.index]!;
+        const end = (layout.steps[step.index + 1]?.weights ?? layout.weightsEnd) - start;
+        options.onProgress?.({ stage: 'fold', loadedBytes: packed.weights - start, totalBytes: layout.weightBytes });
+        packStep(floats, step, parts, packed);
+        options.onProgress?.({ stage: 'upload', loadedBytes: end, totalBytes: layout.weightBytes });
+      });
+      await model.finished;
+      options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
+      const module = await compiled;
+      const instance = await WebAssembly.instantiate(module, { env: { memory } });
+      const pool = shared ? await WorkerPool.start(module, memory, threads, WORKER_SPINS) : null;
+      return new WasmModel(spec, layout, memory, instance.exports as unknown as GemmExports, pool, threads, simd);
+    } catch (e) {
+      model.cancel();
+      throw e;
+    }
+  }
+
+  async run(x: Float32Array): Promise<Float32Array> {
+    if (this.disposed) throw new DisposedError();
+    const batch = batchOf(x, this.inputSize);
+    // Copy now: the caller may reuse its array before this run's turn comes.
+    const input = x.slice();
+    const result = this.queue.then(() => this.forward(input, batch));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  describe(options: { batch?: number } = {}): ModelDescription {
+    if (this.disposed) throw new DisposedError();
+    return {
+      backend: 'wasm',
+      ...this.describeModel(checkBatchOption(options.batch)),
+      dispatches: [],
+      submitsPerRun: 0,
+      gpuBytes: { weights: 0, activations: 0 },
+      adapter: null,
+      precision: 'f32',
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.queue; // runs already queued finish first
+    await this.pool?.close();
+    // WebAssembly memory cannot be freed explicitly: it goes with the last reference to it.
+    this.memory = null;
+    this.kernels = null;
+  }
+
+  private async forward(input: Float32Array, batch: number): Promise<Float32Array> {
+    const { layout, inputSize, outputSize } = this;
+    const chunk = Math.min(batch, Math.max(4, Math.floor(wasmTuning.chunkBytes / (layout.bufferCount * layout.bufferRowBytes) / 4) * 4));
+    const memory = this.memoryFor(chunk);
+    const output = new Float32Array(batch * outputSize);
+    const last = layout.steps.length;
+    for (let r0 = 0; r0 < batch; r0 += chunk) {
+      const rows = Math.min(chunk, batch - r0);
+      const threads = this.pool && this.flopsPerRow * rows >= wasmTuning.minFlopsForThreads ? this.threads : 1;
+      if (this.planned.rows !== rows || this.planned.threads !== threads) {
+        writePlan(layout, rows, threads, new Int32Array(memory.buffer));
+        this.planned = { rows, threads };
+      }
+      const floats = new Float32Array(memory.buffer);
+      copyRows(input, r0 * inputSize, inputSize, floats, valueOffset(layout, rows, 0) / 4, layout.strides[0]! / 4, rows);
+      // Thread 0's share, here; it may sleep at the barriers only where the thread may block (Node).
+      const kernels = this.kernels!;
+      const share = () => kernels.run(layout.plan, last, 0, threads, isNode() ? 1 : 0);
+      if (threads > 1) await this.pool!.run(layout.plan, last, threads, share);
+      else share();
+      copyRows(floats, valueOffset(layout, rows, last) / 4, layout.strides[last]! / 4, output, r0 * outputSize, outputSize, rows, outputSize);
+    }
+    return output;
+  }
+
+  /** The memory, grown to hold the activations of a chunk of `rows` rows. */
+  private memoryFor(rows: number): WebAssembly.Memory {
+    const memory = this.memory!;
+    const pages = pagesFor(this.layout.weightsEnd + activationBytes(this.layout, rows));
+    const current = memory.buffer.byteLength / WASM_PAGE_BYTES;
+    if (pages > current) memory.grow(pages - current);
+    return memory;
+  }
+}
+
+function pagesFor(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
+}
+
+/** Copies `rows` rows of `width` floats between row strides (in floats). */
+function copyRows(src: Float32Array, srcAt: number, srcStride: number, dst: Float32Array, dstAt: number, dstStride: number, rows: number, width = Math.min(srcStride, dstStride)): void {
+  if (srcStride === width && dstStride === width) {
+    dst.set(src.subarray(srcAt, srcAt + rows * width), dstAt);
+    return;
+  }
+  for (let r = 0; r < rows; r++) dst.set(src.subarray(srcAt + r * srcStride, srcAt + r * srcStride + width), dstAt + r * dstStride);
+}
+
+async function threadCount(requested: number | undefined): Promise<number> {
+  if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1)) {
+    throw new OptionError(`The threads option needs a positive integer, got ${String(requested)}.`);
+  }
+  if (!canShareMemory()) return 1;
+  return requested ?? Math.min(await coreCount(), 4);
+}
