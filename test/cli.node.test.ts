@@ -63,7 +63,8 @@ describe('help and usage errors', () => {
 
 describe('resgpu info', () => {
   test('prints the graph, the folded BatchNorms and the dispatches of one run', async () => {
-    const { code, stdout } = await runCli(['info', 'examples/breast_cancer.pt']);
+    // WebGPU asked for: on a software adapter the default ('auto') runs wasm, which dispatches nothing.
+    const { code, stdout } = await runCli(['info', 'examples/breast_cancer.pt', '--backend', 'webgpu']);
     expect(code).toBe(0);
     expect(stdout).toContain('examples/breast_cancer.pt: 30 inputs → 2 outputs, 4 layers, backend webgpu');
     expect(stdout).toMatch(/blocks\.0 +residual_block +30 → 64, projection shortcut; BatchNorms folded: blocks\.0\.bn1, blocks\.0\.bn2, blocks\.0\.shortcut\.1/);
@@ -72,7 +73,7 @@ describe('resgpu info', () => {
   });
 
   test('--json gives describe() with the feature names and labels', async () => {
-    const { code, stdout } = await runCli(['info', 'examples/breast_cancer.safetensors', '--json', '--batch', '8']);
+    const { code, stdout } = await runCli(['info', 'examples/breast_cancer.safetensors', '--json', '--batch', '8', '--backend', 'webgpu']);
     expect(code).toBe(0);
     const info = JSON.parse(stdout);
     expect(info).toMatchObject({ inputSize: 30, outputSize: 2, batch: 8, labels: ['malignant', 'benign'] });

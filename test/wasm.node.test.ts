@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { DisposedError, InputError, loadModel, type LoadProgress, type Model } from '../src/index.js';
+import { DisposedError, InputError, loadModel, OptionError, type LoadProgress, type Model } from '../src/index.js';
 import { wasmTuning } from '../src/runtime/wasm/wasm-model.js';
 import type { WorkerPool } from '../src/runtime/wasm/threads.js';
 import { MODEL_CASES } from './helpers/cases.js';
@@ -96,7 +96,7 @@ describe('the wasm model', () => {
     expect((await started).length).toBe(8); // runs already started finish
     await disposed;
     await m.dispose(); // twice is harmless
-    await expect(loadModel(model.bytes, { backend: 'wasm', threads: 0 })).rejects.toBeInstanceOf(InputError);
+    await expect(loadModel(model.bytes, { backend: 'wasm', threads: 0 })).rejects.toBeInstanceOf(OptionError);
   });
 
   test('describe() names the backend and the layers, with no dispatches', async () => {
