@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 import * as ort from 'onnxruntime-web/webgpu';
-import { loadModel } from '../src/index.js';
+import { loadModel, type KernelVariant } from '../src/index.js';
 
 /**
  * Every engine the benchmark measures, behind one small interface, all on the same weights:
@@ -37,6 +37,8 @@ export const presetFiles = (name: string): ModelFiles => ({
 export interface Contender {
   name: string;
   load(model: ModelFiles): Promise<Runner>;
+  /** Run only when named in the contenders filter (resgpu's forced kernels: slow on software adapters). */
+  optional?: boolean;
 }
 
 function need(file: string | undefined, what: string): string {
@@ -56,6 +58,16 @@ const resgpu = (backend: 'webgpu' | 'cpu' | 'wasm' | 'auto', threads?: number): 
   name: `${RESGPU_NAMES[backend]}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}`,
   async load(model) {
     const m = await loadModel(model.resgpu, { backend, profile: true, ...(threads ? { threads } : {}) });
+    return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose(), backend: m.backend };
+  },
+});
+
+/** resgpu on WebGPU with one kernel forced, or with f16 weights: the kernel family side by side. */
+const resgpuKernel = (kernel: KernelVariant | 'auto', precision: 'f32' | 'f16'): Contender => ({
+  name: `resgpu (WebGPU, ${kernel}${precision === 'f16' ? ', f16' : ''})`,
+  optional: true,
+  async load(model) {
+    const m = await loadModel(model.resgpu, { backend: 'webgpu', profile: true, precision, ...(kernel === 'auto' ? {} : { kernel }) });
     return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose(), backend: m.backend };
   },
 });
@@ -133,4 +145,7 @@ const tensorflow: Contender = {
 
 export const CONTENDERS: Contender[] = [
   resgpu('webgpu'), resgpu('cpu'), resgpu('wasm', 1), resgpu('wasm'), resgpu('auto'), onnxruntime('webgpu'), onnxruntime('wasm'), tensorflow,
+  // Named to run, e.g. --contenders "WebGPU,gemv": every kernel forced, and the automatic choice with f16 weights.
+  ...(['gemm', 'gemv', 'gemm_tiled'] as const).flatMap((k) => [resgpuKernel(k, 'f32'), resgpuKernel(k, 'f16')]),
+  resgpuKernel('auto', 'f16'),
 ];

@@ -79,7 +79,7 @@ window.runBenchmark = async (o) => {
     warmup: o.warmup ?? 3,
     cpuFlopLimit: o.cpuFlopLimit ?? 2e9,
     // Contenders whose name contains one of the given strings (all by default).
-    contenders: o.contenders ? CONTENDERS.filter((c) => o.contenders!.some((n) => c.name.includes(n))) : CONTENDERS,
+    contenders: o.contenders ? CONTENDERS.filter((c) => o.contenders!.some((n) => c.name.includes(n))) : CONTENDERS.filter((c) => !c.optional),
     onResult: (r) => {
       addRow(r);
       status.textContent = `${r.model} · ${r.contender} · batch ${r.batch} done`;
