@@ -27,7 +27,7 @@ export const gemmKernel: KernelDef = {
     { name: 'bias', binding: 4, type: 'read-only-storage' },
     { name: 'y', binding: 5, type: 'storage' },
   ],
-  uniform: { struct: 'Shape', fields: ['rows', 'cols', 'inner', 'shortcut_inner'] },
+  uniform: { struct: 'Shape', fields: ['rows', 'cols', 'inner', 'shortcut_inner', 'out_cols'] },
   overrides: ['SHORTCUT', 'RELU', 'WORKGROUP_X', 'WORKGROUP_Y'],
   workgroupSize: WORKGROUP,
   // The shader walks whole tiles, unguarded within one: rows by 4, columns by 8.
@@ -43,6 +43,8 @@ export const gemmKernel: KernelDef = {
         cols,
         inner: strides[step.input]!,
         shortcut_inner: step.epilogue.residual === 'projection' ? strides[step.shortcut!]! : 0,
+        // Columns past the step's real width are written as zeros (see the shader's header).
+        out_cols: step.outFeatures,
       },
       workgroups: [Math.ceil(cols / TILE_COLS / WORKGROUP[0]), Math.ceil(rows / TILE_ROWS / WORKGROUP[1]), 1],
       bindings: {
