@@ -17,7 +17,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   const backend = chosenBackend(options);
   // Reading starts now; on WebGPU, device set-up and layer uploads overlap the download.
   const model = streamModelSpec(source, options.onProgress);
-  return backend === 'cpu' ? new ReferenceModel(await model.complete()) : GpuModel.create(model, options);
+  return backend === 'cpu' ? new ReferenceModel(await model.complete(), options) : GpuModel.create(model, options);
 }
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';

@@ -24,6 +24,12 @@ export interface LoadOptions {
   maxCachedPlans?: number;
   /** WebGPU: print every shader and pipeline as it is compiled. */
   debug?: boolean;
+  /**
+   * Refuse inputs holding NaN or ±Infinity: run() rejects with an InputError naming the first
+   * such value's row and column. Default false: non-finite values propagate as in PyTorch
+   * (a row with a NaN gives NaN outputs, on every backend), never as a confident number.
+   */
+  rejectNonFinite?: boolean;
   /** WebGPU: time each run's kernels with timestamp queries, where the adapter offers them (model.lastRunGpuMs). */
   profile?: boolean;
 }

@@ -103,6 +103,7 @@ def main(out):
         json.dump(cases, f)
     write_bad_files(os.path.join(out, "bad"))
     write_inference_cases(os.path.join(out, "infer"), gen)
+    write_nonfinite_case(os.path.join(out, "nonfinite"), gen)
 
 
 class Evil:
@@ -208,6 +209,30 @@ def write_inference_cases(out, gen):
     state = ResidualBlock(4, 5, 4).state_dict()
     state["linear1.wieght"] = state.pop("linear1.weight")
     torch.save(state, os.path.join(out, "misspelt.pt"))
+
+
+def write_nonfinite_case(out, gen):
+    """Inputs holding NaN and +-Inf (missing or broken lab values) through a model with BatchNorm,
+    identity and projection blocks and a head; PyTorch's outputs recorded with non-finite values
+    as the strings "nan", "inf", "-inf" (JSON has no such numbers)."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(11)
+    model = ResidualMLP(5, [(7, 5), (9, 3)], 2).eval()
+    randomize_batchnorm(model, gen)
+    x = torch.randn(8, 5, generator=gen)
+    x[1, 2] = float("nan")
+    x[2, 0] = float("inf")
+    x[3, 4] = float("-inf")
+    x[4, :] = float("-inf")
+    x[5, 1] = float("inf")
+    x[5, 3] = float("-inf")
+    x[6, :] = float("nan")
+    with torch.no_grad():
+        y = model(x)
+    torch.save(model.state_dict(), os.path.join(out, "model.pt"))
+    enc = lambda t: [v if v == v and abs(v) != float("inf") else str(v) for v in t.flatten().tolist()]
+    with open(os.path.join(out, "case.json"), "w") as f:
+        json.dump({"x": enc(x), "y": enc(y), "rows": 8, "input_size": 5, "output_size": 2}, f)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ import { layersOf, lowerModel, type LoweredModel } from '../../graph/lower.js';
 import type { LayerSpec, ModelSpec } from '../../graph/spec.js';
 import type { ProgressCallback, StreamedModel } from '../../graph/stream.js';
 import type { Model, ModelDescription } from '../../model.js';
-import { batchOf, checkBatchOption } from '../input.js';
-import { ModelBase } from '../model-base.js';
+import { checkBatchOption } from '../input.js';
+import { ModelBase, type InputPolicy } from '../model-base.js';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
 import { describeDispatches, planLayout, valueStrides } from './layout.js';
 import { CompiledKernels } from './pipelines.js';
@@ -12,7 +12,7 @@ import { BatchPlan, type PlanContext } from './plan.js';
 import { candidates } from './select.js';
 import { allocateWeights, scratchLength, uploadStep, type UploadedWeights } from './weights.js';
 
-export interface GpuModelOptions extends DeviceOptions {
+export interface GpuModelOptions extends DeviceOptions, InputPolicy {
   onProgress?: ProgressCallback;
   /** Batch-size plans kept at once; the least recently used is freed beyond this. Default 4. */
   maxCachedPlans?: number;
@@ -42,8 +42,9 @@ export class GpuModel extends ModelBase implements Model {
     private readonly ctx: PlanContext,
     private readonly acquired: AcquiredDevice,
     private readonly maxCachedPlans: number,
+    policy: InputPolicy,
   ) {
-    super(spec);
+    super(spec, policy);
     const state = this.state;
     void ctx.device.lost.then((info) => (state.lost = info.message || info.reason));
   }
@@ -78,7 +79,7 @@ export class GpuModel extends ModelBase implements Model {
       await compiled;
       const profile = Boolean(options.profile) && device.features.has('timestamp-query');
       const ctx: PlanContext = { device, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize, profile };
-      return new GpuModel(spec, lowered, strides, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4));
+      return new GpuModel(spec, lowered, strides, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4), options);
     } catch (e) {
       model.cancel();
       weights?.buffer.destroy();
@@ -89,7 +90,7 @@ export class GpuModel extends ModelBase implements Model {
 
   async run(x: Float32Array): Promise<Float32Array> {
     this.checkUsable();
-    const batch = batchOf(x, this.inputSize);
+    const batch = this.batchOf(x);
     // Copy now: the caller may reuse its array before this run's turn comes.
     const input = x.slice();
     // Runs queued before dispose() still run: dispose waits for them.
