@@ -7,6 +7,7 @@
  * This module composes the parts and nothing else: a loader (src/loader) reads the file into
  * the backend-neutral model (src/graph), and a backend (src/runtime/<backend>) runs it.
  */
+import { AbortError } from './errors.js';
 import { streamModelSpec, type ModelSource } from './loader/index.js';
 import type { Model } from './model.js';
 import { chosenBackend, type LoadOptions } from './options.js';
@@ -15,9 +16,28 @@ import { GpuModel } from './runtime/webgpu/model.js';
 
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
   const backend = chosenBackend(options);
+  const { signal } = options;
+  if (signal?.aborted) throw new AbortError();
   // Reading starts now; on WebGPU, device set-up and layer uploads overlap the download.
-  const model = streamModelSpec(source, options.onProgress);
-  return backend === 'cpu' ? new ReferenceModel(await model.complete(), options) : GpuModel.create(model, options);
+  const model = streamModelSpec(source, options.onProgress, signal);
+  const loading = backend === 'cpu' ? model.complete().then((spec) => new ReferenceModel(spec, options)) : GpuModel.create(model, options);
+  return signal ? abortable(loading, signal) : loading;
+}
+
+/**
+ * An aborted load rejects with an AbortError once everything it made is freed: the stream
+ * stops with the signal, so a load still reading fails at once; a load already past reading
+ * (compiling, say) finishes that GPU work and its model is disposed before the rejection.
+ */
+async function abortable(loading: Promise<Model>, signal: AbortSignal): Promise<Model> {
+  try {
+    const model = await loading;
+    if (!signal.aborted) return model;
+    await model.dispose();
+  } catch (e) {
+    if (!signal.aborted) throw e;
+  }
+  throw new AbortError();
 }
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';

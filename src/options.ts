@@ -14,6 +14,12 @@ export interface LoadOptions {
    * 'cpu' (or 'reference'): the float64 CPU reference, plain and unfused: the tests' oracle.
    */
   backend?: BackendOption;
+  /**
+   * Cancels the load: the download stops (the response body is cancelled, the connection let
+   * go), parsing stops, every GPU resource made so far is freed, and loadModel rejects with a
+   * ResgpuError named 'AbortError' (code 'ABORTED'). Aborting after loadModel resolved does nothing.
+   */
+  signal?: AbortSignal;
   /** Called as loading moves through download, parse, fold, upload and compile. */
   onProgress?: ProgressCallback;
   /** WebGPU: a GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */

@@ -57,8 +57,11 @@ function keysByLayer(layers: readonly ManifestLayer[], tensors: TensorMap): stri
 }
 
 /** Starts reading a model: bytes → tensors as they arrive → graph → checked layers (the stream contract of graph/stream.ts). */
-export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallback): StreamedModel {
+export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallback, signal?: AbortSignal): StreamedModel {
   const abort = new AbortController();
+  // The caller's signal stops this stream too; the stream's own controller also serves cancel().
+  if (signal?.aborted) abort.abort();
+  else signal?.addEventListener('abort', () => abort.abort(), { once: true });
   const separate = !isByteSource(source) && typeof source === 'object' && source !== null && 'weights' in source;
   const withData = !isByteSource(source) && typeof source === 'object' && source !== null && 'model' in source;
   const file = separate ? source.weights : withData ? source.model : (source as ByteSource);
