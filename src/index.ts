@@ -10,11 +10,12 @@
 import { AbortError } from './errors.js';
 import { streamModelSpec, type ModelSource } from './loader/index.js';
 import type { Model } from './model.js';
-import { chosenBackend, type LoadOptions } from './options.js';
+import { checkOptions, chosenBackend, type LoadOptions } from './options.js';
 import { ReferenceModel } from './runtime/reference/model.js';
 import { GpuModel } from './runtime/webgpu/model.js';
 
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  checkOptions(options);
   const backend = chosenBackend(options);
   const { signal } = options;
   if (signal?.aborted) throw new AbortError();

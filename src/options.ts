@@ -48,3 +48,16 @@ export function chosenBackend(options: LoadOptions): BackendName {
   }
   return backend === 'reference' ? 'cpu' : (backend as BackendName);
 }
+
+/** Checks the options whose wrong values would otherwise be silently misread (maxCachedPlans: NaN kept every plan). */
+export function checkOptions(options: LoadOptions): void {
+  if (typeof options !== 'object' || options === null) throw new OptionError(`loadModel options must be an object, got ${String(options)}.`);
+  const plans = options.maxCachedPlans;
+  if (plans !== undefined && !(Number.isSafeInteger(plans) && plans >= 1)) {
+    throw new OptionError(`maxCachedPlans must be a positive integer, got ${String(plans)}.`);
+  }
+  const signal = options.signal;
+  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
+    throw new OptionError('signal must be an AbortSignal (new AbortController().signal).');
+  }
+}

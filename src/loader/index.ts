@@ -1,4 +1,4 @@
-import { AbortError, GraphError } from '../errors.js';
+import { AbortError, GraphError, ModelFormatError } from '../errors.js';
 import type { LayerSpec, ModelSpec } from '../graph/spec.js';
 import { layerOutputSize } from '../graph/spec.js';
 import type { ProgressCallback, StreamedModel } from '../graph/stream.js';
@@ -42,7 +42,9 @@ function keysByLayer(layers: readonly ManifestLayer[], tensors: TensorMap): stri
   layers.forEach((layer, i) => {
     for (const [k, v] of Object.entries(layer)) {
       if (k === 'type' || k === 'activation' || typeof v !== 'string') continue;
-      owner.set(v, [...(owner.get(v) ?? []), i]);
+      const list = owner.get(v);
+      if (list) list.push(i);
+      else owner.set(v, [i]);
     }
   });
   const keys = layers.map((): string[] => []);
@@ -64,6 +66,12 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
   else signal?.addEventListener('abort', () => abort.abort(), { once: true });
   const separate = !isByteSource(source) && typeof source === 'object' && source !== null && 'weights' in source;
   const withData = !isByteSource(source) && typeof source === 'object' && source !== null && 'model' in source;
+  if (withData && (typeof source.externalData !== 'object' || source.externalData === null)) {
+    throw new ModelFormatError('loadModel({ model, externalData }) needs externalData to be an object mapping file names to their URLs or bytes.');
+  }
+  if (separate && (source.graph === null || (typeof source.graph !== 'object' && typeof source.graph !== 'string'))) {
+    throw new ModelFormatError('loadModel({ weights, graph }) needs a graph: a manifest object, its JSON text, or a URL or bytes holding it.');
+  }
   const file = separate ? source.weights : withData ? source.model : (source as ByteSource);
   const shapes = deferred<ModelSpec>();
   const finished = deferred<void>();
@@ -110,7 +118,7 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
         layers = manifest.layers.map(() => deferred<LayerSpec>());
         missing = keys.map((k) => k.length);
         layersOfKey = new Map();
-        keys.forEach((k, i) => k.forEach((key) => layersOfKey.set(key, [...(layersOfKey.get(key) ?? []), i])));
+        keys.forEach((k, i) => k.forEach((key) => (layersOfKey.get(key) ?? layersOfKey.set(key, []).get(key)!).push(i)));
         shapes.resolve(spec);
         // Tensors that arrived with the header (ONNX, or storages before data.pkl) count now.
         for (const key of [...arrived.keys()]) arrive(key);

@@ -1,6 +1,6 @@
 import { GraphError } from '../errors.js';
 import { DEFAULT_BATCHNORM_EPS } from '../graph/spec.js';
-import type { CheckedManifest, GraphManifest, ManifestLayer } from './manifest.js';
+import { MAX_LAYERS, type CheckedManifest, type GraphManifest, type ManifestLayer } from './manifest.js';
 import type { TensorMap } from './tensors.js';
 
 /**
@@ -19,10 +19,12 @@ import type { TensorMap } from './tensors.js';
  */
 export function inferGraph(tensors: TensorMap): CheckedManifest {
   const modules = modulesOf(tensors);
+  if (modules.size > 4 * MAX_LAYERS) throw new GraphError(`Cannot infer the graph of this state_dict: it has ${modules.size} modules, more than the ${MAX_LAYERS} layers resgpu runs could hold.`);
   const units = readUnits(modules);
   const problems = [...indexGaps(modules), ...orderProblems(units)];
   if (problems.length > 0) throw new GraphError(refusal(problems, units, modules, tensors));
   const layers = units.map((u) => u.layer!);
+  if (layers.length > MAX_LAYERS) throw new GraphError(`Cannot infer the graph of this state_dict: it has ${layers.length} layers, more than the ${MAX_LAYERS} layers resgpu runs.`);
   const first = layers[0]!;
   const input = tensors.get(`${first.type === 'linear' ? first.linear : first.linear1}.weight`)!.shape[1]!;
   return { format: 'resgpu-graph', version: 1, input, layers, batchnorm_eps: DEFAULT_BATCHNORM_EPS };
@@ -95,10 +97,13 @@ function readUnits(modules: Map<string, Module>): Unit[] {
     else units.push({ prefix, what: kind === 'batchnorm' ? 'batchnorm' : 'unknown' });
   }
   // A module left inside a block's prefix (blocks.0.extra) is part of a block resgpu does not know.
-  const blocks = units.filter((u) => u.what === 'block').map((u) => u.prefix);
-  for (const u of units) {
-    if (u.what !== 'block' && blocks.some((b) => b === '' || u.prefix.startsWith(`${b}.`))) u.what = 'unknown';
-  }
+  const blocks = new Set(units.filter((u) => u.what === 'block').map((u) => u.prefix));
+  const insideBlock = (prefix: string) => {
+    if (blocks.has('')) return true;
+    for (let dot = prefix.indexOf('.'); dot > 0; dot = prefix.indexOf('.', dot + 1)) if (blocks.has(prefix.slice(0, dot))) return true;
+    return false;
+  };
+  for (const u of units) if (u.what !== 'block' && insideBlock(u.prefix)) u.what = 'unknown';
   return units;
 }
 
@@ -182,7 +187,7 @@ function blockHint(units: Unit[]): string {
   for (const u of units) {
     if (u.what !== 'linear' || !u.prefix.includes('.')) continue;
     const parent = u.prefix.slice(0, u.prefix.lastIndexOf('.'));
-    byParent.set(parent, [...(byParent.get(parent) ?? []), u.prefix]);
+    (byParent.get(parent) ?? byParent.set(parent, []).get(parent)!).push(u.prefix);
   }
   const pair = [...byParent.values()].find((l) => l.length === 2);
   if (!pair) return '';

@@ -27,7 +27,9 @@ export function parseSafetensors(file: Uint8Array): Safetensors {
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(file.byteLength - 8, MAX_HEADER_BYTES))) {
     throw new ModelFormatError(
-      `Malformed safetensors: header length ${headerLength} runs past the end of the ${file.byteLength}-byte file.`,
+      headerLength > BigInt(MAX_HEADER_BYTES)
+        ? `Refused to load: the safetensors header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte cap (and runs past the end of the file, or would).`
+        : `Truncated or corrupt safetensors file: its header length ${headerLength} runs past the end of the ${file.byteLength}-byte file. Is the file complete?`,
     );
   }
   const dataStart = 8 + Number(headerLength);
@@ -119,7 +121,7 @@ function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end || end > data.byteLength) {
-    throw bad(`has byte range [${begin}, ${end}) outside the ${data.byteLength}-byte data section`);
+    throw bad(`has byte range [${begin}, ${end}) outside the ${data.byteLength}-byte data section (the file is truncated, or its header corrupt)`);
   }
   const expected = shape.reduce((n: number, d: number) => n * d, 1) * DTYPE_BYTES[dtype]!;
   if (end - begin !== expected) {
@@ -127,14 +129,6 @@ function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
   }
   return { name, dtype, shape: shape as number[], bytes: data.subarray(begin, end) };
 }
-
-/** A safetensors file starts with its header's length, then the header's JSON object. */
-export function looksLikeSafetensors(head: Uint8Array, fileLength: number): boolean {
-  if (head.byteLength < 9) return head.byteLength === fileLength; // too short for anything: let safetensors say why
-  const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
-  return length <= BigInt(fileLength - 8) && head[8] === 0x7b;
-}
-
 
 /** Reports the header once it is in, then each tensor once its bytes are (a safetensors file is in data order). */
 export function safetensorsParser(events: TensorEvents): IncrementalParser {

@@ -21,6 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 from export_resgpu import export_model  # noqa: E402
 from residual_mlp import ResidualBlock, ResidualMLP, randomize_batchnorm  # noqa: E402
+sys.path.insert(0, HERE)
+from make_hostile_cases import write_hostile_cases  # noqa: E402
 
 CASES = [
     # name, in, [(hidden, out) per block], head, batchnorm, dtype
@@ -104,6 +106,7 @@ def main(out):
     write_bad_files(os.path.join(out, "bad"))
     write_inference_cases(os.path.join(out, "infer"), gen)
     write_nonfinite_case(os.path.join(out, "nonfinite"), gen)
+    write_hostile_cases(os.path.join(out, "hostile"))
 
 
 class Evil:
