@@ -116,6 +116,9 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
     if (entry.name.endsWith('constants.pkl') || entry.name.includes('/code/')) {
       throw new ModelFormatError(`This is a TorchScript file (torch.jit.save; it holds "${entry.name}"), not a torch.save'd state_dict. ${WHOLE_MODEL_REMEDY}`);
     }
+    if (entry.compression !== 0 && entry.compression !== 8) {
+      throw new ModelFormatError(`Malformed PyTorch file: zip entry "${entry.name}" uses compression method ${entry.compression}; torch.save stores entries (method 0), and resgpu also reads deflate (8).`);
+    }
     const isPickle = entry.name === 'data.pkl' || entry.name.endsWith('/data.pkl');
     // A compressed entry may not inflate past what it has to hold; stored entries cost nothing (views).
     const limit = entry.compression === 0 ? Infinity : isPickle ? MAX_PICKLE_BYTES : (storageBytes.get(entry.name) ?? fileLength);
