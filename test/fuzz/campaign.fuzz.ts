@@ -16,8 +16,10 @@ const formats = (process.env.FUZZ_FORMATS ?? 'pt,safetensors,onnx,manifest').spl
 test('fuzz campaign', async () => {
   const device = await nodeDevice();
   const results: CampaignResult[] = [];
+  // Read every seed now: a test run started meanwhile regenerates test/.generated.
+  const seeds = new Map(formats.map((f) => [f, seedsFor(f)]));
   for (const format of formats) {
-    const r = await runCampaign(format, seedsFor(format), {
+    const r = await runCampaign(format, seeds.get(format)!, {
       cases,
       seed,
       device,
