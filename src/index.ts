@@ -12,7 +12,10 @@ import { streamModelSpec, type ModelSource } from './loader/index.js';
 import type { Model } from './model.js';
 import { checkOptions, chosenBackend, type LoadOptions } from './options.js';
 import { ReferenceModel } from './runtime/reference/model.js';
-import { GpuModel } from './runtime/webgpu/model.js';
+import { RecoveringModel, type Reload } from './runtime/webgpu/recovery.js';
+import { streamOfSpec, type StreamedModel } from './graph/stream.js';
+import type { ModelSpec } from './graph/spec.js';
+import { isByteSource } from './loader/source.js';
 
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
   checkOptions(options);
@@ -21,8 +24,30 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   if (signal?.aborted) throw new AbortError();
   // Reading starts now; on WebGPU, device set-up and layer uploads overlap the download.
   const model = streamModelSpec(source, options.onProgress, signal);
-  const loading = backend === 'cpu' ? model.complete().then((spec) => new ReferenceModel(spec, options)) : GpuModel.create(model, options);
+  const loading = backend === 'cpu' ? model.complete().then((spec) => new ReferenceModel(spec, options)) : onGpu(source, model, options);
   return signal ? abortable(loading, signal) : loading;
+}
+
+/**
+ * A WebGPU model that can rebuild itself after a device loss: from the source read again when
+ * it can be (URLs, Blobs), else from a host copy of the weights when keepWeightsOnHost asks.
+ */
+async function onGpu(source: ModelSource, stream: StreamedModel, options: LoadOptions): Promise<Model> {
+  let kept: ModelSpec | null = null;
+  const reload: Reload = rereadable(source) ? () => streamModelSpec(source) : options.keepWeightsOnHost ? () => streamOfSpec(kept!) : null;
+  const model = await RecoveringModel.create(stream, reload, options);
+  if (options.keepWeightsOnHost && !rereadable(source)) kept = await stream.complete();
+  return model;
+}
+
+/** Sources that can be read again later, without resgpu holding their bytes. */
+function rereadable(source: ModelSource): boolean {
+  const again = (s: unknown) => typeof s === 'string' || s instanceof URL || (typeof Blob !== 'undefined' && s instanceof Blob);
+  if (again(source)) return true;
+  if (typeof source !== 'object' || source === null) return false;
+  if ('weights' in source) return again(source.weights) && (again(source.graph) || !isByteSource(source.graph));
+  if ('model' in source) return again(source.model) && Object.values(source.externalData ?? {}).every(again);
+  return false;
 }
 
 /**

@@ -26,6 +26,20 @@ export interface LoadOptions {
   gpu?: GPU;
   /** WebGPU: an existing device to share; dispose() then leaves it alive. */
   device?: GPUDevice;
+  /**
+   * WebGPU: keep a host copy of the model's weights (about the file's size in memory), so that
+   * after a device loss the next run() can rebuild the model on a new device even when the
+   * source cannot be read again (an ArrayBuffer, a typed array, a Response). Sources given as a
+   * URL or a Blob are read again instead and need no copy. Default false.
+   */
+  keepWeightsOnHost?: boolean;
+  /**
+   * WebGPU: called when the model's device is lost (driver reset or update, GPU removed, tab
+   * backgrounded too long). Runs in flight then reject with DeviceLostError; unless the device
+   * was passed in as `device`, the next run() rebuilds the model on a new device by itself
+   * (`willRecover`); a device passed in is never replaced: load again with a new one.
+   */
+  onDeviceLost?: (info: { reason: string; message: string; willRecover: boolean }) => void;
   /** WebGPU: plans for distinct batch sizes kept at once (default 4); older ones are freed. */
   maxCachedPlans?: number;
   /** WebGPU: print every shader and pipeline as it is compiled. */

@@ -105,6 +105,11 @@ export class GpuModel extends ModelBase implements Model {
     return result;
   }
 
+  /** The device this model runs on (read-only). */
+  get device(): GPUDevice {
+    return this.ctx.device;
+  }
+
   describe(options: { batch?: number } = {}): ModelDescription {
     this.checkUsable();
     const batch = checkBatchOption(options.batch);
