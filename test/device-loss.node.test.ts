@@ -35,7 +35,7 @@ async function loseDevice(model: Model): Promise<void> {
 describe('a device resgpu owns is replaced, unprompted', () => {
   const sources: [string, () => unknown, Partial<LoadOptions>][] = [
     ['a URL (read again)', () => url, {}],
-    ['a Blob (read again)', () => new Blob([bytes]), {}],
+    ['a Blob (read again)', () => new Blob([bytes.slice()]), {}],
     ['bytes with keepWeightsOnHost', () => bytes.slice(), { keepWeightsOnHost: true }],
   ];
   test.each(sources)('%s: the next run recovers on a new device; onDeviceLost reports it', async (_, source, extra) => {
