@@ -124,24 +124,27 @@ export class BatchPlan {
   async run(x: Float32Array<ArrayBuffer>): Promise<Float32Array> {
     const { device, inputSize, outputSize } = this.ctx;
     const { batch, rows, strides } = this.layout;
-    device.queue.writeBuffer(this.input, 0, padActivations(x, batch, inputSize, rows, strides[0]!));
-    const encoder = device.createCommandEncoder({ label: `resgpu run (batch ${batch})` });
     const t = this.timer;
-    const pass = encoder.beginComputePass(
-      t ? { timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
-    );
-    for (const d of this.dispatches) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(...d.workgroups);
-    }
-    pass.end();
-    encoder.copyBufferToBuffer(this.output, 0, this.readback, 0, this.readback.size);
-    if (t) {
-      encoder.resolveQuerySet(t.querySet, 0, 2, t.resolve, 0);
-      encoder.copyBufferToBuffer(t.resolve, 0, t.readback, 0, 16);
-    }
-    device.queue.submit([encoder.finish()]);
+    // Inside error scopes: a command the GPU refuses is a typed error, not a silently wrong result.
+    await withErrorScopes(device, `running a batch of ${batch}`, () => {
+      device.queue.writeBuffer(this.input, 0, padActivations(x, batch, inputSize, rows, strides[0]!));
+      const encoder = device.createCommandEncoder({ label: `resgpu run (batch ${batch})` });
+      const pass = encoder.beginComputePass(
+        t ? { timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+      );
+      for (const d of this.dispatches) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(...d.workgroups);
+      }
+      pass.end();
+      encoder.copyBufferToBuffer(this.output, 0, this.readback, 0, this.readback.size);
+      if (t) {
+        encoder.resolveQuerySet(t.querySet, 0, 2, t.resolve, 0);
+        encoder.copyBufferToBuffer(t.resolve, 0, t.readback, 0, 16);
+      }
+      device.queue.submit([encoder.finish()]);
+    });
     if (t) {
       await t.readback.mapAsync(MapMode.READ);
       const [begin, end] = new BigUint64Array(t.readback.getMappedRange());
