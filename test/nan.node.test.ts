@@ -120,3 +120,15 @@ describe.each(backends)('%s', (backendName, options) => {
     await model.dispose();
   });
 });
+
+test.each(['pt-1123-72215.bin', 'onnx-1123-33376.bin'])(
+  'fuzz crasher %s: a weight that folding pushes past float32 is refused on WebGPU (it gave NaN where the reference is finite)',
+  async (name) => {
+    const { GraphError } = await import('../src/index.js');
+    const bytes = readFileSync(new URL(`./fuzz-crashers/${name}`, import.meta.url));
+    await expect(loadModel(bytes, { backend: 'cpu' })).resolves.toBeTruthy(); // float64 holds it
+    const failure = loadModel(bytes, { device });
+    await expect(failure).rejects.toBeInstanceOf(GraphError);
+    await expect(failure).rejects.toThrow(/beyond float32's range/);
+  },
+);

@@ -107,8 +107,8 @@ export async function runCampaign(format: Format, seeds: Seed[], options: Campai
         if (options.device && options.gpuEvery && result.loaded % options.gpuEvery === 0) {
           const gpu = await loadModel(source, { device: options.device }).catch((e: unknown) => e);
           if (gpu instanceof ResgpuError) {
-            // The GPU may refuse what fits the reference (limits); anything else is a finding.
-            if (gpu.code !== 'GPU_LIMIT') crash(i, `WebGPU refused what the reference loaded: ${gpu.message}`, bytes, graph);
+            // The GPU may refuse what fits the float64 reference (device limits, float32's range); anything else is a finding.
+            if (gpu.code !== 'GPU_LIMIT' && !/float32's range/.test(gpu.message)) crash(i, `WebGPU refused what the reference loaded: ${gpu.message}`, bytes, graph);
           } else if (!(gpu as Model).run) crash(i, `WebGPU load: untyped ${String(gpu)}`, bytes, graph);
           else {
             const g = gpu as Model;
