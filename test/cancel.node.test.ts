@@ -105,3 +105,13 @@ test('aborting after the load resolved leaves the model working', async () => {
   expect((await model.run(new Float32Array(4))).length).toBe(4);
   await model.dispose();
 });
+
+test('a Content-Length of 10^12 bytes is a FetchError (not a RangeError), and the body is cancelled', async () => {
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => undefined), cancel: () => void (cancelled = true) });
+  const failure = await loadModel(new Response(body, { headers: { 'content-length': String(10 ** 12) } }), { backend: 'cpu' }).catch((e: unknown) => e);
+  expect(failure).toBeInstanceOf(ResgpuError);
+  expect((failure as ResgpuError).code).toBe('FETCH');
+  expect((failure as Error).message).toMatch(/Content-Length of 1000000000000 bytes/);
+  expect(cancelled).toBe(true);
+});
