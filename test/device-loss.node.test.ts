@@ -45,7 +45,9 @@ describe('a device resgpu owns is replaced, unprompted', () => {
     const first = model.device;
     await loseDevice(model);
     expect(losses).toEqual([expect.objectContaining({ willRecover: true })]);
+    expect(() => model.describe()).toThrow(/the next run\(\) rebuilds the model on a new device/);
     expectClose(await model.run(x), expected);
+    expect(model.describe().dispatches.length).toBe(5);
     expect(model.device).not.toBe(first);
     // And again: the new device is watched too.
     await loseDevice(model);

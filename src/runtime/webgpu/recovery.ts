@@ -86,6 +86,8 @@ export class RecoveringModel implements Model {
 
   describe(options?: { batch?: number }): ModelDescription {
     if (this.disposed) throw new DisposedError();
+    // describe() is synchronous: it cannot rebuild, but says whether the next run() will.
+    if (this.state.lost) throw this.lostError(this.state.lost);
     return this.inner.describe(options);
   }
 
