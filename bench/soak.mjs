@@ -63,7 +63,7 @@ const model = await loadModel(bytes, { device });
 }
 
 // 2. Sequential soak.
-{
+if (Number(values.runs) > 0) {
   const runs = Number(values.runs);
   const sizes = [1, 7, 64, 256];
   const inputs = sizes.map((b) => input(b, b));
@@ -92,6 +92,7 @@ check(live.size === 0, `dispose left ${live.size} GPU buffers`);
 
 // 3. Load/dispose cycles: on devices resgpu owns, then on the shared device.
 async function cycles(n, options, label) {
+  if (n === 0) return;
   const x = input(4, 1);
   let at10;
   const t = performance.now();
@@ -106,7 +107,7 @@ async function cycles(n, options, label) {
     `${label}: ${n} load/run/dispose cycles in ${((performance.now() - t) / 1000).toFixed(1)} s; after ${at10.i} → after ${n}: ` +
       `JS heap ${MiB(at10.heap)} → ${MiB(end.heap)} MiB, RSS ${MiB(at10.rss)} → ${MiB(end.rss)} MiB, live GPU buffers ${at10.buffers} → ${end.buffers}`,
   );
-  check(end.heap - at10.heap < 8 * 2 ** 20, `${label}: JS heap grew by 8 MiB or more`);
+  check(end.heap - at10.heap < 2 * 2 ** 20, `${label}: JS heap grew by 2 MiB or more`); // a reaction per load on the shared device.lost grew it by 3.8 MiB
   check(end.buffers === 0, `${label}: GPU buffers left`);
 }
 await cycles(Number(values.cycles), { gpu }, 'owned devices');

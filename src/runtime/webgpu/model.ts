@@ -7,6 +7,7 @@ import { checkBatchOption } from '../input.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
 import { describeDispatches, planLayout, valueStrides } from './layout.js';
+import { onDeviceLoss } from './loss-watch.js';
 import { CompiledKernels } from './pipelines.js';
 import { BatchPlan, type PlanContext } from './plan.js';
 import { candidates } from './select.js';
@@ -34,6 +35,7 @@ export class GpuModel extends ModelBase implements Model {
   private disposed = false;
   /** Set when the device is lost. Held apart so that the device's `lost` callback does not keep the model alive. */
   private readonly state: { lost: string | null } = { lost: null };
+  private readonly unwatch: () => void;
 
   private constructor(
     spec: ModelSpec,
@@ -46,7 +48,7 @@ export class GpuModel extends ModelBase implements Model {
   ) {
     super(spec, policy);
     const state = this.state;
-    void ctx.device.lost.then((info) => (state.lost = info.message || info.reason));
+    this.unwatch = onDeviceLoss(ctx.device, (info) => (state.lost = info.message || info.reason));
   }
 
   /**
@@ -127,6 +129,7 @@ export class GpuModel extends ModelBase implements Model {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.unwatch();
     await this.queue; // runs already queued finish first
     for (const plan of this.plans.values()) (await plan.catch(() => null))?.destroy();
     this.plans.clear();

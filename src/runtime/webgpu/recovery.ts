@@ -1,6 +1,7 @@
 import { DeviceLostError, DisposedError, GpuValidationError, ResgpuError } from '../../errors.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { Model, ModelDescription } from '../../model.js';
+import { onDeviceLoss } from './loss-watch.js';
 import { GpuModel, type GpuModelOptions } from './model.js';
 
 /** What onDeviceLost is told. */
@@ -39,7 +40,7 @@ export class RecoveringModel implements Model {
   readonly outputSize: number;
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];
-  private state: { lost: GPUDeviceLostInfo | null };
+  private state: { lost: GPUDeviceLostInfo | null; unwatch: () => void };
   private rebuilding: Promise<GpuModel> | null = null;
   private disposed = false;
 
@@ -94,21 +95,21 @@ export class RecoveringModel implements Model {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.state.unwatch();
     await this.rebuilding?.catch(() => undefined);
     await this.inner.dispose();
   }
 
-  private watch(device: GPUDevice): { lost: GPUDeviceLostInfo | null } {
-    const state: { lost: GPUDeviceLostInfo | null } = { lost: null };
+  private watch(device: GPUDevice): { lost: GPUDeviceLostInfo | null; unwatch: () => void } {
+    const state = { lost: null as GPUDeviceLostInfo | null, unwatch: () => undefined as unknown };
     const { onDeviceLost } = this.options;
     const willRecover = this.reload !== null && !this.options.device;
-    // Only the state object and the callback are captured: not this model.
-    void device.lost.then((info) => {
-      if (state.lost) return;
+    // Only the state object and the callback are held by the device's watcher: not this model.
+    state.unwatch = onDeviceLoss(device, (info) => {
       state.lost = info;
       onDeviceLost?.({ reason: info.reason, message: info.message, willRecover });
     });
-    return state;
+    return state as { lost: GPUDeviceLostInfo | null; unwatch: () => void };
   }
 
   private lostError(info: GPUDeviceLostInfo): DeviceLostError {
@@ -135,6 +136,7 @@ export class RecoveringModel implements Model {
       if (this.inner === fresh) return; // another waiting run swapped it in already
       const old = this.inner;
       this.inner = fresh;
+      this.state.unwatch();
       this.state = this.watch(fresh.device);
       void old.dispose().catch(() => undefined);
     } catch (e) {
