@@ -1,6 +1,6 @@
 import type { BindingSource, KernelDef } from '../../kernels/kernel.js';
 import { UNIFORM_STRIDE } from '../../kernels/kernel.js';
-import { withErrorScopes } from './error-scopes.js';
+import { openErrorScopes, withErrorScopes } from './error-scopes.js';
 import { BufferUsage, MapMode } from './gpu-flags.js';
 import { padActivations, unpadActivations, type PlanLayout } from './layout.js';
 import type { CompiledKernels } from './pipelines.js';
@@ -126,7 +126,10 @@ export class BatchPlan {
     const { batch, rows, strides } = this.layout;
     const t = this.timer;
     // Inside error scopes: a command the GPU refuses is a typed error, not a silently wrong result.
-    await withErrorScopes(device, `running a batch of ${batch}`, () => {
+    // They are checked while the read-back is awaited, not before it (a round trip saved per run).
+    const close = openErrorScopes(device, `running a batch of ${batch}`);
+    let scopes: Promise<void> | undefined;
+    try {
       device.queue.writeBuffer(this.input, 0, padActivations(x, batch, inputSize, rows, strides[0]!));
       const encoder = device.createCommandEncoder({ label: `resgpu run (batch ${batch})` });
       const pass = encoder.beginComputePass(
@@ -144,15 +147,23 @@ export class BatchPlan {
         encoder.copyBufferToBuffer(t.resolve, 0, t.readback, 0, 16);
       }
       device.queue.submit([encoder.finish()]);
-    });
-    if (t) {
-      await t.readback.mapAsync(MapMode.READ);
-      const [begin, end] = new BigUint64Array(t.readback.getMappedRange());
-      this.lastGpuMs = Number(end! - begin!) / 1e6; // nanoseconds
-      t.readback.unmap();
+    } finally {
+      scopes = close();
+      scopes.catch(() => undefined); // awaited below, unless encoding threw
     }
-    await this.readback.mapAsync(MapMode.READ);
+    const [checked, mapped] = await Promise.allSettled([scopes, this.readback.mapAsync(MapMode.READ)]);
+    if (checked.status === 'rejected') {
+      if (mapped.status === 'fulfilled') this.readback.unmap();
+      throw checked.reason;
+    }
+    if (mapped.status === 'rejected') throw mapped.reason;
     try {
+      if (t) {
+        await t.readback.mapAsync(MapMode.READ);
+        const [begin, end] = new BigUint64Array(t.readback.getMappedRange());
+        this.lastGpuMs = Number(end! - begin!) / 1e6; // nanoseconds
+        t.readback.unmap();
+      }
       return unpadActivations(new Float32Array(this.readback.getMappedRange()), batch, outputSize, strides[strides.length - 1]!);
     } finally {
       this.readback.unmap();
