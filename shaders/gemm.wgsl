@@ -15,8 +15,10 @@
 //   w    [inner + shortcut_inner, cols]   PyTorch's weight transposed, BatchNorm folded in
 //   bias [cols]
 //   y    [rows, cols]
-// Padded columns of w and bias are zero, so padded columns of y come out zero and can feed
-// the next layer's padded inner dimension safely.
+// Padded columns of y are written as exact zeros (columns >= out_cols), not computed: computed,
+// they would be sum(a * 0) + 0, which is NaN when a row of a holds an Inf, and that NaN would
+// reach every output of the next layer through its padded inner dimension (NaN * 0 = NaN),
+// where PyTorch has none. Zeros keep each row's NaN and Inf where PyTorch has them.
 //
 // Each invocation computes a 4 x 8 tile of y in eight named vec4f registers (row i, low and
 // high half). Named registers, not an indexed array: compilers keep them in registers, while
@@ -28,6 +30,7 @@ struct Shape {
   cols: u32,
   inner: u32,
   shortcut_inner: u32,
+  out_cols: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
@@ -75,14 +78,16 @@ fn accumulate(t: Tile, s0: vec4f, s1: vec4f, s2: vec4f, s3: vec4f, wrow: u32, co
   );
 }
 
-fn finish(acc: vec4f, extra: vec4f) -> vec4f {
-  let v = acc + extra;
+// c4: the vec4 index of these four columns within the row.
+fn finish(acc: vec4f, extra: vec4f, c4: u32) -> vec4f {
+  var v = acc + extra;
   if (RELU) {
     // PyTorch's ReLU keeps NaN (a missing value stays missing). WGSL's max(NaN, 0) may return
     // either operand, so compare instead: NaN < 0 is false and NaN passes through.
-    return select(v, vec4f(0.0), v < vec4f(0.0));
+    v = select(v, vec4f(0.0), v < vec4f(0.0));
   }
-  return v;
+  let col = vec4u(4u * c4) + vec4u(0u, 1u, 2u, 3u);
+  return select(vec4f(0.0), v, col < vec4u(shape.out_cols));
 }
 
 @compute @workgroup_size(WORKGROUP_X, WORKGROUP_Y)
@@ -128,12 +133,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     s3l = x[(r + 3u) * cols4 + c]; s3h = x[(r + 3u) * cols4 + c + 1u];
   }
 
-  y[r * cols4 + c] = finish(t.r0l, s0l);
-  y[r * cols4 + c + 1u] = finish(t.r0h, s0h);
-  y[(r + 1u) * cols4 + c] = finish(t.r1l, s1l);
-  y[(r + 1u) * cols4 + c + 1u] = finish(t.r1h, s1h);
-  y[(r + 2u) * cols4 + c] = finish(t.r2l, s2l);
-  y[(r + 2u) * cols4 + c + 1u] = finish(t.r2h, s2h);
-  y[(r + 3u) * cols4 + c] = finish(t.r3l, s3l);
-  y[(r + 3u) * cols4 + c + 1u] = finish(t.r3h, s3h);
+  y[r * cols4 + c] = finish(t.r0l, s0l, c);
+  y[r * cols4 + c + 1u] = finish(t.r0h, s0h, c + 1u);
+  y[(r + 1u) * cols4 + c] = finish(t.r1l, s1l, c);
+  y[(r + 1u) * cols4 + c + 1u] = finish(t.r1h, s1h, c + 1u);
+  y[(r + 2u) * cols4 + c] = finish(t.r2l, s2l, c);
+  y[(r + 2u) * cols4 + c + 1u] = finish(t.r2h, s2h, c + 1u);
+  y[(r + 3u) * cols4 + c] = finish(t.r3l, s3l, c);
+  y[(r + 3u) * cols4 + c + 1u] = finish(t.r3h, s3h, c + 1u);
 }

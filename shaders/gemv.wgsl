@@ -18,6 +18,7 @@ struct Shape {
   cols: u32,
   inner: u32,
   shortcut_inner: u32,
+  out_cols: u32, // the step's real width: columns past it are written as exact zeros (see gemm.wgsl)
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
@@ -107,6 +108,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
       // PyTorch's ReLU keeps NaN; WGSL's max(NaN, 0) may not.
       v = select(v, vec4f(0.0), v < vec4f(0.0));
     }
-    y[row * cols4 + c4] = v;
+    let col = vec4u(4u * c4) + vec4u(0u, 1u, 2u, 3u);
+    y[row * cols4 + c4] = select(vec4f(0.0), v, col < vec4u(shape.out_cols));
   }
 }

@@ -76,8 +76,9 @@ export class GpuLimitError extends ResgpuError {
 
 /** The GPU device was lost (driver reset, tab in background too long, device destroyed). */
 export class DeviceLostError extends ResgpuError {
-  constructor(reason: string) {
-    super('DEVICE_LOST', `The GPU device was lost (${reason}); load the model again.`, 'DeviceLostError');
+  /** `remedy`: what to do, when it is not to load the model again. */
+  constructor(reason: string, remedy = 'load the model again') {
+    super('DEVICE_LOST', `The GPU device was lost (${reason}); ${remedy}.`, 'DeviceLostError');
   }
 }
 

@@ -7,28 +7,71 @@
  * This module composes the parts and nothing else: a loader (src/loader) reads the file into
  * the backend-neutral model (src/graph), and a backend (src/runtime/<backend>) runs it.
  */
+import { AbortError } from './errors.js';
+import type { ModelSpec } from './graph/spec.js';
+import { streamOfSpec, type StreamedModel } from './graph/stream.js';
 import { streamModelSpec, type ModelSource } from './loader/index.js';
+import { isByteSource } from './loader/source.js';
 import type { Model } from './model.js';
-import { requestedBackend, type LoadOptions } from './options.js';
+import { checkOptions, requestedBackend, type LoadOptions } from './options.js';
 import { chooseBackend } from './runtime/auto.js';
 import { ReferenceModel } from './runtime/reference/model.js';
 import { WasmModel } from './runtime/wasm/wasm-model.js';
-import { GpuModel } from './runtime/webgpu/model.js';
+import { RecoveringModel, type Reload } from './runtime/webgpu/recovery.js';
 
 /** Loads a model file onto a backend (see LoadOptions, src/options.ts). The file is read once, streamed. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  checkOptions(options);
   const requested = requestedBackend(options);
+  const { signal } = options;
+  if (signal?.aborted) throw new AbortError();
   // Reading starts now; choosing the backend, device set-up and layer uploads overlap the download.
-  const model = streamModelSpec(source, options.onProgress);
-  let backend;
+  const model = streamModelSpec(source, options.onProgress, signal);
+  const loading = (async () => {
+    const backend = requested === 'auto' ? await chooseBackend(options) : requested;
+    if (backend === 'cpu') return new ReferenceModel(await model.complete(), options);
+    return backend === 'wasm' ? WasmModel.create(model, options) : onGpu(source, model, options);
+  })();
+  loading.catch(() => model.cancel());
+  return signal ? abortable(loading, signal) : loading;
+}
+
+/**
+ * A WebGPU model that can rebuild itself after a device loss: from the source read again when
+ * it can be (URLs, Blobs), else from a host copy of the weights when keepWeightsOnHost asks.
+ */
+async function onGpu(source: ModelSource, stream: StreamedModel, options: LoadOptions): Promise<Model> {
+  let kept: ModelSpec | null = null;
+  const reload: Reload = rereadable(source) ? () => streamModelSpec(source) : options.keepWeightsOnHost ? () => streamOfSpec(kept!) : null;
+  const model = await RecoveringModel.create(stream, reload, options);
+  if (options.keepWeightsOnHost && !rereadable(source)) kept = await stream.complete();
+  return model;
+}
+
+/** Sources that can be read again later, without resgpu holding their bytes. */
+function rereadable(source: ModelSource): boolean {
+  const again = (s: unknown) => typeof s === 'string' || s instanceof URL || (typeof Blob !== 'undefined' && s instanceof Blob);
+  if (again(source)) return true;
+  if (typeof source !== 'object' || source === null) return false;
+  if ('weights' in source) return again(source.weights) && (again(source.graph) || !isByteSource(source.graph));
+  if ('model' in source) return again(source.model) && Object.values(source.externalData ?? {}).every(again);
+  return false;
+}
+
+/**
+ * An aborted load rejects with an AbortError once everything it made is freed: the stream
+ * stops with the signal, so a load still reading fails at once; a load already past reading
+ * (compiling, say) finishes that work and its model is disposed before the rejection.
+ */
+async function abortable(loading: Promise<Model>, signal: AbortSignal): Promise<Model> {
   try {
-    backend = requested === 'auto' ? await chooseBackend(options) : requested;
+    const model = await loading;
+    if (!signal.aborted) return model;
+    await model.dispose();
   } catch (e) {
-    model.cancel();
-    throw e;
+    if (!signal.aborted) throw e;
   }
-  if (backend === 'cpu') return new ReferenceModel(await model.complete());
-  return backend === 'wasm' ? WasmModel.create(model, options) : GpuModel.create(model, options);
+  throw new AbortError();
 }
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';

@@ -9,6 +9,11 @@ export interface Model {
   readonly inputSize: number;
   /** Features per output row. */
   readonly outputSize: number;
+  /**
+   * WebGPU: the device the model runs on (read-only). After a device loss from which the
+   * model recovered it is the new device. Absent on CPU backends.
+   */
+  readonly device?: GPUDevice;
   /** The model file's names for its input and output, where it has them (ONNX). */
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];

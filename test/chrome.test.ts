@@ -106,3 +106,42 @@ test('Chrome: a hostile pickle is refused by name', async () => {
   }, url);
   expect(message).toMatch(/^ModelFormatError: Refused to load: the pickle names the global "(posix|os)\.system"/);
 });
+
+test('Chrome: NaN and ±Inf inputs give PyTorch\'s outputs; rejectNonFinite and an aborted load are typed errors', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { TORCH_CASES_DIR } = await import('./global-setup.js');
+  const dir = join(TORCH_CASES_DIR, 'nonfinite');
+  const c = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as { x: (number | string)[]; y: (number | string)[] };
+  const url = chrome.serve('nonfinite.pt', readFileSync(join(dir, 'model.pt')));
+  // NaN and Infinity travel as strings: the page's arguments and results are JSON.
+  const r = await chrome.page.evaluate(
+    async (url, x) => {
+      const { loadModel } = window.resgpu;
+      const decode = (v: number | string) => (typeof v === 'number' ? v : Number(v.replace('inf', 'Infinity')));
+      const model = await loadModel(url);
+      const y = Array.from(await model.run(Float32Array.from(x.map(decode)))).map((v) => (Number.isFinite(v) ? v : String(v)));
+      await model.dispose();
+      const strict = await loadModel(url, { rejectNonFinite: true });
+      const refused = await strict.run(Float32Array.from(x.map(decode))).then(() => 'ran', (e: Error) => `${e.name}: ${e.message}`);
+      await strict.dispose();
+      const controller = new AbortController();
+      const loading = loadModel(url, { signal: controller.signal });
+      controller.abort();
+      const aborted = await loading.then(() => 'loaded', (e: Error & { code?: string }) => `${e.name}:${e.code}`);
+      return { y, refused, aborted };
+    },
+    url,
+    c.x,
+  );
+  const decode = (v: number | string) => (typeof v === 'number' ? v : Number(v.replace('inf', 'Infinity')));
+  const expected = c.y.map(decode);
+  r.y.map(decode).forEach((v, i) => {
+    const e = expected[i]!;
+    if (Number.isNaN(e)) expect(v).toBeNaN();
+    else if (!Number.isFinite(e)) expect(v).toBe(e);
+    else expect(Math.abs(v - e)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(e))); // compare.ts's tolerance
+  });
+  expect(r.refused).toMatch(/^InputError: run\(\) input row 1, column 2 .* is NaN/);
+  expect(r.aborted).toBe('AbortError:ABORTED');
+});

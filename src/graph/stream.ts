@@ -30,3 +30,15 @@ export interface StreamedModel {
   /** Stops reading (the promises then reject with an AbortError); for a load abandoned part way. */
   cancel(): void;
 }
+
+/** A model already complete in memory, as a stream (a backend rebuilding from a host copy reads it the same way). */
+export function streamOfSpec(spec: ModelSpec): StreamedModel {
+  const ready = Promise.resolve();
+  return {
+    shapes: Promise.resolve(spec),
+    layer: (i) => Promise.resolve(spec.layers[i]!),
+    finished: ready,
+    complete: () => Promise.resolve(spec),
+    cancel: () => undefined,
+  };
+}

@@ -6,7 +6,8 @@ import { transposedWeights } from './transposed-weights.js';
 
 /**
  * What every dense kernel (gemm, gemv, gemm_tiled) shares: one fused step y = epilogue(a · W + b),
- * the same bindings and uniform struct, the transposed weight layout, and the weight prelude
+ * the same bindings and uniform struct, exact zeros in padded output columns (out_cols), the
+ * transposed weight layout, and the weight prelude
  * that lets one kernel body read f32 or f16 weights. A dense kernel adds only its WGSL body,
  * its workgroup size and padding, what it supports, and its dispatch size.
  */
@@ -50,7 +51,7 @@ export function denseKernel(spec: DenseKernelSpec, precision: Precision): Kernel
     shader: `${WEIGHT_PRELUDE[precision]}\n${spec.body}`,
     entryPoint: 'main',
     bindings: BINDINGS,
-    uniform: { struct: 'Shape', fields: ['rows', 'cols', 'inner', 'shortcut_inner'] },
+    uniform: { struct: 'Shape', fields: ['rows', 'cols', 'inner', 'shortcut_inner', 'out_cols'] },
     overrides: spec.overrides,
     workgroupSize: spec.workgroupSize,
     padding: spec.padding,
@@ -69,6 +70,10 @@ function denseRunData(step: Step, { rows, strides }: StepLayout, workgroups: [nu
       cols: strides[step.output]!,
       inner: strides[step.input]!,
       shortcut_inner: step.epilogue.residual === 'projection' ? strides[step.shortcut!]! : 0,
+      // Every dense kernel writes columns past the step's real width as exact zeros: computed,
+      // they would be Σ a·0 + 0, NaN for a row holding an Inf, and that NaN would reach every
+      // output of the next layer through its padded inner dimension, where PyTorch has none.
+      out_cols: step.outFeatures,
     },
     workgroups,
     bindings: {

@@ -1,4 +1,4 @@
-import { AbortError, GraphError } from '../errors.js';
+import { AbortError, GraphError, ModelFormatError } from '../errors.js';
 import type { LayerSpec, ModelSpec } from '../graph/spec.js';
 import { layerOutputSize } from '../graph/spec.js';
 import type { ProgressCallback, StreamedModel } from '../graph/stream.js';
@@ -32,35 +32,65 @@ function deferred<T>(): Deferred<T> {
   return d;
 }
 
-/** Every key of `tensors` that belongs to a prefix the layer names. */
-function layerKeys(layer: ManifestLayer, tensors: TensorMap): string[] {
-  const prefixes = Object.entries(layer)
-    .filter(([k, v]) => k !== 'type' && k !== 'activation' && typeof v === 'string')
-    .map(([, v]) => `${v as string}.`);
-  return [...tensors.keys()].filter((key) => prefixes.some((p) => key.startsWith(p)));
+/**
+ * The keys of `tensors` each layer reads (a key belongs to a layer when it starts with one of
+ * the prefixes the layer names), found by looking up each key's dotted prefixes: linear in the
+ * number of keys, where scanning every key per layer was quadratic in files of many layers.
+ */
+function keysByLayer(layers: readonly ManifestLayer[], tensors: TensorMap): string[][] {
+  const owner = new Map<string, number[]>();
+  layers.forEach((layer, i) => {
+    for (const [k, v] of Object.entries(layer)) {
+      if (k === 'type' || k === 'activation' || typeof v !== 'string') continue;
+      const list = owner.get(v);
+      if (list) list.push(i);
+      else owner.set(v, [i]);
+    }
+  });
+  const keys = layers.map((): string[] => []);
+  for (const key of tensors.keys()) {
+    const found = new Set<number>();
+    for (let dot = key.indexOf('.'); dot > 0; dot = key.indexOf('.', dot + 1)) {
+      for (const i of owner.get(key.slice(0, dot)) ?? []) found.add(i);
+    }
+    for (const i of found) keys[i]!.push(key);
+  }
+  return keys;
 }
 
 /** Starts reading a model: bytes → tensors as they arrive → graph → checked layers (the stream contract of graph/stream.ts). */
-export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallback): StreamedModel {
+export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallback, signal?: AbortSignal): StreamedModel {
   const abort = new AbortController();
+  // The caller's signal stops this stream too; the stream's own controller also serves cancel().
+  if (signal?.aborted) abort.abort();
+  else signal?.addEventListener('abort', () => abort.abort(), { once: true });
   const separate = !isByteSource(source) && typeof source === 'object' && source !== null && 'weights' in source;
   const withData = !isByteSource(source) && typeof source === 'object' && source !== null && 'model' in source;
+  if (withData && (typeof source.externalData !== 'object' || source.externalData === null)) {
+    throw new ModelFormatError('loadModel({ model, externalData }) needs externalData to be an object mapping file names to their URLs or bytes.');
+  }
+  if (separate && (source.graph === null || (typeof source.graph !== 'object' && typeof source.graph !== 'string'))) {
+    throw new ModelFormatError('loadModel({ weights, graph }) needs a graph: a manifest object, its JSON text, or a URL or bytes holding it.');
+  }
   const file = separate ? source.weights : withData ? source.model : (source as ByteSource);
   const shapes = deferred<ModelSpec>();
   const finished = deferred<void>();
   let layers: Deferred<LayerSpec>[] = [];
   const arrived: TensorMap = new Map();
   let manifest: CheckedManifest | null = null;
-  let pendingKeys: string[][] = [];
   let widths: number[] = [];
 
-  const releaseLayers = () => {
-    pendingKeys.forEach((keys, i) => {
-      if (keys.length === 0 || !keys.every((k) => arrived.has(k))) return;
-      pendingKeys[i] = [];
-      const one = { ...manifest!, input: widths[i]!, layers: [manifest!.layers[i]!] };
-      layers[i]!.resolve(resolveGraph(one, arrived).layers[0]!);
-    });
+  // Layer i is released once `missing[i]` of its keys have all arrived: a count per layer and
+  // a list of layers per key, so each arriving tensor costs what it touches.
+  let missing: number[] = [];
+  let layersOfKey = new Map<string, number[]>();
+  const release = (i: number) => {
+    const one = { ...manifest!, input: widths[i]!, layers: [manifest!.layers[i]!] };
+    layers[i]!.resolve(resolveGraph(one, arrived).layers[0]!);
+  };
+  const arrive = (key: string) => {
+    for (const i of layersOfKey.get(key) ?? []) if (--missing[i]! === 0) release(i);
+    layersOfKey.delete(key);
   };
 
   const pump = async () => {
@@ -84,19 +114,23 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
         const empty = new Map([...tensors].map(([k, t]): [string, RawTensor] => [k, { ...t, bytes: new Uint8Array(0) }]));
         const spec = resolveGraph(manifest, empty);
         widths = [spec.inputSize, ...spec.layers.map(layerOutputSize)];
-        pendingKeys = manifest.layers.map((l) => layerKeys(l, tensors));
+        const keys = keysByLayer(manifest.layers, tensors);
         layers = manifest.layers.map(() => deferred<LayerSpec>());
+        missing = keys.map((k) => k.length);
+        layersOfKey = new Map();
+        keys.forEach((k, i) => k.forEach((key) => (layersOfKey.get(key) ?? layersOfKey.set(key, []).get(key)!).push(i)));
         shapes.resolve(spec);
+        // Tensors that arrived with the header (ONNX, or storages before data.pkl) count now.
+        for (const key of [...arrived.keys()]) arrive(key);
       },
       tensor(t) {
         arrived.set(t.name, t);
-        if (manifest) releaseLayers();
+        if (manifest) arrive(t.name);
       },
     }, external);
     let last = { file: new Uint8Array(0) as Uint8Array, arrived: 0 };
     for await (const a of byteChunks(file, onProgress, abort.signal)) parser.advance((last = a));
     parser.finish(last);
-    releaseLayers();
   };
   pump().then(
     () => finished.resolve(),

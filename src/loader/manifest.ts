@@ -1,4 +1,4 @@
-import { ModelFormatError } from '../errors.js';
+import { GraphError, ModelFormatError } from '../errors.js';
 import { DEFAULT_BATCHNORM_EPS, type Activation } from '../graph/spec.js';
 
 /**
@@ -49,6 +49,12 @@ export interface ManifestLinear {
 
 export type ManifestLayer = ManifestResidualBlock | ManifestLinear;
 
+/**
+ * Layers a graph may have. A residual MLP has tens; the cap bounds the work and memory a tiny
+ * hostile file can ask for (each layer costs a dispatch, buffers and bookkeeping).
+ */
+export const MAX_LAYERS = 10_000;
+
 /** Key under which a safetensors file's __metadata__ carries the manifest as a JSON string. */
 export const GRAPH_METADATA_KEY = 'resgpu.graph';
 
@@ -69,6 +75,7 @@ export function parseManifest(input: unknown): CheckedManifest {
   if (o.version !== 1) throw bad(`"version" ${JSON.stringify(o.version)} is not supported (this resgpu reads version 1)`);
   if (!Number.isSafeInteger(o.input) || (o.input as number) < 1) throw bad('"input" must be a positive integer');
   if (!Array.isArray(o.layers) || o.layers.length === 0) throw bad('"layers" must be a non-empty array');
+  if (o.layers.length > MAX_LAYERS) throw bad(`it has ${o.layers.length} layers, more than the ${MAX_LAYERS} resgpu runs`);
   const eps = o.batchnorm_eps ?? DEFAULT_BATCHNORM_EPS;
   if (typeof eps !== 'number' || !(eps >= 0)) throw bad('"batchnorm_eps" must be a non-negative number');
   const layers = o.layers.map((layer, i) => parseLayer(layer, i, bad));
@@ -121,4 +128,25 @@ function parseLayer(layer: unknown, i: number, bad: (why: string) => Error): Man
     return { type: 'linear', linear: name('linear', true)!, bn: name('bn', false), activation };
   }
   throw bad(`layers[${i}].type ${JSON.stringify(l.type)} is unknown (expected "residual_block" or "linear")`);
+}
+
+/**
+ * Each state_dict prefix feeds one place in the graph. Shared weights are refused: nothing in
+ * the model family needs them, and a manifest naming one tiny Linear thousands of times would
+ * cost memory out of all proportion to the file. Checked after the shapes (resolve.ts), so a
+ * shape error is reported as such.
+ */
+export function checkEachPrefixOnce(layers: readonly ManifestLayer[]): void {
+  const seen = new Map<string, string>();
+  layers.forEach((layer, i) => {
+    for (const [key, prefix] of Object.entries(layer)) {
+      if (key === 'type' || key === 'activation' || typeof prefix !== 'string') continue;
+      const where = `layers[${i}].${key}`;
+      const before = seen.get(prefix);
+      if (before) {
+        throw new GraphError(`The graph's ${where} names "${prefix}", already used by ${before}; each module's weights are used once (shared weights are not supported).`);
+      }
+      seen.set(prefix, where);
+    }
+  });
 }

@@ -1,4 +1,5 @@
 import { ModelFormatError } from '../errors.js';
+import { WHOLE_MODEL_REMEDY } from './remedies.js';
 
 /**
  * A restricted unpickler for PyTorch state_dicts, in the spirit of
@@ -56,6 +57,11 @@ const CALLABLES: Readonly<Record<string, (args: Value[]) => Value>> = {
 };
 
 const MAX_DEPTH = 1000;
+/** Memo entries: a state_dict's pickle uses a few per tensor; more is refused rather than held. */
+const MAX_MEMO = 4_000_000;
+
+/** Globals that mean a pickled nn.Module: PyTorch's layers, and classes defined in the user's script or package. */
+const WHOLE_MODEL_MODULES = ['torch.nn.', '__main__.', 'torch.jit.', 'torch.fx.'];
 
 /** Protocol-2 pickles name some Python 3 modules by their Python 2 names; errors show both. */
 const PYTHON2_MODULES: Readonly<Record<string, string>> = { __builtin__: 'builtins', commands: 'subprocess', copy_reg: 'copyreg' };
@@ -69,6 +75,8 @@ function rebuildTensor(args: Value[]): PickledTensor {
   if (!(storage && (storage as PickledStorage).kind === 'storage') || !Number.isSafeInteger(offset) || !isIndexArray(shape) || !isIndexArray(strides) || shape.length !== strides.length) {
     throw new ModelFormatError('Malformed PyTorch file: _rebuild_tensor_v2 got arguments that do not describe a tensor.');
   }
+  // Negative offsets would count from the storage's end (as subarray does): torch.load refuses them.
+  if ((offset as number) < 0) throw new ModelFormatError(`Malformed PyTorch file: a tensor has the negative storage offset ${offset as number}.`);
   return { kind: 'tensor', storage: storage as PickledStorage, offset: offset as number, shape, strides };
 }
 
@@ -85,7 +93,7 @@ function persistentLoad(pid: Value): PickledStorage {
   }
   const [, type, key, , numel] = pid;
   const dtype = type instanceof Global ? STORAGE_DTYPES[type.name] : undefined;
-  if (!dtype || typeof key !== 'string' || !Number.isSafeInteger(numel)) {
+  if (!dtype || typeof key !== 'string' || !Number.isSafeInteger(numel) || (numel as number) < 0) {
     throw new ModelFormatError(`Malformed PyTorch file: storage ${brief(key)} has an unsupported type.`);
   }
   return { kind: 'storage', dtype, key, numel: numel as number };
@@ -99,6 +107,10 @@ export function unpickle(bytes: Uint8Array): Value {
   let stack: Value[] = [];
   const marks: Value[][] = [];
   const memo = new Map<number, Value>();
+  const remember = (key: number) => {
+    if (memo.size >= MAX_MEMO && !memo.has(key)) throw new ModelFormatError(`Refused to load: the pickle memoizes more than ${MAX_MEMO} values.`);
+    memo.set(key, top());
+  };
 
   const need = (n: number) => {
     if (pos + n > bytes.byteLength) throw new ModelFormatError(`Malformed PyTorch file: the pickle is truncated at byte ${pos}.`);
@@ -133,9 +145,19 @@ export function unpickle(bytes: Uint8Array): Value {
     if (!(name in CALLABLES) && !(name in STORAGE_DTYPES)) {
       const module = name.slice(0, name.indexOf('.'));
       const py3 = PYTHON2_MODULES[module] ? ` (${PYTHON2_MODULES[module]}${name.slice(module.length)} in Python 3)` : '';
+      if (name.startsWith('__torch__.')) {
+        throw new ModelFormatError(`This is a TorchScript file (torch.jit.save; its pickle names "${name}"), not a torch.save'd state_dict. ${WHOLE_MODEL_REMEDY}`);
+      }
+      if (WHOLE_MODEL_MODULES.some((m) => name.startsWith(m))) {
+        throw new ModelFormatError(
+          `This file holds a whole pickled model (torch.save(model): its pickle names the class "${name}"), not a state_dict; ` +
+            `resgpu never runs pickled classes. ${WHOLE_MODEL_REMEDY}`,
+        );
+      }
       throw new ModelFormatError(
         `Refused to load: the pickle names the global "${name}"${py3}, which a PyTorch state_dict never needs ` +
-          '(resgpu, like torch.load(weights_only=True), only allows tensors, storages and OrderedDict).',
+          '(resgpu, like torch.load(weights_only=True), only allows tensors, storages and OrderedDict). ' +
+          'If the file is yours, save the state_dict alone: torch.save(model.state_dict(), path).',
       );
     }
     return new Global(name);
@@ -166,9 +188,9 @@ export function unpickle(bytes: Uint8Array): Value {
       case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2
       case 0x87: { const c = pop(); const b = pop(); stack.push([pop(), b, c]); break; } // TUPLE3
       case 0x64: { const m = new Map(); setItems(m, popMark()); stack.push(m); break; } // DICT (popMark runs before push here)
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
+      case 0x71: remember(u8()); break; // BINPUT
+      case 0x72: remember(u32()); break; // LONG_BINPUT
+      case 0x94: remember(memo.size); break; // MEMOIZE
       case 0x68: case 0x6a: { // BINGET, LONG_BINGET
         const key = op === 0x68 ? u8() : u32();
         if (!memo.has(key)) throw new ModelFormatError(`Malformed PyTorch file: pickle memo ${key} is unset at byte ${at}.`);
@@ -212,7 +234,7 @@ export function unpickle(bytes: Uint8Array): Value {
       case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
       case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
       case 0x61: { const v = pop(); const list = top(); if (!Array.isArray(list)) throw new ModelFormatError('Malformed PyTorch file: APPEND to a non-list.'); list.push(v); break; } // APPEND
-      case 0x65: { const items = popMark(); const list = top(); if (!Array.isArray(list)) throw new ModelFormatError('Malformed PyTorch file: APPENDS to a non-list.'); list.push(...items); break; } // APPENDS
+      case 0x65: { const items = popMark(); const list = top(); if (!Array.isArray(list)) throw new ModelFormatError('Malformed PyTorch file: APPENDS to a non-list.'); for (const item of items) list.push(item); break; } // APPENDS (a loop: spreading 300,000 items overflows the stack)
       case 0x30: pop(); break; // POP
       case 0x31: popMark(); break; // POP_MARK
       case 0x32: stack.push(top()); break; // DUP

@@ -1,9 +1,11 @@
-import { Unzip, UnzipInflate } from 'fflate';
-import { ModelFormatError, ResgpuError } from '../errors.js';
+import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
+import { ModelFormatError } from '../errors.js';
 import { DTYPE_BYTES } from './dtype.js';
 import { unpickle, type PickledTensor } from './pickle.js';
 import type { Arrived } from './source.js';
 import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './tensors.js';
+import { WHOLE_MODEL_REMEDY } from './remedies.js';
+import { checkZipStructure } from './zip.js';
 
 /**
  * Files written by torch.save since PyTorch 1.6: a zip archive holding <name>/data.pkl (the
@@ -11,24 +13,16 @@ import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './te
  * storage's raw little-endian bytes). PyTorch stores entries uncompressed, so each storage is
  * a view into the file's bytes, not a copy. The archive is read as it downloads
  * (torchZipParser): the header is data.pkl, each tensor is released once its storage is in.
+ *
+ * Bounds, so that a hostile file costs at most a small multiple of its size: a compressed
+ * entry may inflate to no more than its storage's byte size (MAX_PICKLE_BYTES for the pickle),
+ * checked as it inflates, 16 KiB of input at a time; a tensor may not have more elements than
+ * its storage (stride-0 views would multiply a few bytes into gigabytes).
  */
-export function isZip(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
-}
-
-/**
- * torch.save before 1.6 (or with _use_new_zipfile_serialization=False) wrote bare pickles,
- * starting with PROTO then LONG1 of PyTorch's magic number 0x1950a86a20f9469cfc6c.
- */
-const LEGACY_MAGIC = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
-
-export function isLegacyTorch(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x80 && LEGACY_MAGIC.every((b, i) => bytes[2 + i] === b);
-}
-
-export const LEGACY_TORCH_MESSAGE =
-  'This is a legacy PyTorch file (saved before PyTorch 1.6, or with _use_new_zipfile_serialization=False). ' +
-  'Re-save it with a current PyTorch: torch.save(torch.load(path), path).';
+/** The largest data.pkl resgpu inflates: a state_dict's pickle of 100,000 tensors is a few MB. */
+export const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
+/** Bytes handed to the unzipper at once, so that one push can inflate at most about 1,000 times this. */
+const PUSH_BYTES = 16 * 1024;
 
 export function isTensor(v: unknown): v is PickledTensor {
   return typeof v === 'object' && v !== null && (v as PickledTensor).kind === 'tensor';
@@ -49,6 +43,12 @@ export function findStateDict(root: unknown): Map<unknown, unknown> {
 export function materialize(key: string, t: PickledTensor, storage: Uint8Array): RawTensor {
   const size = DTYPE_BYTES[t.storage.dtype]!;
   const numel = t.shape.reduce((n, d) => n * d, 1);
+  if (numel > t.storage.numel) {
+    throw new ModelFormatError(
+      `Refused to load: tensor "${key}" has ${numel} elements but its storage only ${t.storage.numel}, so it repeats ` +
+        'elements (a stride-0 or overlapping view, as expand() makes). Model weights never do; save tensor.contiguous() instead.',
+    );
+  }
   if (storage.byteLength < t.storage.numel * size) {
     throw new ModelFormatError(
       `Malformed PyTorch file: storage data/${t.storage.key} of tensor "${key}" has ${storage.byteLength} bytes, ` +
@@ -80,8 +80,12 @@ export function materialize(key: string, t: PickledTensor, storage: Uint8Array):
 export function torchZipParser(events: TensorEvents): IncrementalParser {
   const storages = new Map<string, Uint8Array>();
   let waiting: Map<string, [string, PickledTensor][]> | null = null; // storage path → tensors in it
+  let storageBytes = new Map<string, number>(); // storage path → byte size the pickle gives it
   let root = '';
   let pushed = 0;
+  let fileLength = 0;
+  // An error from our own handlers, kept apart from fflate's: only fflate's mean a corrupt zip.
+  let failure: unknown = null;
   const release = (path: string) => {
     const bytes = storages.get(path);
     const tensors = bytes && waiting?.get(path);
@@ -89,30 +93,61 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
     waiting!.delete(path);
     for (const [key, t] of tensors) events.tensor(materialize(key, t, bytes!));
   };
-  const onPickle = (bytes: Uint8Array) => {
+  const onPickle = (name: string, bytes: Uint8Array) => {
+    if (waiting) throw new ModelFormatError(`Refused to load: the archive holds a second pickle, "${name}" (torch.load refuses a file with two).`);
+    root = name.slice(0, -'data.pkl'.length);
     const stateDict = findStateDict(unpickle(bytes));
     const shapes: TensorMap = new Map();
     waiting = new Map();
+    storageBytes = new Map();
     for (const [key, value] of stateDict) {
       if (typeof key !== 'string' || !isTensor(value)) continue;
       shapes.set(key, { name: key, dtype: value.storage.dtype, shape: value.shape, bytes: new Uint8Array(0) });
       const path = `${root}data/${value.storage.key}`;
-      waiting.set(path, [...(waiting.get(path) ?? []), [key, value]]);
+      const list = waiting.get(path);
+      if (list) list.push([key, value]); // not a copy per tensor: one storage may hold thousands
+      else waiting.set(path, [[key, value]]);
+      storageBytes.set(path, value.storage.numel * DTYPE_BYTES[value.storage.dtype]!);
     }
     events.header(shapes, undefined, 'pytorch');
     for (const path of storages.keys()) release(path);
   };
-  const unzip = new Unzip((entry) => {
+  const onEntry = (entry: UnzipFile) => {
+    if (entry.name.endsWith('constants.pkl') || entry.name.includes('/code/')) {
+      throw new ModelFormatError(`This is a TorchScript file (torch.jit.save; it holds "${entry.name}"), not a torch.save'd state_dict. ${WHOLE_MODEL_REMEDY}`);
+    }
+    if (entry.compression !== 0 && entry.compression !== 8) {
+      throw new ModelFormatError(`Malformed PyTorch file: zip entry "${entry.name}" uses compression method ${entry.compression}; torch.save stores entries (method 0), and resgpu also reads deflate (8).`);
+    }
+    const isPickle = entry.name === 'data.pkl' || entry.name.endsWith('/data.pkl');
+    // A compressed entry may not inflate past what it has to hold; stored entries cost nothing (views).
+    const limit = entry.compression === 0 ? Infinity : isPickle ? MAX_PICKLE_BYTES : (storageBytes.get(entry.name) ?? fileLength);
+    let inflated = 0;
     const chunks: Uint8Array[] = [];
     entry.ondata = (err, data, final) => {
       if (err) throw err;
+      try {
+        onData(data, final);
+      } catch (e) {
+        throw (failure ??= e);
+      }
+    };
+    const onData = (data: Uint8Array, final: boolean) => {
+      inflated += data.byteLength;
+      if (inflated > limit) {
+        throw new ModelFormatError(
+          `Refused to load: compressed zip entry "${entry.name}" inflates past ${limit} bytes, ${isPickle ? 'the cap on a pickle' : 'the size of the storage it holds'} ` +
+            '(a zip bomb, or a corrupt file). torch.save never compresses entries.',
+        );
+      }
       chunks.push(data);
       if (!final) return;
       const bytes = contiguous(chunks);
-      if (entry.name === 'data.pkl' || entry.name.endsWith('/data.pkl')) {
-        root = entry.name.slice(0, -'data.pkl'.length);
-        onPickle(bytes);
-      } else if (entry.name.endsWith('byteorder') && new TextDecoder().decode(bytes).trim() === 'big') {
+      if (entry.compression !== 0 && !isPickle && storageBytes.has(entry.name) && inflated !== limit) {
+        throw new ModelFormatError(`Malformed PyTorch file: compressed storage "${entry.name}" inflates to ${inflated} bytes, but its tensors' storage is ${limit}.`);
+      }
+      if (isPickle) onPickle(entry.name, bytes);
+      else if (entry.name.endsWith('byteorder') && new TextDecoder().decode(bytes).trim() === 'big') {
         throw new ModelFormatError('This PyTorch file was saved on a big-endian machine; re-save it on a little-endian one.');
       } else {
         storages.set(entry.name, bytes);
@@ -120,20 +155,32 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
       }
     };
     entry.start();
+  };
+  const unzip = new Unzip((entry) => {
+    try {
+      onEntry(entry);
+    } catch (e) {
+      throw (failure = e);
+    }
   });
   unzip.register(UnzipInflate);
   const push = (a: Arrived, final: boolean) => {
+    fileLength = a.file.byteLength;
     try {
-      unzip.push(a.file.subarray(pushed, a.arrived), final);
+      do {
+        const end = Math.min(a.arrived, pushed + PUSH_BYTES);
+        unzip.push(a.file.subarray(pushed, end), final && end === a.arrived);
+        pushed = end;
+      } while (pushed < a.arrived);
     } catch (e) {
-      if (e instanceof ResgpuError) throw e; // ours, from the callbacks above
+      if (failure !== null) throw failure; // ours: a typed refusal, or a bug to be seen as it is
       throw new ModelFormatError(`Malformed PyTorch file: the zip archive is truncated or corrupt (${(e as Error).message}).`);
     }
-    pushed = a.arrived;
   };
   return {
     advance: (a) => push(a, false),
     finish(a) {
+      checkZipStructure(a.file.subarray(0, a.arrived));
       push(a, true);
       if (!waiting) throw new ModelFormatError('Malformed PyTorch file: the zip archive has no data.pkl (is it a file written by torch.save?).');
       const [path, tensors] = [...waiting][0] ?? [];

@@ -2,7 +2,7 @@ import { GraphError } from '../errors.js';
 import type { BatchNormSpec, LayerSpec, LinearSpec, ModelSpec } from '../graph/spec.js';
 import { layerOutputSize } from '../graph/spec.js';
 import { decodeFloats } from './dtype.js';
-import type { CheckedManifest } from './manifest.js';
+import { checkEachPrefixOnce, type CheckedManifest } from './manifest.js';
 import { formatShape, type TensorMap } from './tensors.js';
 
 /**
@@ -57,6 +57,7 @@ export function resolveGraph(manifest: CheckedManifest, tensors: TensorMap): Mod
     layers.push(layer);
     width = layerOutputSize(layer);
   }
+  checkEachPrefixOnce(manifest.layers);
   const names = manifest.input_names && { inputNames: manifest.input_names, outputNames: manifest.output_names ?? [] };
   const metadata = { ...(manifest.features && { features: manifest.features }), ...(manifest.labels && { labels: manifest.labels }) };
   return { inputSize: manifest.input, outputSize: width, layers, ...names, ...metadata };
@@ -91,6 +92,13 @@ function readLinear(tensors: TensorMap, prefix: string, inFeatures: number): Lin
     throw new GraphError(`Tensor "${prefix}.weight" has shape ${formatShape(w.shape)}; a Linear weight is 2-D [out, in].`);
   }
   const outFeatures = w.shape[0]!;
+  if (outFeatures === 0 || inFeatures === 0) {
+    // PyTorch accepts Linear(n, 0); its outputs are empty or constant. Refused rather than run on zero-size GPU buffers.
+    throw new GraphError(
+      `Linear "${prefix}" is zero-width (${inFeatures} inputs, ${outFeatures} outputs; weight ${formatShape(w.shape)}): ` +
+        'resgpu refuses degenerate layers. Remove the layer, or give it at least one feature.',
+    );
+  }
   const weight = tensor(tensors, `${prefix}.weight`, [outFeatures, inFeatures], `a Linear fed ${inFeatures} features`);
   const bias = tensors.has(`${prefix}.bias`)
     ? tensor(tensors, `${prefix}.bias`, [outFeatures], `the bias of a Linear with ${outFeatures} outputs`)

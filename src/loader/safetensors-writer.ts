@@ -15,9 +15,11 @@ function encoded(t: TensorToWrite): { dtype: string; bytes: Uint8Array } {
 }
 
 /**
- * Writes a safetensors file (8-byte little-endian header length, JSON header, data). Each
- * tensor's data is aligned to 8 bytes so readers can view it in place. Used by the tests,
- * the benchmarks and tools that make models in JavaScript.
+ * Writes a safetensors file (8-byte little-endian header length, JSON header, data). Tensors
+ * are stored back to back, each starting where the previous ended, as the format's reference
+ * implementation requires (it refuses holes between data offsets); the header is padded with
+ * spaces so the data section starts 8-aligned. Used by the tests, the benchmarks and tools
+ * that make models in JavaScript.
  */
 export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
@@ -25,8 +27,8 @@ export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata: R
   let offset = 0;
   const parts = tensors.map((t) => ({ name: t.name, shape: t.shape, ...encoded(t), begin: 0 }));
   for (const p of parts) {
-    p.begin = Math.ceil(offset / 8) * 8;
-    offset = p.begin + p.bytes.byteLength;
+    p.begin = offset;
+    offset += p.bytes.byteLength;
     header[p.name] = { dtype: p.dtype, shape: p.shape, data_offsets: [p.begin, offset] };
   }
   // The spec allows trailing spaces in the header; pad it so the data section starts 8-aligned.

@@ -14,8 +14,10 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
-/** A header larger than this is not a model resgpu could run; refuse before decoding it. */
+/** A header larger than this is not a model resgpu could run; refuse before decoding it (the reference implementation's cap). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** More tensors than this is no residual MLP; refused before any per-tensor work. */
+export const MAX_TENSORS = 1_000_000;
 
 export function parseSafetensors(file: Uint8Array): Safetensors {
   if (file.byteLength < 8) {
@@ -25,23 +27,58 @@ export function parseSafetensors(file: Uint8Array): Safetensors {
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(file.byteLength - 8, MAX_HEADER_BYTES))) {
     throw new ModelFormatError(
-      `Malformed safetensors: header length ${headerLength} runs past the end of the ${file.byteLength}-byte file.`,
+      headerLength > BigInt(MAX_HEADER_BYTES)
+        ? `Refused to load: the safetensors header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte cap (and runs past the end of the file, or would).`
+        : `Truncated or corrupt safetensors file: its header length ${headerLength} runs past the end of the ${file.byteLength}-byte file. Is the file complete?`,
     );
   }
   const dataStart = 8 + Number(headerLength);
   const header = parseHeaderJson(file.subarray(8, dataStart));
   const data = file.subarray(dataStart);
 
+  const entries = Object.entries(header);
+  if (entries.length > MAX_TENSORS + 1) {
+    throw new ModelFormatError(`Refused to load: the safetensors header lists ${entries.length} entries, more than the ${MAX_TENSORS} tensors resgpu reads.`);
+  }
   const tensors: TensorMap = new Map();
   let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
+  for (const [name, entry] of entries) {
     if (name === '__metadata__') {
       metadata = parseMetadata(entry);
       continue;
     }
     tensors.set(name, parseEntry(name, entry, data));
   }
+  checkContiguous(tensors, data, dataStart);
   return { tensors, metadata };
+}
+
+/**
+ * As the format's reference implementation does: tensors, in data order, must tile the data
+ * section exactly, each starting where the previous ended. Overlapping tensors would share
+ * bytes, a hole or trailing bytes hide data no tensor owns; each is refused.
+ */
+function checkContiguous(tensors: TensorMap, data: Uint8Array, dataStart: number): void {
+  const ranges = [...tensors.values()]
+    .map((t) => ({ name: t.name, begin: t.bytes.byteOffset - data.byteOffset, end: t.bytes.byteOffset - data.byteOffset + t.bytes.byteLength }))
+    .sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const r of ranges) {
+    if (r.begin !== at) {
+      const what = r.begin < at ? `overlaps the tensor before it (which ends at ${at})` : `starts at ${r.begin}, leaving a hole after byte ${at}`;
+      throw new ModelFormatError(
+        `Malformed safetensors: tensor "${r.name}" ${what}; each tensor must start where the previous one ends. ` +
+          'Re-save the file with the safetensors library or encodeSafetensors.',
+      );
+    }
+    at = r.end;
+  }
+  if (at !== data.byteLength) {
+    throw new ModelFormatError(
+      `Malformed safetensors: the data section (from byte ${dataStart}) has ${data.byteLength} bytes but its tensors cover ${at}: ` +
+        `${data.byteLength > at ? 'trailing bytes, or a truncated header' : 'the file is truncated'}.`,
+    );
+  }
 }
 
 function parseHeaderJson(bytes: Uint8Array): Record<string, unknown> {
@@ -84,7 +121,7 @@ function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end || end > data.byteLength) {
-    throw bad(`has byte range [${begin}, ${end}) outside the ${data.byteLength}-byte data section`);
+    throw bad(`has byte range [${begin}, ${end}) outside the ${data.byteLength}-byte data section (the file is truncated, or its header corrupt)`);
   }
   const expected = shape.reduce((n: number, d: number) => n * d, 1) * DTYPE_BYTES[dtype]!;
   if (end - begin !== expected) {
@@ -92,14 +129,6 @@ function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
   }
   return { name, dtype, shape: shape as number[], bytes: data.subarray(begin, end) };
 }
-
-/** A safetensors file starts with its header's length, then the header's JSON object. */
-export function looksLikeSafetensors(head: Uint8Array, fileLength: number): boolean {
-  if (head.byteLength < 9) return head.byteLength === fileLength; // too short for anything: let safetensors say why
-  const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
-  return length <= BigInt(fileLength - 8) && head[8] === 0x7b;
-}
-
 
 /** Reports the header once it is in, then each tensor once its bytes are (a safetensors file is in data order). */
 export function safetensorsParser(events: TensorEvents): IncrementalParser {

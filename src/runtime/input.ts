@@ -23,3 +23,19 @@ export function checkBatchOption(batch: unknown): number {
   }
   return batch as number;
 }
+
+/**
+ * With { rejectNonFinite: true }: the first NaN or ±Infinity of an input, as an InputError naming
+ * its row and column. Without it, non-finite values run and propagate as in PyTorch.
+ */
+export function checkFinite(x: Float32Array, inputSize: number): void {
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isFinite(x[i]!)) continue;
+    const [row, column] = [Math.floor(i / inputSize), i % inputSize];
+    throw new InputError(
+      `run() input row ${row}, column ${column} (both counted from 0) is ${x[i]}; this model was loaded with ` +
+        'rejectNonFinite: true, which refuses NaN and ±Infinity (often a missing value). Fill in or impute the value, ' +
+        'or load without rejectNonFinite to let it propagate as in PyTorch (NaN in, NaN out).',
+    );
+  }
+}

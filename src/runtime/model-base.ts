@@ -1,6 +1,13 @@
 import { describeLayers } from '../graph/describe.js';
 import type { ModelSpec } from '../graph/spec.js';
 import type { LayerDescription, ModelDescription } from '../model.js';
+import { batchOf, checkFinite } from './input.js';
+
+/** How every backend checks run() inputs. */
+export interface InputPolicy {
+  /** Refuse NaN and ±Infinity with an InputError naming the row and column. */
+  rejectNonFinite?: boolean;
+}
 
 /** What every backend's model shares: sizes, the file's names, and the layer description. */
 export abstract class ModelBase {
@@ -13,8 +20,10 @@ export abstract class ModelBase {
   readonly labels?: readonly string[];
   /** The description only: holding the spec would hold the file's bytes. */
   private readonly layers: LayerDescription[];
+  private readonly rejectNonFinite: boolean;
 
-  protected constructor(spec: ModelSpec) {
+  protected constructor(spec: ModelSpec, policy: InputPolicy = {}) {
+    this.rejectNonFinite = policy.rejectNonFinite === true;
     this.inputSize = spec.inputSize;
     this.outputSize = spec.outputSize;
     this.inputNames = spec.inputNames;
@@ -22,6 +31,13 @@ export abstract class ModelBase {
     this.features = spec.features;
     this.labels = spec.labels;
     this.layers = describeLayers(spec);
+  }
+
+  /** Checks a run() input (shape, and finiteness when asked) and returns its batch size. */
+  protected batchOf(x: unknown): number {
+    const batch = batchOf(x, this.inputSize);
+    if (this.rejectNonFinite) checkFinite(x as Float32Array, this.inputSize);
+    return batch;
   }
 
   /** The parts of describe() that do not depend on the backend. */

@@ -21,6 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 from export_resgpu import export_model  # noqa: E402
 from residual_mlp import ResidualBlock, ResidualMLP, randomize_batchnorm  # noqa: E402
+sys.path.insert(0, HERE)
+from make_hostile_cases import write_hostile_cases  # noqa: E402
 
 CASES = [
     # name, in, [(hidden, out) per block], head, batchnorm, dtype
@@ -102,6 +104,9 @@ def main(out):
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(cases, f)
     write_bad_files(os.path.join(out, "bad"))
+    write_inference_cases(os.path.join(out, "infer"), gen)
+    write_nonfinite_case(os.path.join(out, "nonfinite"), gen)
+    write_hostile_cases(os.path.join(out, "hostile"))
 
 
 class Evil:
@@ -153,6 +158,84 @@ def write_bad_files(bad):
     block = ResidualMLP(4, [(5, 4)], 2).state_dict()
     block["head.weight"] = torch.zeros(2, 7)
     torch.save(block, os.path.join(bad, "shape_mismatch.pt"))
+
+
+class FcBlock(torch.nn.Module):
+    """A residual block whose Linears are named fc1/fc2: the names say nothing of its ReLUs and add."""
+
+    def __init__(self, n, hidden):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(n, hidden)
+        self.fc2 = torch.nn.Linear(hidden, n)
+
+    def forward(self, x):
+        return torch.relu(x + self.fc2(torch.relu(self.fc1(x))))
+
+
+class StemThenBlocks(torch.nn.Module):
+    """A stem Linear with a ReLU after it, then seed-style blocks and a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Linear(6, 8)
+        self.blocks = torch.nn.Sequential(ResidualBlock(8, 12, 8, batchnorm=False))
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(self.blocks(torch.relu(self.stem(x))))
+
+
+def write_inference_cases(out, gen):
+    """State_dicts whose graph their keys do not prove: inference must refuse them (infer/*.pt),
+    with PyTorch's outputs recorded so a test can check the graph the refusal suggests."""
+    os.makedirs(out, exist_ok=True)
+    nn = torch.nn
+    torch.manual_seed(5)
+    models = {
+        "sequential_mlp": nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)),
+        "fc_blocks": nn.Sequential(FcBlock(6, 10), FcBlock(6, 10), nn.Linear(6, 3)),
+        "stem_relu": StemThenBlocks(),
+        "sequential_blocks_gap": nn.Sequential(ResidualBlock(6, 10, 6, batchnorm=False), nn.ReLU(), nn.Linear(6, 3)),
+        "two_heads": nn.Sequential(ResidualBlock(6, 10, 6, batchnorm=False), nn.Linear(6, 5), nn.Linear(5, 3)),
+    }
+    cases = {}
+    for name, model in models.items():
+        model.eval()
+        x = torch.randn(4, 6, generator=gen)
+        with torch.no_grad():
+            y = model(x)
+        torch.save(model.state_dict(), os.path.join(out, f"{name}.pt"))
+        cases[name] = {"x": x.flatten().tolist(), "y": y.flatten().tolist()}
+    with open(os.path.join(out, "cases.json"), "w") as f:
+        json.dump(cases, f)
+    # A misspelt key: a GraphError naming it, not an internal failure.
+    state = ResidualBlock(4, 5, 4).state_dict()
+    state["linear1.wieght"] = state.pop("linear1.weight")
+    torch.save(state, os.path.join(out, "misspelt.pt"))
+
+
+def write_nonfinite_case(out, gen):
+    """Inputs holding NaN and +-Inf (missing or broken lab values) through a model with BatchNorm,
+    identity and projection blocks and a head; PyTorch's outputs recorded with non-finite values
+    as the strings "nan", "inf", "-inf" (JSON has no such numbers)."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(11)
+    model = ResidualMLP(5, [(7, 5), (9, 3)], 2).eval()
+    randomize_batchnorm(model, gen)
+    x = torch.randn(8, 5, generator=gen)
+    x[1, 2] = float("nan")
+    x[2, 0] = float("inf")
+    x[3, 4] = float("-inf")
+    x[4, :] = float("-inf")
+    x[5, 1] = float("inf")
+    x[5, 3] = float("-inf")
+    x[6, :] = float("nan")
+    with torch.no_grad():
+        y = model(x)
+    torch.save(model.state_dict(), os.path.join(out, "model.pt"))
+    enc = lambda t: [v if v == v and abs(v) != float("inf") else str(v) for v in t.flatten().tolist()]
+    with open(os.path.join(out, "case.json"), "w") as f:
+        json.dump({"x": enc(x), "y": enc(y), "rows": 8, "input_size": 5, "output_size": 2}, f)
 
 
 if __name__ == "__main__":

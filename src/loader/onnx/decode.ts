@@ -39,7 +39,15 @@ export function rawTensor(t: Tensor, external: Map<string, Uint8Array>): RawTens
       );
     }
     const offset = Number(info.offset ?? 0);
-    bytes = file.subarray(offset, info.length ? offset + Number(info.length) : offset + count * size);
+    const length = info.length ? Number(info.length) : count * size;
+    // subarray would count a negative offset from the end and round a fractional one: refuse both, as onnx's checker does.
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || offset + length > file.byteLength) {
+      throw new ModelFormatError(
+        `Malformed ONNX file: initializer "${name}" claims bytes [${info.offset ?? 0}, +${info.length ?? count * size}) of ` +
+          `"${info.location}", which has ${file.byteLength}; offsets and lengths must be whole, non-negative and inside the file.`,
+      );
+    }
+    bytes = file.subarray(offset, offset + length);
   } else if (t.rawData && t.rawData.byteLength > 0) {
     bytes = t.rawData;
   } else if (dtype === 'F32') {

@@ -20,7 +20,11 @@ export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>):
   const graph = decodeModel(bytes).graph;
   if (!graph) throw new ModelFormatError('Malformed ONNX file: the model has no graph.');
   const init = new Map<string, RawTensor>();
-  for (const t of graph.initializer ?? []) init.set(t.name ?? '', rawTensor(t, external));
+  for (const t of graph.initializer ?? []) {
+    // onnxruntime refuses duplicate initializer names; taking the last would run weights no one chose.
+    if (init.has(t.name ?? '')) throw new ModelFormatError(`Malformed ONNX file: two initializers are named "${t.name}".`);
+    init.set(t.name ?? '', rawTensor(t, external));
+  }
   const r = new Rewrite(init, external);
   const inputs = (graph.input ?? []).filter((i) => !init.has(i.name ?? ''));
   if (inputs.length !== 1) r.problems.push(`${inputs.length} graph inputs (${inputs.map((i) => i.name).join(', ')}); resgpu runs models with one`);

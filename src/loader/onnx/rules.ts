@@ -84,8 +84,11 @@ const gemm: Rule = (n, r, what) => {
   let bias: Float64Array | null = null;
   if (c) {
     const cv = floats(c);
-    if (cv.length !== 1 && cv.length !== out) {
-      r.problems.push(`${what} has a bias of ${cv.length} values for ${out} outputs`);
+    // C broadcasts to [batch, out] from the right: [], [1], [out], [1, 1] or [1, out] are per column;
+    // [out, 1] would be per row of the batch, which a linear layer's bias is not.
+    const perColumn = c.shape.length <= 1 || (c.shape.length === 2 && c.shape[0] === 1);
+    if ((cv.length !== 1 && cv.length !== out) || !perColumn) {
+      r.problems.push(`${what} has a bias of shape [${c.shape.join(', ')}] for ${out} outputs; resgpu needs one value per output column`);
       return true; // reported precisely above
     }
     bias = Float64Array.from({ length: out }, (_, o) => beta * cv[cv.length === 1 ? 0 : o]!);

@@ -1,8 +1,8 @@
 import { DisposedError } from '../../errors.js';
 import type { ModelSpec } from '../../graph/spec.js';
 import type { Model, ModelDescription } from '../../model.js';
-import { batchOf, checkBatchOption } from '../input.js';
-import { ModelBase } from '../model-base.js';
+import { checkBatchOption } from '../input.js';
+import { ModelBase, type InputPolicy } from '../model-base.js';
 import { referenceForward } from './forward.js';
 
 /** backend: 'cpu' (alias 'reference'): the float64 CPU reference behind the Model interface. */
@@ -10,14 +10,14 @@ export class ReferenceModel extends ModelBase implements Model {
   readonly backend = 'cpu';
   private spec: ModelSpec | null;
 
-  constructor(spec: ModelSpec) {
-    super(spec);
+  constructor(spec: ModelSpec, policy: InputPolicy = {}) {
+    super(spec, policy);
     this.spec = spec;
   }
 
   async run(x: Float32Array): Promise<Float32Array> {
     if (!this.spec) throw new DisposedError();
-    const batch = batchOf(x, this.inputSize);
+    const batch = this.batchOf(x);
     return Float32Array.from(referenceForward(this.spec, x, batch));
   }
 

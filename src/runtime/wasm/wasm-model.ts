@@ -5,15 +5,15 @@ import type { ModelSpec } from '../../graph/spec.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { LoadOptions } from '../../options.js';
 import type { Model, ModelDescription } from '../../model.js';
-import { batchOf, checkBatchOption } from '../input.js';
-import { ModelBase } from '../model-base.js';
+import { checkBatchOption } from '../input.js';
+import { ModelBase, type InputPolicy } from '../model-base.js';
 import { activationBytes, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
 import { detectSimd, gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
 import { packStep } from './pack.js';
 import { canShareMemory, coreCount, isNode, WorkerPool } from './threads.js';
 
 /** The load options this backend reads (documented in src/options.ts). */
-export type WasmModelOptions = Pick<LoadOptions, 'onProgress' | 'threads'>;
+export type WasmModelOptions = InputPolicy & Pick<LoadOptions, 'onProgress' | 'threads'>;
 
 /**
  * Knobs, mutable so that tests can force the threaded and chunked paths on small models.
@@ -53,8 +53,9 @@ export class WasmModel extends ModelBase implements Model {
     readonly threads: number,
     /** The SIMD flavour the engine runs: 'relaxed' (fused multiply-add) or 'plain'. */
     readonly simd: SimdLevel,
+    policy: InputPolicy,
   ) {
-    super(spec);
+    super(spec, policy);
     this.flopsPerRow = layout.steps.reduce((n, s) => n + 2 * s.shape.outFeatures * (s.shape.inFeatures + s.shape.shortcutFeatures), 0);
   }
 
@@ -90,7 +91,7 @@ export class WasmModel extends ModelBase implements Model {
       const module = await compiled;
       const instance = await WebAssembly.instantiate(module, { env: { memory } });
       const pool = shared ? await WorkerPool.start(module, memory, threads, WORKER_SPINS) : null;
-      return new WasmModel(spec, layout, memory, instance.exports as unknown as GemmExports, pool, threads, simd);
+      return new WasmModel(spec, layout, memory, instance.exports as unknown as GemmExports, pool, threads, simd, options);
     } catch (e) {
       model.cancel();
       throw e;
@@ -99,7 +100,7 @@ export class WasmModel extends ModelBase implements Model {
 
   async run(x: Float32Array): Promise<Float32Array> {
     if (this.disposed) throw new DisposedError();
-    const batch = batchOf(x, this.inputSize);
+    const batch = this.batchOf(x);
     // Copy now: the caller may reuse its array before this run's turn comes.
     const input = x.slice();
     const result = this.queue.then(() => this.forward(input, batch));

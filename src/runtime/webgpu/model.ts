@@ -4,10 +4,11 @@ import { lowerModel, type LoweredModel } from '../../graph/lower.js';
 import type { ModelSpec } from '../../graph/spec.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { Model, ModelDescription } from '../../model.js';
-import { batchOf, checkBatchOption } from '../input.js';
-import { ModelBase } from '../model-base.js';
+import { checkBatchOption } from '../input.js';
+import { ModelBase, type InputPolicy } from '../model-base.js';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
 import { describeDispatches, planLayout, valueStrides, type LayoutDevice } from './layout.js';
+import { onDeviceLoss } from './loss-watch.js';
 import { compiledKernelsFor } from './pipelines.js';
 import { BatchPlan, type PlanContext } from './plan.js';
 import { selectKernel, type Selection } from './select.js';
@@ -19,6 +20,7 @@ import { allocateWeights, scratchLength, uploadStep, type UploadedWeights } from
 
 /** The load options this backend reads (documented in src/options.ts). */
 export type GpuModelOptions = DeviceOptions &
+  InputPolicy &
   Pick<LoadOptions, 'onProgress' | 'maxCachedPlans' | 'debug' | 'precision' | 'kernel' | 'autotune' | 'tuningCache'>;
 
 /** Milliseconds of kernel measurements allowed each time a new batch size is planned. */
@@ -38,6 +40,7 @@ export class GpuModel extends ModelBase implements Model {
   private disposed = false;
   /** Set when the device is lost. Held apart so that the device's `lost` callback does not keep the model alive. */
   private readonly state: { lost: string | null } = { lost: null };
+  private readonly unwatch: () => void;
 
   private constructor(
     spec: ModelSpec,
@@ -49,10 +52,11 @@ export class GpuModel extends ModelBase implements Model {
     private readonly caps: LayoutDevice,
     private readonly selection: Selection,
     private readonly tuner: Tuner | null,
+    policy: InputPolicy,
   ) {
-    super(spec);
+    super(spec, policy);
     const state = this.state;
-    void ctx.device.lost.then((info) => (state.lost = info.message || info.reason));
+    this.unwatch = onDeviceLoss(ctx.device, (info) => (state.lost = info.message || info.reason));
   }
 
   /**
@@ -109,7 +113,7 @@ export class GpuModel extends ModelBase implements Model {
               adapterKey: JSON.stringify([acquired.adapter?.vendor, acquired.adapter?.architecture, acquired.adapter?.description]),
               budgetMs: TUNING_BUDGET_MS,
             };
-      return new GpuModel(spec, lowered, strides, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4), caps, selection, tuner);
+      return new GpuModel(spec, lowered, strides, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4), caps, selection, tuner, options);
     } catch (e) {
       model.cancel();
       weights?.buffer.destroy();
@@ -120,7 +124,7 @@ export class GpuModel extends ModelBase implements Model {
 
   async run(x: Float32Array): Promise<Float32Array> {
     this.checkUsable();
-    const batch = batchOf(x, this.inputSize);
+    const batch = this.batchOf(x);
     // Copy now: the caller may reuse its array before this run's turn comes.
     const input = x.slice();
     // Runs queued before dispose() still run: dispose waits for them.
@@ -133,6 +137,11 @@ export class GpuModel extends ModelBase implements Model {
     });
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  /** The device this model runs on (read-only). */
+  get device(): GPUDevice {
+    return this.ctx.device;
   }
 
   describe(options: { batch?: number } = {}): ModelDescription {
@@ -154,6 +163,7 @@ export class GpuModel extends ModelBase implements Model {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.unwatch();
     await this.queue; // runs already queued finish first
     for (const plan of this.plans.values()) (await plan.catch(() => null))?.destroy();
     this.plans.clear();

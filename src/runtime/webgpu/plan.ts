@@ -1,6 +1,6 @@
 import type { BindingSource, KernelDef, RunData } from '../../kernels/kernel.js';
 import { UNIFORM_STRIDE } from '../../kernels/kernel.js';
-import { withErrorScopes } from './error-scopes.js';
+import { openErrorScopes, withErrorScopes } from './error-scopes.js';
 import { BufferUsage, MapMode } from './gpu-flags.js';
 import { padActivations, unpadActivations, type PlanLayout } from './layout.js';
 import type { CompiledKernels } from './pipelines.js';
@@ -108,32 +108,46 @@ export class BatchPlan {
   async run(x: Float32Array<ArrayBuffer>): Promise<Float32Array> {
     const { device, inputSize, outputSize } = this.ctx;
     const { batch, rows, strides } = this.layout;
-    device.queue.writeBuffer(this.input, 0, padActivations(x, batch, inputSize, rows, strides[0]!));
-    const encoder = device.createCommandEncoder({ label: `resgpu run (batch ${batch})` });
     const t = this.timer;
-    const pass = encoder.beginComputePass(
-      t ? { timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
-    );
-    for (const d of this.dispatches) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(...d.workgroups);
-    }
-    pass.end();
-    encoder.copyBufferToBuffer(this.output, 0, this.readback, 0, this.readback.size);
-    if (t) {
-      encoder.resolveQuerySet(t.querySet, 0, 2, t.resolve, 0);
-      encoder.copyBufferToBuffer(t.resolve, 0, t.readback, 0, 16);
-    }
-    device.queue.submit([encoder.finish()]);
-    if (t) {
-      await t.readback.mapAsync(MapMode.READ);
-      const [begin, end] = new BigUint64Array(t.readback.getMappedRange());
-      this.lastGpuMs = Number(end! - begin!) / 1e6; // nanoseconds
-      t.readback.unmap();
-    }
-    await this.readback.mapAsync(MapMode.READ);
+    // Inside error scopes: a command the GPU refuses is a typed error, not a silently wrong result.
+    // They are checked while the read-back is awaited, not before it (a round trip saved per run).
+    const close = openErrorScopes(device, `running a batch of ${batch}`);
+    let scopes: Promise<void> | undefined;
     try {
+      device.queue.writeBuffer(this.input, 0, padActivations(x, batch, inputSize, rows, strides[0]!));
+      const encoder = device.createCommandEncoder({ label: `resgpu run (batch ${batch})` });
+      const pass = encoder.beginComputePass(
+        t ? { timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+      );
+      for (const d of this.dispatches) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(...d.workgroups);
+      }
+      pass.end();
+      encoder.copyBufferToBuffer(this.output, 0, this.readback, 0, this.readback.size);
+      if (t) {
+        encoder.resolveQuerySet(t.querySet, 0, 2, t.resolve, 0);
+        encoder.copyBufferToBuffer(t.resolve, 0, t.readback, 0, 16);
+      }
+      device.queue.submit([encoder.finish()]);
+    } finally {
+      scopes = close();
+      scopes.catch(() => undefined); // awaited below, unless encoding threw
+    }
+    const [checked, mapped] = await Promise.allSettled([scopes, this.readback.mapAsync(MapMode.READ)]);
+    if (checked.status === 'rejected') {
+      if (mapped.status === 'fulfilled') this.readback.unmap();
+      throw checked.reason;
+    }
+    if (mapped.status === 'rejected') throw mapped.reason;
+    try {
+      if (t) {
+        await t.readback.mapAsync(MapMode.READ);
+        const [begin, end] = new BigUint64Array(t.readback.getMappedRange());
+        this.lastGpuMs = Number(end! - begin!) / 1e6; // nanoseconds
+        t.readback.unmap();
+      }
       return unpadActivations(new Float32Array(this.readback.getMappedRange()), batch, outputSize, strides[strides.length - 1]!);
     } finally {
       this.readback.unmap();

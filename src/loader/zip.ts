@@ -1,0 +1,58 @@
+import { ModelFormatError } from '../errors.js';
+
+/**
+ * The zip archive's own structure, checked once the whole .pt file is in (PKWARE APPNOTE 4.3):
+ * the end-of-central-directory record must be there (without it the file is truncated, or no
+ * complete archive, and torch.load refuses it), and every central-directory entry must be
+ * readable, unencrypted, and named once. fflate reads the entries as they stream; these are
+ * the checks a streaming reader cannot make.
+ */
+const EOCD = 0x06054b50;
+const ZIP64_LOCATOR = 0x07064b50;
+const ZIP64_EOCD = 0x06064b50;
+const CENTRAL = 0x02014b50;
+
+export function checkZipStructure(file: Uint8Array): void {
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const u32 = (at: number) => view.getUint32(at, true);
+  const u16 = (at: number) => view.getUint16(at, true);
+  const u64 = (at: number) => Number(view.getBigUint64(at, true));
+  const corrupt = (why: string) => new ModelFormatError(`Malformed PyTorch file: the zip archive's central directory ${why}. Download or save the file again.`);
+  // The record is 22 bytes plus a comment of at most 65,535.
+  let eocd = -1;
+  for (let at = file.byteLength - 22; at >= Math.max(0, file.byteLength - 22 - 0xffff); at--) {
+    if (u32(at) === EOCD) {
+      eocd = at;
+      break;
+    }
+  }
+  if (eocd < 0) {
+    throw new ModelFormatError(
+      `The PyTorch file is truncated (or not a complete zip archive): its ${file.byteLength} bytes end without the zip's ` +
+        'end-of-central-directory record. Download or save the file again.',
+    );
+  }
+  let count = u16(eocd + 10);
+  let start = u32(eocd + 16);
+  if (start === 0xffffffff || count === 0xffff) {
+    const locator = eocd - 20;
+    if (locator < 0 || u32(locator) !== ZIP64_LOCATOR) throw corrupt('is marked zip64 but has no zip64 locator');
+    const record = u64(locator + 8);
+    if (record + 56 > file.byteLength || u32(record) !== ZIP64_EOCD) throw corrupt('points to a zip64 record that is not there');
+    count = u64(record + 32);
+    start = u64(record + 48);
+  }
+  const names = new Set<string>();
+  const decoder = new TextDecoder();
+  for (let i = 0, at = start; i < count; i++) {
+    if (at + 46 > file.byteLength || u32(at) !== CENTRAL) throw corrupt(`entry ${i} is not where the directory says`);
+    const flags = u16(at + 8);
+    const nameLength = u16(at + 28);
+    if (at + 46 + nameLength > file.byteLength) throw corrupt(`entry ${i} runs past the end of the file`);
+    const name = decoder.decode(file.subarray(at + 46, at + 46 + nameLength));
+    if (flags & 1) throw new ModelFormatError(`Refused to load: zip entry "${name}" is encrypted; torch.save never encrypts, and neither does torch.load read it.`);
+    if (names.has(name)) throw new ModelFormatError(`Refused to load: the zip archive holds two entries named "${name}" (torch.load refuses such a file).`);
+    names.add(name);
+    at += 46 + nameLength + u16(at + 30) + u16(at + 32);
+  }
+}
