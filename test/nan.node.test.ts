@@ -18,8 +18,13 @@ beforeAll(async () => {
   device = await nodeDevice();
 });
 
+// Every WebGPU kernel forced (each writes padded columns as exact zeros and keeps NaN in its
+// ReLU), the WebAssembly backend, and the reference itself.
 const backends: [string, () => LoadOptions][] = [
-  ['webgpu', () => ({ device })],
+  ['webgpu, gemm', () => ({ device, kernel: 'gemm' })],
+  ['webgpu, gemv', () => ({ device, kernel: 'gemv' })],
+  ['webgpu, gemm_tiled', () => ({ device, kernel: 'gemm_tiled' })],
+  ['wasm', () => ({ backend: 'wasm' })],
   ['cpu', () => ({ backend: 'cpu' })],
 ];
 
