@@ -40,6 +40,8 @@ export class RecoveringModel implements Model {
   readonly outputSize: number;
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];
+  readonly features?: readonly string[];
+  readonly labels?: readonly string[];
   private state: { lost: GPUDeviceLostInfo | null; unwatch: () => void };
   private rebuilding: Promise<GpuModel> | null = null;
   private disposed = false;
@@ -53,6 +55,8 @@ export class RecoveringModel implements Model {
     this.outputSize = inner.outputSize;
     this.inputNames = inner.inputNames;
     this.outputNames = inner.outputNames;
+    this.features = inner.features;
+    this.labels = inner.labels;
     this.state = this.watch(inner.device);
   }
 
