@@ -21,7 +21,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 }
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';
-export type { KernelVariant } from './kernels/registry.js';
+export type { KernelVariant } from './kernels/variant.js';
 export type { TuningCache } from './runtime/webgpu/tuning-cache.js';
 export type { Model, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
 export type { ModelSource } from './loader/index.js';

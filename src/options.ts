@@ -1,6 +1,8 @@
+import './webgpu-globals.js';
 import { OptionError } from './errors.js';
 import type { ProgressCallback } from './graph/stream.js';
-import { KERNEL_FAMILIES, type KernelVariant } from './kernels/registry.js';
+import { KERNEL_FAMILIES } from './kernels/registry.js';
+import type { KernelVariant } from './kernels/variant.js';
 import type { TuningCache } from './runtime/webgpu/tuning-cache.js';
 
 /** The backends loadModel can put a model on. `'reference'` is another name for `'cpu'`. */
@@ -18,7 +20,7 @@ export interface LoadOptions {
   backend?: BackendOption;
   /** Called as loading moves through download, parse, fold, upload and compile. */
   onProgress?: ProgressCallback;
-  /** WebGPU: a GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */
+  /** WebGPU: a GPU object to use instead of navigator.gpu (in Node: `await nodeGpu()` from resgpu/node, or create([]) from the 'webgpu' package). */
   gpu?: GPU;
   /** WebGPU: an existing device to share; dispose() then leaves it alive. */
   device?: GPUDevice;

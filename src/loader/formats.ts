@@ -1,5 +1,4 @@
 import { ModelFormatError } from '../errors.js';
-import { onnxParser } from './onnx/index.js';
 import { isLegacyTorch, isZip, LEGACY_TORCH_MESSAGE, torchZipParser } from './pytorch.js';
 import { looksLikeSafetensors, safetensorsParser } from './safetensors.js';
 import type { Arrived } from './source.js';
@@ -22,11 +21,23 @@ export function weightParser(events: TensorEvents, external: Map<string, Uint8Ar
       ? torchZipParser(events)
       : looksLikeSafetensors(head, a.file.byteLength)
         ? safetensorsParser(events)
-        : onnxParser(events, external);
+        : lazyOnnxParser(events, external);
     return parser;
   };
   return {
     advance: (a) => choose(a, false)?.advance(a),
     finish: (a) => choose(a, true)!.finish(a),
+  };
+}
+
+/**
+ * ONNX decoding (protobuf) lives in its own chunk, imported on the first ONNX file, so an app
+ * that loads only safetensors or .pt never downloads it. Nothing is lost by waiting: an ONNX
+ * file is one protobuf message, decoded only once it has fully arrived anyway.
+ */
+function lazyOnnxParser(events: TensorEvents, external: Map<string, Uint8Array>): IncrementalParser {
+  return {
+    advance: () => undefined,
+    finish: async (a) => (await import('./onnx/index.js')).onnxParser(events, external).finish(a),
   };
 }

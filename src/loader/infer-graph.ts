@@ -55,7 +55,8 @@ export function inferGraph(tensors: TensorMap): CheckedManifest {
       : '';
     throw new GraphError(
       `Cannot infer the graph of this state_dict: ${what}.${hint} Pass the graph explicitly: ` +
-        'loadModel({ weights, graph }) with a resgpu-graph manifest (see README).',
+        'loadModel({ weights, graph }) with a resgpu-graph manifest (docs/MODEL-FORMAT.md), or export the model with ' +
+        'the bundled Python exporter, which reads the graph from the module tree: npx resgpu export whole_model.pth out.safetensors.',
     );
   }
   const first = layers[0]!;

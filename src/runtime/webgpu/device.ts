@@ -1,7 +1,8 @@
+import { runningInNode } from '../../environment.js';
 import { WebGPUUnavailableError } from '../../errors.js';
 
 export interface DeviceOptions {
-  /** A GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */
+  /** A GPU object to use instead of navigator.gpu (in Node: nodeGpu() from resgpu/node). */
   gpu?: GPU;
   /** An existing device to share; resgpu then never destroys it. */
   device?: GPUDevice;
@@ -46,7 +47,13 @@ export async function acquireDevice(options: DeviceOptions): Promise<AcquiredDev
     return { device: options.device, owned: false, adapter: describeAdapter(options.device.adapterInfo), gpu: options.gpu ?? null };
   }
   const gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  if (!gpu) throw new WebGPUUnavailableError('navigator.gpu is undefined and no { gpu } or { device } was given');
+  if (!gpu) {
+    throw new WebGPUUnavailableError(
+      runningInNode()
+        ? "Node has no navigator.gpu and no { gpu } or { device } was given: pass { gpu: await nodeGpu() } from 'resgpu/node' (npm install webgpu)"
+        : 'navigator.gpu is undefined and no { gpu } or { device } was given',
+    );
+  }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new WebGPUUnavailableError('requestAdapter() found no adapter');
   let device: GPUDevice;

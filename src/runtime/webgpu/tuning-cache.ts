@@ -1,4 +1,4 @@
-import type { KernelVariant } from '../../kernels/registry.js';
+import type { KernelVariant } from '../../kernels/variant.js';
 
 /**
  * Where kernel measurements are remembered, per adapter and shape: keys are
