@@ -31,7 +31,8 @@ export interface AdapterDescription {
 
 const SOFTWARE_ADAPTER = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render/i;
 
-function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription | null {
+/** What an adapter is, and whether it is a software one: also the benchmark page's header. */
+export function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription | null {
   if (!info) return null;
   const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   const software = fallback || SOFTWARE_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.description}`);
