@@ -4,6 +4,7 @@ import { runningInNode } from './environment.js';
  * Every failure resgpu reports on purpose is a ResgpuError, with a stable `code` that code can
  * switch on and a message a person can act on. Anything else escaping the library is a bug.
  */
+/** The stable `code` of every ResgpuError, one per subclass: switch on it, or on the class. */
 export type ResgpuErrorCode =
   | 'INVALID_INPUT'
   | 'DISPOSED'
@@ -17,7 +18,9 @@ export type ResgpuErrorCode =
   | 'ABORTED'
   | 'GPU_VALIDATION';
 
+/** The base class of every error resgpu reports on purpose. */
 export class ResgpuError extends Error {
+  /** What went wrong, as a stable code (the subclass's). */
   readonly code: ResgpuErrorCode;
   /** `name` is given explicitly, not taken from the class: minifiers rename classes. */
   constructor(code: ResgpuErrorCode, message: string, name = 'ResgpuError') {

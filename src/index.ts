@@ -13,6 +13,13 @@ import { chosenBackend, type LoadOptions } from './options.js';
 import { ReferenceModel } from './runtime/reference/model.js';
 import { GpuModel } from './runtime/webgpu/model.js';
 
+/**
+ * Loads a model and puts it on a backend: a `.pt`/`.pth` state_dict, a `.safetensors` file with
+ * its graph, or an ONNX export; from a URL (in Node also a path or `file:` URL), a Response, a
+ * Blob, bytes, or `{ weights, graph }` / `{ model, externalData }`. The file is read as it
+ * arrives, and on WebGPU the layers are folded and uploaded as their tensors come in.
+ * Rejects with a ResgpuError subclass (see errors.ts) and leaves nothing allocated when it fails.
+ */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
   const backend = chosenBackend(options);
   // Reading starts now; on WebGPU, device set-up and layer uploads overlap the download.

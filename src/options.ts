@@ -7,6 +7,7 @@ import type { TuningCache } from './runtime/webgpu/tuning-cache.js';
 
 /** The backends loadModel can put a model on. `'reference'` is another name for `'cpu'`. */
 export const BACKENDS = ['webgpu', 'cpu', 'reference'] as const;
+/** The `backend` option's values. */
 export type BackendOption = (typeof BACKENDS)[number];
 /** Where a loaded model runs (`model.backend`). */
 export type BackendName = 'webgpu' | 'cpu';

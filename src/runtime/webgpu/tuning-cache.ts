@@ -6,7 +6,9 @@ import type { KernelVariant } from '../../kernels/variant.js';
  * memory for the life of the page or process.
  */
 export interface TuningCache {
+  /** The kernel measured fastest for this key, if it was measured. */
   get(key: string): KernelVariant | undefined;
+  /** Remembers the fastest kernel for this key. */
   set(key: string, kernel: KernelVariant): void;
 }
 
