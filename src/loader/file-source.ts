@@ -22,12 +22,12 @@ export function isLocalFile(source: string | URL): boolean {
 type NodeFs = typeof import('node:fs');
 
 /**
- * node:fs, imported at run time under a name bundlers do not resolve: a browser bundle then
- * neither carries nor warns about a Node built-in that it never reaches.
+ * node:fs, imported at run time and only in Node: the comments tell bundlers (Vite, webpack) to
+ * leave the import as it is, so a browser bundle neither carries a Node built-in nor warns
+ * about one it never reaches.
  */
 function importNodeFs(): Promise<NodeFs> {
-  const name = ['node', 'fs'].join(':');
-  return import(/* @vite-ignore */ /* webpackIgnore: true */ name) as Promise<NodeFs>;
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ 'node:fs');
 }
 
 /** A file's bytes as they are read, like byteChunks for a download of known length. */
