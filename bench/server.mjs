@@ -74,5 +74,6 @@ export async function startBenchServer({ port = 0, host = '127.0.0.1' } = {}) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   makeModels();
   const server = await startBenchServer({ port: Number(process.env.PORT ?? 5174), host: process.env.HOST ?? '127.0.0.1' });
-  server.printUrls();
+  // Vite prints its URLs at log level 'info', which this server runs below: say it here.
+  console.log(`resgpu benchmark: ${server.resolvedUrls.local[0]}  (open it in Chrome or Edge; Ctrl-C stops the server)`);
 }

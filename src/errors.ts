@@ -1,7 +1,10 @@
+import { runningInNode } from './environment.js';
+
 /**
  * Every failure resgpu reports on purpose is a ResgpuError, with a stable `code` that code can
  * switch on and a message a person can act on. Anything else escaping the library is a bug.
  */
+/** The stable `code` of every ResgpuError, one per subclass: switch on it, or on the class. */
 export type ResgpuErrorCode =
   | 'INVALID_INPUT'
   | 'DISPOSED'
@@ -16,7 +19,9 @@ export type ResgpuErrorCode =
   | 'GPU_VALIDATION'
   | 'WASM_UNAVAILABLE';
 
+/** The base class of every error resgpu reports on purpose. */
 export class ResgpuError extends Error {
+  /** What went wrong, as a stable code (the subclass's). */
   readonly code: ResgpuErrorCode;
   /** `name` is given explicitly, not taken from the class: minifiers rename classes. */
   constructor(code: ResgpuErrorCode, message: string, name = 'ResgpuError') {
@@ -54,14 +59,26 @@ export class GraphError extends ResgpuError {
   }
 }
 
-/** No WebGPU adapter or device could be obtained. */
+/** Where WebGPU comes from in Node, and what to do when it finds no adapter. */
+const NODE_WEBGPU_ADVICE =
+  "In Node, WebGPU (the 'webgpu' package: Dawn) needs a Vulkan driver: install your GPU's driver, " +
+  "or set VK_ICD_FILENAMES to SwiftShader's ICD, WebGPU on the CPU (Debian's chromium package installs it as " +
+  '/usr/lib/chromium/vk_swiftshader_icd.json, and nodeGpu() from resgpu/node uses it when no driver is configured). ' +
+  "Or run without WebGPU: { backend: 'wasm' } (WebAssembly SIMD) or { backend: 'cpu' }.";
+
+const BROWSER_WEBGPU_ADVICE =
+  'In a browser, use one with WebGPU (Chrome or Edge 113+, Safari 26+, Firefox 141+ on Windows) over https or ' +
+  "localhost. Or run without WebGPU: { backend: 'wasm' } (WebAssembly SIMD) or { backend: 'cpu' }.";
+
+/**
+ * No WebGPU adapter or device could be obtained. The message names the fixes where it ran:
+ * a GPU driver or SwiftShader in Node, a WebGPU browser in a page, or a backend without WebGPU.
+ */
 export class WebGPUUnavailableError extends ResgpuError {
   constructor(detail: string) {
     super(
       'WEBGPU_UNAVAILABLE',
-      `WebGPU is not available: ${detail}. In a browser, use a WebGPU-capable one (Chrome or Edge 113+, ` +
-        `or enable WebGPU in your browser's flags) over https or localhost. In Node, install the 'webgpu' ` +
-        `package and pass { gpu: create([]) } to loadModel. Or pass { backend: 'cpu' } to run on the CPU reference.`,
+      `WebGPU is not available: ${detail}. ${runningInNode() ? NODE_WEBGPU_ADVICE : BROWSER_WEBGPU_ADVICE}`,
       'WebGPUUnavailableError',
     );
   }
@@ -82,7 +99,7 @@ export class DeviceLostError extends ResgpuError {
   }
 }
 
-/** The model could not be fetched (network error, HTTP status other than 2xx). */
+/** The model could not be fetched or read (network error, HTTP status other than 2xx, a file missing on disk). */
 export class FetchError extends ResgpuError {
   constructor(message: string) {
     super('FETCH', message, 'FetchError');

@@ -19,7 +19,13 @@ import { ReferenceModel } from './runtime/reference/model.js';
 import { WasmModel } from './runtime/wasm/wasm-model.js';
 import { RecoveringModel, type Reload } from './runtime/webgpu/recovery.js';
 
-/** Loads a model file onto a backend (see LoadOptions, src/options.ts). The file is read once, streamed. */
+/**
+ * Loads a model and puts it on a backend (see LoadOptions, src/options.ts): a `.pt`/`.pth`
+ * state_dict, a `.safetensors` file with its graph, or an ONNX export; from a URL (in Node also a
+ * path or `file:` URL), a Response, a Blob, bytes, or `{ weights, graph }` / `{ model, externalData }`.
+ * The file is read once, as it arrives, and the layers are folded and packed as their tensors
+ * come in. Rejects with a ResgpuError subclass (see errors.ts) and leaves nothing allocated when it fails.
+ */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
   checkOptions(options);
   const requested = requestedBackend(options);
@@ -75,7 +81,7 @@ async function abortable(loading: Promise<Model>, signal: AbortSignal): Promise<
 }
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';
-export type { KernelVariant } from './kernels/registry.js';
+export type { KernelVariant } from './kernels/variant.js';
 export type { TuningCache } from './runtime/webgpu/tuning-cache.js';
 export type { Model, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
 export type { ModelSource } from './loader/index.js';

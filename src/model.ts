@@ -16,9 +16,11 @@ export interface Model {
   readonly device?: GPUDevice;
   /** The model file's names for its input and output, where it has them (ONNX). */
   readonly inputNames?: readonly string[];
+  /** See `inputNames`. */
   readonly outputNames?: readonly string[];
   /** One name per input feature, and one class label per output, where the manifest carries them. */
   readonly features?: readonly string[];
+  /** See `features`. */
   readonly labels?: readonly string[];
   /**
    * Runs a batch: x holds batch × inputSize floats, row-major; the result holds
@@ -39,10 +41,14 @@ export interface Model {
   dispose(): Promise<void>;
 }
 
+/** One layer of the model, as describe() lists it. */
 export interface LayerDescription {
+  /** The layer's name in the file (its state_dict prefix). */
   name: string;
   type: 'linear' | 'residual_block';
+  /** Features in and out of the layer. */
   inFeatures: number;
+  /** See `inFeatures`. */
   outFeatures: number;
   /** For residual blocks. */
   shortcut?: 'identity' | 'projection';
@@ -62,21 +68,31 @@ export interface DispatchDescription {
   kernel: KernelName;
   /** The kernel implementation chosen for it on this device and batch (e.g. 'gemm'). */
   variant: string;
+  /** The layer it computes (LayerDescription.name). */
   layer: string;
   /** Rows of the batch. */
   batch: number;
+  /** Inner size of the main GEMM (features in). */
   inFeatures: number;
+  /** Features out. */
   outFeatures: number;
   /** Inner size of the projection GEMM done in the same dispatch, 0 if none. */
   shortcutFeatures: number;
+  /** Workgroups dispatched in x, y and z. */
   workgroups: [number, number, number];
 }
 
+/** What one inference does at a batch size: model.describe({ batch }). */
 export interface ModelDescription {
+  /** Where the model runs. */
   backend: BackendName;
+  /** Features per input row. */
   inputSize: number;
+  /** Features per output row. */
   outputSize: number;
+  /** The batch size described. */
   batch: number;
+  /** The layers, in order, with the BatchNorms folded into each. */
   layers: LayerDescription[];
   /** Empty on the CPU backends (wasm, cpu). */
   dispatches: DispatchDescription[];

@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import './webgpu-globals.js';
 import { WebGPUUnavailableError } from './errors.js';
 import { jsonTuningCache, type TuningCache } from './runtime/webgpu/tuning-cache.js';
 

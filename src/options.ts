@@ -1,10 +1,13 @@
+import './webgpu-globals.js';
 import { OptionError } from './errors.js';
 import type { ProgressCallback } from './graph/stream.js';
-import { KERNEL_FAMILIES, type KernelVariant } from './kernels/registry.js';
+import { KERNEL_FAMILIES } from './kernels/registry.js';
+import type { KernelVariant } from './kernels/variant.js';
 import type { TuningCache } from './runtime/webgpu/tuning-cache.js';
 
 /** The backends loadModel can put a model on. `'reference'` is another name for `'cpu'`. */
 export const BACKENDS = ['auto', 'webgpu', 'wasm', 'cpu', 'reference'] as const;
+/** The `backend` option's values. */
 export type BackendOption = (typeof BACKENDS)[number];
 /** Where a loaded model runs (`model.backend`): WebGPU, WebAssembly SIMD on the CPU, or the float64 reference. */
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
@@ -33,7 +36,7 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Called as loading moves through download, parse, fold, upload and compile. */
   onProgress?: ProgressCallback;
-  /** WebGPU: a GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */
+  /** WebGPU: a GPU object to use instead of navigator.gpu (in Node: `await nodeGpu()` from resgpu/node, or create([]) from the 'webgpu' package). */
   gpu?: GPU;
   /** WebGPU: an existing device to share; dispose() then leaves it alive. */
   device?: GPUDevice;

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { loadModel, ResgpuError, type LoadOptions, type Model } from '../index.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { installNodeGpu } from './node-gpu.js';
@@ -7,23 +6,15 @@ import { installNodeGpu } from './node-gpu.js';
 const CPU_ONLY = new Set(['cpu', 'wasm', 'reference']);
 
 /**
- * Loads MODEL as the CLI's commands name it: an http(s) URL is fetched by the engine, anything
- * else is a local path read with node:fs. `backend` goes to loadModel unchanged; without it,
- * the engine's default applies.
+ * Loads MODEL as the CLI's commands name it, a path or a URL, passed to the engine as given:
+ * in Node it streams a path or file: URL from disk and fetches an http(s) URL. `backend` goes
+ * to loadModel unchanged; without it, the engine's default applies.
  */
 export async function loadModelArg(model: string, backend: string | undefined, options: LoadOptions = {}): Promise<Model> {
   const gpuInstalled = !backend || !CPU_ONLY.has(backend) ? await installNodeGpu(backend === 'webgpu') : false;
-  let source: string | Uint8Array = model;
-  if (!/^https?:\/\//i.test(model)) {
-    try {
-      source = await readFile(model);
-    } catch (e) {
-      throw new CliError(EXIT.model, `Cannot read the model file ${model}: ${(e as Error).message}`);
-    }
-  }
   try {
     // The engine's own type lists today's backends; newer engines take more, so pass it as given.
-    return await loadModel(source, { ...options, ...(backend !== undefined && { backend: backend as 'webgpu' }) });
+    return await loadModel(model, { ...options, ...(backend !== undefined && { backend: backend as 'webgpu' }) });
   } catch (e) {
     throw loadFailure(e, model, gpuInstalled);
   }

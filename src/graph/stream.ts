@@ -5,15 +5,19 @@ import type { LayerSpec, ModelSpec } from './spec.js';
  * arrives. Loaders produce a StreamedModel; backends consume it; neither imports the other.
  */
 
+/** A stage of loading, as onProgress reports it: reading the file, parsing it, folding BatchNorm, uploading weights, compiling kernels. */
 export type LoadStage = 'download' | 'parse' | 'fold' | 'upload' | 'compile';
 
+/** One progress report of loadModel's `onProgress`. */
 export interface LoadProgress {
   stage: LoadStage;
+  /** Bytes of the file read so far (for `download`; 0 for the other stages). */
   loadedBytes: number;
   /** null while a download's length is unknown (no Content-Length). */
   totalBytes: number | null;
 }
 
+/** loadModel's `onProgress`: called as loading moves through its stages. */
 export type ProgressCallback = (p: LoadProgress) => void;
 
 /**

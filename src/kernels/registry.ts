@@ -2,15 +2,18 @@ import { gemmTiledKernels } from './gemm-tiled.js';
 import { gemmKernels } from './gemm.js';
 import { gemvKernels } from './gemv.js';
 import type { KernelDef } from './kernel.js';
+import type { KernelVariant } from './variant.js';
+
+export type { KernelVariant };
 
 /**
  * Every WebGPU kernel resgpu can dispatch, once per weight precision. Adding a kernel: its WGSL
  * in shaders/, its definition in this folder, one line here, and a rule in
  * runtime/webgpu/select.ts. The reflection test and the correctness matrix pick it up from here.
  */
-export const KERNEL_FAMILIES = { gemm: gemmKernels, gemv: gemvKernels, gemm_tiled: gemmTiledKernels } as const;
-
-/** A kernel's name, as describe() reports it and as the `kernel` option forces it. */
-export type KernelVariant = keyof typeof KERNEL_FAMILIES;
+export const KERNEL_FAMILIES = { gemm: gemmKernels, gemv: gemvKernels, gemm_tiled: gemmTiledKernels } as const satisfies Record<
+  KernelVariant,
+  { f32: KernelDef; f16: KernelDef }
+>;
 
 export const KERNELS: readonly KernelDef[] = Object.values(KERNEL_FAMILIES).flatMap((k) => [k.f32, k.f16]);

@@ -106,7 +106,8 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
         if (chosen === undefined && format === 'safetensors') {
           throw new GraphError(
             `The file has no graph: its safetensors __metadata__ lacks "${GRAPH_METADATA_KEY}". ` +
-              'Pass one with loadModel({ weights, graph }), or write the file with tools/export_resgpu.py.',
+              'Pass one with loadModel({ weights, graph }), or write the file with the bundled Python exporter: ' +
+                'npx resgpu export whole_model.pth out.safetensors (tools/export_resgpu.py in the package).',
           );
         }
         manifest = chosen === undefined ? inferGraph(tensors) : parseManifest(chosen);
@@ -130,7 +131,7 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
     }, external);
     let last = { file: new Uint8Array(0) as Uint8Array, arrived: 0 };
     for await (const a of byteChunks(file, onProgress, abort.signal)) parser.advance((last = a));
-    parser.finish(last);
+    await parser.finish(last);
   };
   pump().then(
     () => finished.resolve(),

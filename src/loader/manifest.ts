@@ -7,15 +7,19 @@ import { DEFAULT_BATCHNORM_EPS, type Activation } from '../graph/spec.js';
  * change the meaning of what is here.
  */
 export interface GraphManifest {
+  /** Always 'resgpu-graph'. */
   format: 'resgpu-graph';
+  /** Always 1 (this version). */
   version: 1;
   /** Input features. */
   input: number;
+  /** The layers, in the order they run. */
   layers: ManifestLayer[];
   /** eps of every BatchNorm; PyTorch's default 1e-5 when absent. */
   batchnorm_eps?: number;
   /** Names of the model's input and output (kept from ONNX files); informational. */
   input_names?: string[];
+  /** See `input_names`. */
   output_names?: string[];
   /** One name per input feature, in column order (e.g. for requests keyed by name). */
   features?: string[];
@@ -27,19 +31,30 @@ export interface GraphManifest {
 type OptionalNames = 'input_names' | 'output_names' | 'features' | 'labels';
 export type CheckedManifest = Required<Omit<GraphManifest, OptionalNames>> & Pick<GraphManifest, OptionalNames>;
 
+/**
+ * y = relu(bn2(linear2(relu(bn1(linear1(x))))) + shortcut(x)); each field names a state_dict
+ * prefix, and a BatchNorm that is absent or null is not there.
+ */
 export interface ManifestResidualBlock {
   type: 'residual_block';
+  /** The first Linear, [hidden, in]. */
   linear1: string;
+  /** BatchNorm1d after linear1. */
   bn1?: string | null;
+  /** The second Linear, [out, hidden]. */
   linear2: string;
+  /** BatchNorm1d after linear2. */
   bn2?: string | null;
   /** Projection shortcut; absent or null means identity. */
   shortcut?: string | null;
+  /** BatchNorm1d after the projection shortcut. */
   shortcut_bn?: string | null;
 }
 
+/** y = activation(bn(linear(x))): a plain layer (a stem or a head); fields name state_dict prefixes. */
 export interface ManifestLinear {
   type: 'linear';
+  /** The Linear, [out, in]. */
   linear: string;
   /** BatchNorm after the linear, before the activation. */
   bn?: string | null;
@@ -47,6 +62,7 @@ export interface ManifestLinear {
   activation?: Activation;
 }
 
+/** A layer of the manifest. */
 export type ManifestLayer = ManifestResidualBlock | ManifestLinear;
 
 /**

@@ -1,7 +1,11 @@
 import { AbortError, FetchError, ModelFormatError } from '../errors.js';
 import type { ProgressCallback } from '../graph/stream.js';
+import { fileChunks, isLocalFile } from './file-source.js';
 
-/** Where model bytes can come from. */
+/**
+ * Where model bytes can come from: a URL (string or URL object; in Node, a path or a `file:`
+ * URL reads from disk), a Response, a Blob or File, or bytes already in memory.
+ */
 export type ByteSource = string | URL | Response | Blob | ArrayBuffer | ArrayBufferView;
 
 
@@ -39,6 +43,8 @@ export async function* byteChunks(source: ByteSource, onProgress?: ProgressCallb
   if (typeof Response !== 'undefined' && source instanceof Response) {
     response = source;
     what = source.url || 'the given Response';
+  } else if ((typeof source === 'string' || source instanceof URL) && isLocalFile(source)) {
+    return yield* fileChunks(source, onProgress, signal);
   } else if (typeof source === 'string' || source instanceof URL) {
     what = String(source);
     try {

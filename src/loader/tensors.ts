@@ -31,6 +31,9 @@ export interface TensorEvents {
 
 export interface IncrementalParser {
   advance(a: Arrived): void;
-  /** The file is complete: everything not yet reported must be now, or the file is malformed. */
-  finish(a: Arrived): void;
+  /**
+   * The file is complete: everything not yet reported must be now, or the file is malformed.
+   * May be async (a parser whose code is imported on first use).
+   */
+  finish(a: Arrived): void | Promise<void>;
 }

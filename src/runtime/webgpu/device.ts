@@ -1,7 +1,8 @@
+import { runningInNode } from '../../environment.js';
 import { WebGPUUnavailableError } from '../../errors.js';
 
 export interface DeviceOptions {
-  /** A GPU object to use instead of navigator.gpu (in Node: create([]) from the 'webgpu' package). */
+  /** A GPU object to use instead of navigator.gpu (in Node: nodeGpu() from resgpu/node). */
   gpu?: GPU;
   /** An existing device to share; resgpu then never destroys it. */
   device?: GPUDevice;
@@ -38,7 +39,8 @@ export function isSoftwareAdapter(info: Partial<GPUAdapterInfo> & { isFallbackAd
   return info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test([info.vendor, info.architecture, info.device, info.description].join(' '));
 }
 
-function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription | null {
+/** What an adapter is, and whether it is a software one: also the benchmark page's header. */
+export function describeAdapter(info: GPUAdapterInfo | undefined): AdapterDescription | null {
   if (!info) return null;
   return { vendor: info.vendor, architecture: info.architecture, description: info.description, software: isSoftwareAdapter(info) };
 }
@@ -52,7 +54,13 @@ export async function acquireDevice(options: DeviceOptions): Promise<AcquiredDev
     return { device: options.device, owned: false, adapter: describeAdapter(options.device.adapterInfo), gpu: options.gpu ?? null };
   }
   const gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  if (!gpu) throw new WebGPUUnavailableError('navigator.gpu is undefined and no { gpu } or { device } was given');
+  if (!gpu) {
+    throw new WebGPUUnavailableError(
+      runningInNode()
+        ? "Node has no navigator.gpu and no { gpu } or { device } was given: pass { gpu: await nodeGpu() } from 'resgpu/node' (npm install webgpu)"
+        : 'navigator.gpu is undefined and no { gpu } or { device } was given',
+    );
+  }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new WebGPUUnavailableError('requestAdapter() found no adapter');
   let device: GPUDevice;

@@ -1,4 +1,4 @@
-import type { KernelVariant } from '../../kernels/registry.js';
+import type { KernelVariant } from '../../kernels/variant.js';
 
 /**
  * Where kernel measurements are remembered, per adapter and shape: keys are
@@ -6,7 +6,9 @@ import type { KernelVariant } from '../../kernels/registry.js';
  * memory for the life of the page or process.
  */
 export interface TuningCache {
+  /** The kernel measured fastest for this key, if it was measured. */
   get(key: string): KernelVariant | undefined;
+  /** Remembers the fastest kernel for this key. */
   set(key: string, kernel: KernelVariant): void;
 }
 

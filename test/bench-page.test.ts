@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { CHROMIUM, CHROMIUM_ARGS } from './helpers/chrome.js';
+
+/**
+ * The benchmark page as `npm run bench:serve` serves it, after a tiny run in headless Chromium
+ * (SwiftShader): the printed URL, the adapter header, the software-adapter warning, skipped
+ * contenders listed once, legends without placeholders, and charts that really drew their
+ * lines. The screenshot is left in test/.generated/bench-page.png for a person to look at.
+ */
+const ROOT = resolve(import.meta.dirname, '..');
+const SCREENSHOT = join(ROOT, 'test/.generated/bench-page.png');
+let server: ChildProcess;
+let browser: Browser;
+let page: Page;
+let printed = '';
+
+beforeAll(async () => {
+  server = spawn(process.execPath, ['bench/server.mjs'], { cwd: ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((ok, fail) => {
+    server.stdout!.on('data', (d: Buffer) => {
+      printed += d;
+      const m = /resgpu benchmark: (http\S+)/.exec(printed);
+      if (m) ok(m[1]!);
+    });
+    server.on('exit', (code) => fail(new Error(`bench/server.mjs exited (${code}) before printing its URL`)));
+  });
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  await page.goto(url);
+  await page.waitForFunction('window.benchReady === true', { timeout: 60_000 });
+  // A preset (every contender has its files) and a model as if dropped on the page (.pt only:
+  // the peers are skipped, for the same reason at every batch size).
+  await page.evaluate(() =>
+    window.runBenchmark({ models: ['tabular', { name: 'dropped.pt', resgpu: '/models/tabular.pt' }], batches: [1, 16], iterations: 2, warmup: 1 }),
+  );
+  mkdirSync(join(ROOT, 'test/.generated'), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+test('the server prints the page URL', () => {
+  expect(printed).toMatch(/^resgpu benchmark: http:\/\/127\.0\.0\.1:\d+\//m);
+});
+
+test('the adapter is one readable line, its details folded away, with a warning on a software adapter', async () => {
+  const header = await page.evaluate(() => ({
+    line: document.querySelector('#adapter-line')!.textContent!,
+    warning: !document.querySelector<HTMLElement>('#software-warning')!.hidden,
+    folded: !document.querySelector('#adapter details')!.hasAttribute('open'),
+  }));
+  expect(header.line).toMatch(/^Adapter: [^{\n]+$/);
+  expect(header.line.toLowerCase()).toContain('swiftshader');
+  expect(header.warning).toBe(true);
+  expect(header.folded).toBe(true);
+});
+
+test('a contender skipped at every batch size is one row per model, not one per batch', async () => {
+  const skipped = await page.$$eval('#results tbody tr', (rows) =>
+    rows.filter((r) => r.querySelector('td.skipped')).map((r) => Array.from((r as HTMLTableRowElement).cells).slice(0, 3).map((c) => c.textContent)),
+  );
+  expect(skipped.filter(([model]) => model === 'dropped.pt')).toEqual([
+    ['dropped.pt', 'onnxruntime-web (WebGPU)', '1, 16'],
+    ['dropped.pt', 'onnxruntime-web (WASM)', '1, 16'],
+    ['dropped.pt', 'TensorFlow.js (WebGPU)', '1, 16'],
+  ]);
+});
+
+test('every chart drew its lines, kept its units and log scales, and its legend names only contenders that ran', async () => {
+  const charts = await page.$$eval('#charts figure', (plots) =>
+    plots.map((plot) => {
+      const canvas = plot.querySelector('canvas')!;
+      const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let coloured = 0; // the series' strokes; axes, grid and text are grey
+      for (let i = 0; i < pixels.length; i += 4) {
+        const [r, g, b, a] = [pixels[i]!, pixels[i + 1]!, pixels[i + 2]!, pixels[i + 3]!];
+        if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 60) coloured++;
+      }
+      return {
+        title: plot.querySelector('.u-title')!.textContent!,
+        described: plot.getAttribute('aria-label')!,
+        legend: Array.from(plot.querySelectorAll('.u-legend .u-series')).map((s) => s.textContent!.trim()),
+        coloured,
+      };
+    }),
+  );
+  expect(charts.map((c) => c.title)).toEqual(['tabular: median latency', 'tabular: GFLOP/s', 'dropped.pt: median latency', 'dropped.pt: GFLOP/s']);
+  for (const c of charts) {
+    expect(c.coloured, c.title).toBeGreaterThan(200);
+    expect(c.described).toMatch(/x: batch size \(rows, log scale\); y: (median latency \(ms, log scale\)|GFLOP\/s \(log scale\))$/);
+    expect(c.legend.join(' | ')).not.toMatch(/--|skipped/);
+  }
+  expect(charts[0]!.legend).toEqual(expect.arrayContaining(['resgpu (WebGPU)', 'CPU reference', 'onnxruntime-web (WASM)', 'TensorFlow.js (WebGPU)']));
+  expect(charts[2]!.legend.filter((l) => l !== 'batch')).toEqual(['resgpu (WebGPU)', 'CPU reference']);
+});
