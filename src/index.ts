@@ -16,7 +16,6 @@ import type { Model } from './model.js';
 import { checkOptions, requestedBackend, type LoadOptions } from './options.js';
 import { chooseBackend } from './runtime/auto.js';
 import { ReferenceModel } from './runtime/reference/model.js';
-import { WasmModel } from './runtime/wasm/wasm-model.js';
 import { RecoveringModel, type Reload } from './runtime/webgpu/recovery.js';
 
 /**
@@ -36,7 +35,10 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   const loading = (async () => {
     const backend = requested === 'auto' ? await chooseBackend(options) : requested;
     if (backend === 'cpu') return new ReferenceModel(await model.complete(), options);
-    return backend === 'wasm' ? WasmModel.create(model, options) : onGpu(source, model, options);
+    if (backend === 'webgpu') return onGpu(source, model, options);
+    // The WebAssembly backend is a chunk of its own, fetched only by apps that run on the CPU.
+    const { WasmModel } = await import('./runtime/wasm/wasm-model.js');
+    return WasmModel.create(model, options);
   })();
   loading.catch(() => model.cancel());
   return signal ? abortable(loading, signal) : loading;

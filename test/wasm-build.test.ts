@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { assembleVariants, withoutRelaxedSimd, withUnsharedMemory } from '../tools/vite-plugin-wat.mjs';
 import gemm from '../src/runtime/wasm/gemm.wat';
-import { detectSimd } from '../src/runtime/wasm/module.js';
+import { detectSimd } from '../src/runtime/wasm/simd.js';
 
 /** The build of the WebAssembly module: the text rewrites behind its variants, and the variants. */
 test('relaxed multiply-adds become a multiply and an add, nested operands kept whole', () => {

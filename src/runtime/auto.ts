@@ -1,5 +1,5 @@
 import type { BackendName } from '../options.js';
-import { detectSimd } from './wasm/module.js';
+import { detectSimd } from './wasm/simd.js';
 import { isSoftwareAdapter } from './webgpu/device.js';
 
 /**

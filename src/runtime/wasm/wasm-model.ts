@@ -6,9 +6,10 @@ import type { StreamedModel } from '../../graph/stream.js';
 import type { LoadOptions } from '../../options.js';
 import type { Model, ModelDescription } from '../../model.js';
 import { checkBatchOption } from '../input.js';
+import { detectSimd } from './simd.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { activationBytes, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
-import { detectSimd, gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
+import { gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
 import { packStep } from './pack.js';
 import { canShareMemory, coreCount, isNode, WorkerPool } from './threads.js';
 
