@@ -1,4 +1,4 @@
-import { AbortError, GraphError, ModelFormatError } from '../errors.js';
+import { GraphError, ModelFormatError } from '../errors.js';
 import type { LayerSpec, ModelSpec } from '../graph/spec.js';
 import { layerOutputSize } from '../graph/spec.js';
 import type { ProgressCallback, StreamedModel } from '../graph/stream.js';

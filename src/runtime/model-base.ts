@@ -1,7 +1,7 @@
 import { describeLayers } from '../graph/describe.js';
 import type { ModelSpec } from '../graph/spec.js';
 import type { LayerDescription, ModelDescription } from '../model.js';
-import { batchOf, checkFinite } from './input.js';
+import { batchOf, checkBatchOption, checkFinite } from './input.js';
 
 /** How every backend checks run() inputs. */
 export interface InputPolicy {
@@ -43,5 +43,18 @@ export abstract class ModelBase {
   /** The parts of describe() that do not depend on the backend. */
   protected describeModel(batch: number): Pick<ModelDescription, 'inputSize' | 'outputSize' | 'batch' | 'layers'> {
     return { inputSize: this.inputSize, outputSize: this.outputSize, batch, layers: this.layers };
+  }
+
+  /** describe() of a backend on the CPU: no dispatches, no GPU memory, f32 (or wider) arithmetic. */
+  protected describeOnCpu(backend: 'wasm' | 'cpu', batch: unknown): ModelDescription {
+    return {
+      backend,
+      ...this.describeModel(checkBatchOption(batch)),
+      dispatches: [],
+      submitsPerRun: 0,
+      gpuBytes: { weights: 0, activations: 0 },
+      adapter: null,
+      precision: 'f32',
+    };
   }
 }

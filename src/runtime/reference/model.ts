@@ -1,7 +1,6 @@
 import { DisposedError } from '../../errors.js';
 import type { ModelSpec } from '../../graph/spec.js';
 import type { Model, ModelDescription } from '../../model.js';
-import { checkBatchOption } from '../input.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { referenceForward } from './forward.js';
 
@@ -23,15 +22,7 @@ export class ReferenceModel extends ModelBase implements Model {
 
   describe(options: { batch?: number } = {}): ModelDescription {
     if (!this.spec) throw new DisposedError();
-    return {
-      backend: 'cpu',
-      ...this.describeModel(checkBatchOption(options.batch)),
-      dispatches: [],
-      submitsPerRun: 0,
-      gpuBytes: { weights: 0, activations: 0 },
-      adapter: null,
-      precision: 'f32',
-    };
+    return this.describeOnCpu('cpu', options.batch);
   }
 
   async dispose(): Promise<void> {

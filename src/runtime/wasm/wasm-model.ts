@@ -5,7 +5,6 @@ import type { ModelSpec } from '../../graph/spec.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { LoadOptions } from '../../options.js';
 import type { Model, ModelDescription } from '../../model.js';
-import { checkBatchOption } from '../input.js';
 import { detectSimd } from './simd.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { activationBytes, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
@@ -111,15 +110,7 @@ export class WasmModel extends ModelBase implements Model {
 
   describe(options: { batch?: number } = {}): ModelDescription {
     if (this.disposed) throw new DisposedError();
-    return {
-      backend: 'wasm',
-      ...this.describeModel(checkBatchOption(options.batch)),
-      dispatches: [],
-      submitsPerRun: 0,
-      gpuBytes: { weights: 0, activations: 0 },
-      adapter: null,
-      precision: 'f32',
-    };
+    return this.describeOnCpu('wasm', options.batch);
   }
 
   async dispose(): Promise<void> {
