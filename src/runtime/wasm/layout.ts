@@ -106,3 +106,8 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
     );
   });
 }
+
+/** Cuts every step of a written plan to its first output panel (the load's JIT warm-up, wasm-model.ts). */
+export function firstPanelOnly(layout: WasmLayout, words: Int32Array): void {
+  layout.steps.forEach((_, i) => (words[(layout.plan + i * DESCRIPTOR_BYTES) / 4 + 2] = 1)); // field 8: panels
+}
