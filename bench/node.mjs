@@ -40,9 +40,9 @@ const warmup = Number(values.warmup);
 const peakFlops = values['peak-tflops'] ? Number(values['peak-tflops']) * 1e12 : null;
 const bandwidth = values['bandwidth-tbs'] ? Number(values['bandwidth-tbs']) * 1e12 : null;
 
-if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) {
-  process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json'; // no driver configured: WebGPU on the CPU
-}
+// No Vulkan driver configured: SwiftShader, WebGPU on the CPU (the rule of resgpu/node, from this checkout's build).
+const { useSwiftShaderUnlessConfigured } = await import(resolve('dist', 'node.js'));
+useSwiftShaderUnlessConfigured();
 const { create } = await import('webgpu');
 const gpu = create([]);
 const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
