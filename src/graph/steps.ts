@@ -1,0 +1,96 @@
+/**
+ * What the fusion pass (fuse.ts) hands every backend: the op graph lowered, once per model and
+ * from shapes alone, into steps. A step is one dispatch on WebGPU and one step of the
+ * WebAssembly plan. Three kinds:
+ *
+ *   gemm         acc = [input | shortcut] · [W ; Ws]ᵀ   (Linear, with BatchNorms folded in)
+ *   layernorm    acc = (input − mean) / √(var + eps) · γ  (over the row's real features)
+ *   elementwise  acc = input
+ *
+ * then the same epilogue for every kind, in this order:
+ *
+ *   v = acc + bias                       (per column; GEMM: folded biases; LayerNorm: β; else 0)
+ *   v = v + residual                     (epilogue.residual === 'identity': the value `shortcut`)
+ *   v = v · scale + shift                (epilogue.affine: a BatchNorm that could not fold)
+ *   y = activation(v)                    (epilogue.activation)
+ *
+ * Columns past the real width are written as exact zeros by every kernel.
+ * Steps name the op nodes they compute by index into OpGraph.nodes (`parts`, `affine`,
+ * `norm`), never by position in a file; graph/fold.ts turns a step and those nodes' tensors into
+ * the numbers a backend packs (FoldedStep).
+ */
+
+/** The activations a step's epilogue applies. 'gelu' is exact (erf); 'gelu_tanh' the tanh approximation. */
+export type ActivationFn = 'none' | 'relu' | 'leaky_relu' | 'gelu' | 'gelu_tanh' | 'silu' | 'sigmoid' | 'tanh';
+
+export interface StepActivation {
+  fn: ActivationFn;
+  /** leaky_relu's negative slope; 0 otherwise. */
+  slope: number;
+}
+
+export interface Epilogue {
+  /**
+   * 'identity': add the value `shortcut` (same width as the output);
+   * 'projection' (gemm only): `shortcut` is a second left operand, multiplied by the step's
+   * second part in the same GEMM (`[input | shortcut] · [W ; Ws]`), both biases summed.
+   */
+  residual: 'none' | 'identity' | 'projection';
+  /** A per-column scale and shift after the residual (FoldedStep.scale / shift). */
+  affine: boolean;
+  activation: StepActivation;
+}
+
+export type StepKind = 'gemm' | 'layernorm' | 'elementwise';
+
+/** One Linear of a gemm step, with the BatchNorms folded into it: `before` on its inputs, `after` on its outputs. */
+export interface GemmPart {
+  /** Index of the linear node in OpGraph.nodes. */
+  linear: number;
+  /** A batchnorm node whose output only this linear reads: folded into its columns (exact for Linear). */
+  before: number | null;
+  /** A batchnorm node right after the linear: folded into its rows. */
+  after: number | null;
+}
+
+export interface Step {
+  /** Position in FusedModel.steps. */
+  index: number;
+  kind: StepKind;
+  /** The fused operation's name, as describe() reports it (e.g. 'linear_relu', 'residual_identity'). */
+  op: string;
+  /** e.g. "blocks.0.linear1 + blocks.0.bn1 + relu". */
+  label: string;
+  /** Names of the op nodes this step computes, in graph order. */
+  nodes: string[];
+  /** Value read (gemm: the left operand; layernorm and elementwise: the input). */
+  input: number;
+  /** Value the residual reads, or the projection's left operand; null when there is none. */
+  shortcut: number | null;
+  /** Value written. */
+  output: number;
+  /** gemm: the Linears stacked along the inner dimension, [main] or [main, projection]; [] otherwise. */
+  parts: GemmPart[];
+  /** The batchnorm node whose scale and shift the epilogue applies (epilogue.affine), else null. */
+  affine: number | null;
+  /** layernorm: the layernorm node; else null. */
+  norm: number | null;
+  epilogue: Epilogue;
+  /** Features read from `input` (the GEMM's main inner size). */
+  inFeatures: number;
+  /** Inner size of the projection done in the same step; 0 without one. */
+  shortcutFeatures: number;
+  outFeatures: number;
+}
+
+export interface ValueInfo {
+  /** Shape of one row: [features], or [C, H, W]. */
+  shape: number[];
+}
+
+export interface FusedModel {
+  /** Value 0 is the model input; `output` is the model output. */
+  values: ValueInfo[];
+  steps: Step[];
+  output: number;
+}
