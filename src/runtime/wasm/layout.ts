@@ -1,4 +1,5 @@
-import type { LoweredModel, Step, StepOp } from '../../graph/lower.js';
+import { OptionError } from '../../errors.js';
+import type { FusedModel, Step } from '../../graph/steps.js';
 import { assignBuffers } from '../buffer-assignment.js';
 
 /**
@@ -23,7 +24,16 @@ const DESCRIPTOR_BYTES = 64;
 const ALIGN = 64;
 
 /** The step kinds gemm.wat's descriptors number. */
-const KIND: Record<StepOp, number> = { linear: 0, linear_relu: 1, residual_identity: 2, residual_projection: 3 };
+const KIND: Record<string, number> = { linear: 0, linear_relu: 1, residual_identity: 2, residual_projection: 3 };
+
+/** The descriptor kind of a step; a fusion this module has no kernel for is refused by name. */
+export function descriptorKind(step: Step): number {
+  const kind = KIND[step.op];
+  if (kind === undefined) {
+    throw new OptionError(`The WebAssembly backend does not run ${step.label} (${step.op}) yet; load it with backend: 'webgpu' or 'cpu'.`);
+  }
+  return kind;
+}
 
 export const padFeatures = (n: number) => Math.ceil(n / PANEL) * PANEL;
 const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
@@ -52,7 +62,8 @@ export interface WasmLayout {
   bufferRowBytes: number;
 }
 
-export function layoutModel({ steps: shapes }: LoweredModel, inputSize: number): WasmLayout {
+export function layoutModel({ steps: shapes }: FusedModel, inputSize: number): WasmLayout {
+  shapes.forEach(descriptorKind);
   const plan = CONTROL_BYTES;
   let end = align(plan + shapes.length * DESCRIPTOR_BYTES);
   const weightsStart = end;
@@ -95,7 +106,7 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
     const x = shape.shortcut ?? 0;
     words.set(
       [
-        KIND[shape.op], rows, panels,
+        descriptorKind(shape), rows, panels,
         valueOffset(layout, rows, shape.input), layout.strides[shape.input]!, shape.inFeatures,
         shape.shortcut === null ? 0 : valueOffset(layout, rows, x), shape.shortcut === null ? 0 : layout.strides[x]!, shape.shortcutFeatures,
         weights, bias,
