@@ -29,7 +29,7 @@ describe.each(kernels.map((k) => [`${k.name} (${k.precision} weights, ${k.file})
 
   test('declares exactly the bindings of group 0, with matching names and access', () => {
     expect(group).toHaveLength(1);
-    const reflected = group[0]!.map((b) => {
+    const reflected = group[0]!.filter((b) => b).map((b) => {
       const type = b.resourceType === 0 ? 'uniform' : b.access === 'read' ? 'read-only-storage' : 'storage';
       return { name: b.name, binding: b.binding, type };
     });
