@@ -37,6 +37,11 @@ def _arg(node, index, name, default=None):
     return node.args[index] if len(node.args) > index else node.kwargs.get(name, default)
 
 
+def _input(node):
+    """What a module, function or method is applied to: its first argument, positional or not."""
+    return node.args[0] if node.args else next(iter(node.kwargs.values()), None)
+
+
 # Each table maps what the traced graph holds to the attrs of an `activation` node.
 ACTIVATION_MODULES = {
     nn.ReLU: _relu,
@@ -194,12 +199,12 @@ class _GraphBuilder:
         raise ExportError(f"{_describe(node, self.modules)} has no resgpu equivalent; {FIX}")
 
     def same_shape(self, node, op, attrs, name=None):
-        x = self.value(node, node.args[0])
+        x = self.value(node, _input(node))
         self.emit(node, op, [x], self.shapes[x], attrs=attrs, name=name)
 
     def map_module(self, node, m):
         path, kind = node.target, type(m).__name__
-        x = self.value(node, node.args[0])
+        x = self.value(node, _input(node))
         shape = self.shapes[x]
         if type(m) in ACTIVATION_MODULES:
             return self.same_shape(node, "activation", ACTIVATION_MODULES[type(m)](m), path)
@@ -234,14 +239,14 @@ class _GraphBuilder:
         other = _arg(node, 1, "other")
         if other is None or len(node.args) > 2 or set(node.kwargs) - {"other", "alpha"} or node.kwargs.get("alpha", 1) != 1:
             raise ExportError(f"{_describe(node, self.modules)} is not a plain add of two tensors (alpha=1); {FIX}")
-        a, b = self.value(node, node.args[0]), self.value(node, other)
+        a, b = self.value(node, _input(node)), self.value(node, other)
         if self.shapes[a] != self.shapes[b]:
             raise ExportError(f"{_describe(node, self.modules)} adds {list(self.shapes[a])} and {list(self.shapes[b])} "
                               "rows; resgpu adds values of the same shape, without broadcasting")
         self.emit(node, "add", [a, b], self.shapes[a])
 
     def flatten(self, node, start, end, name):
-        x = self.value(node, node.args[0])
+        x = self.value(node, _input(node))
         shape = self.shapes[x]
         if start != 1 or end not in (-1, len(shape)):
             raise ExportError(f"{_describe(node, self.modules)} flattens dimensions {start}..{end}; resgpu flattens "
@@ -250,10 +255,11 @@ class _GraphBuilder:
 
     def functional_linear(self, node):
         """F.linear on the model's own parameters (a bare nn.Linear as the root, a Linear subclass)."""
-        x, w, b = self.value(node, node.args[0]), _arg(node, 1, "weight"), _arg(node, 2, "bias")
-        if not all(isinstance(t, fx.Node) and t.op == "get_attr" for t in (w, b) if t is not None):
-            raise ExportError(f"{_describe(node, self.modules)} computes its weights; {FIX}")
-        out, inp = self.state[w.target].shape if w.target in self.state else (None, None)
+        x, w, b = self.value(node, _input(node)), _arg(node, 1, "weight"), _arg(node, 2, "bias")
+        if not all(isinstance(t, fx.Node) and t.op == "get_attr" and t.target in self.state for t in (w, b) if t is not None):
+            raise ExportError(f"{_describe(node, self.modules)} computes its weights or reads tensors its state_dict "
+                              f"does not hold; {FIX}")
+        out, inp = self.state[w.target].shape
         if self.shapes[x] != (inp,):
             raise ExportError(f"{_describe(node, self.modules)} takes [{inp}] rows but receives {list(self.shapes[x])}")
         params = {"weight": w.target, **({"bias": b.target} if b is not None else {})}
