@@ -1,5 +1,5 @@
 import type { GraphManifest } from './manifest.js';
-import type { Arrived } from './source.js';
+import type { Arrived } from './arrived.js';
 
 /** A tensor as a file stores it: raw bytes plus dtype and shape, not yet decoded. */
 export interface RawTensor {
