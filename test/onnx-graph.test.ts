@@ -158,6 +158,14 @@ describe('single ops of later opsets and the MatMul + Add form', () => {
     expect(() => parseOnnx(bytes, new Map())).toThrow(/Gelu \(gelu\) has approximate="fast"/);
   });
 
+  test('a node whose output nothing reads is refused, not dropped', () => {
+    const bytes = tiny([
+      { opType: 'Gemm', name: 'fc', input: ['x', 'w'], output: ['y'], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
+      { opType: 'Relu', name: 'dangling', input: ['y'], output: ['r'] },
+    ], { w: weight });
+    expect(() => parseOnnx(bytes, new Map())).toThrow(/the output of dangling \(activation\) is never used/);
+  });
+
   test("MatMul then Add of a constant is one linear with the Add's output and a bias", () => {
     const { manifest, tensors } = parseOnnx(tiny([
       { opType: 'MatMul', name: 'mm', input: ['x', 'wt'], output: ['h'] },
@@ -168,6 +176,25 @@ describe('single ops of later opsets and the MatMul + Add form', () => {
     expect(values(tensors, 'onnx.0.weight').v.map((v) => Math.round(v * 10))).toEqual([1, 4, 7, 10, 2, 5, 8, 11, 3, 6, 9, 12]);
     expect(values(tensors, 'onnx.0.bias').v).toEqual([0.5, -1, 2]);
   });
+});
+
+test('a chain of 30,000 Muls by a constant is refused in bounded time, with a bounded message', () => {
+  const chain = Array.from({ length: 30_000 }, (_, i) => ({ opType: 'Mul', name: `m${i}`, input: [i === 0 ? 'h' : `v${i - 1}`, 'c'], output: [i === 29_999 ? 'y' : `v${i}`] }));
+  const bytes = tiny([
+    { opType: 'Gemm', name: 'fc', input: ['x', 'w'], output: ['h'], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
+    ...chain,
+  ], { w: weight, c: { dims: [], v: [1.5] } });
+  const started = performance.now();
+  const e = (() => {
+    try {
+      parseOnnx(bytes, new Map());
+    } catch (x) {
+      return x as Error;
+    }
+  })();
+  expect(e).toBeInstanceOf(GraphError);
+  expect(e!.message).toMatch(/^This ONNX graph cannot run on resgpu: Mul \(m0\) is not supported here;.*; and 29970 more\.$/);
+  expect(performance.now() - started).toBeLessThan(5000);
 });
 
 describe('until the loader reads manifest version 2 (v1-adapter.ts)', () => {

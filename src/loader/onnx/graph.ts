@@ -87,8 +87,9 @@ export class OnnxGraph {
    */
   prefix(initializer: string | undefined): string {
     const m = /^(.+)\.(weight|bias|running_mean|running_var)$/.exec(initializer ?? '');
-    let p = m && !m[1]!.startsWith('onnx::') ? m[1]! : `onnx.${this.prefixes.size}`;
-    while (this.prefixes.has(p)) p = `onnx.${this.prefixes.size}_${p}`;
+    // A shared initializer (tied weights) names a second node too: that one gets its own prefix.
+    let p = m && !m[1]!.startsWith('onnx::') ? m[1]! : '';
+    for (let k = this.prefixes.size; !p || this.prefixes.has(p); k++) p = `onnx.${k}`;
     this.prefixes.add(p);
     return p;
   }

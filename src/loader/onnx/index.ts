@@ -23,6 +23,8 @@ export interface OnnxModel {
 export const MAX_ONNX_NODES = 200_000;
 /** The op graph's own cap (docs/MODEL-FORMAT.md, manifest version 2). */
 const MAX_GRAPH_NODES = 10_000;
+/** Problems a refusal lists before "and N more". */
+const MAX_LISTED = 30;
 
 export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>): OnnxModel {
   const graph = decodeModel(bytes).graph;
@@ -58,10 +60,13 @@ export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>):
   if (outputs.length !== 1) g.problems.push(`${outputs.length} graph outputs; resgpu runs models with one`);
   const output = outputs[0]?.name ?? '';
   if (g.problems.length === 0 && !g.nodes.some((n) => n.output === output)) g.problems.push(`the output "${output}" is not computed from the input by supported ops`);
-  unread(g, output);
+  if (g.problems.length === 0) unread(g, output); // else a refused reader left it unread
   if (g.nodes.length > MAX_GRAPH_NODES) g.problems.push(`it makes ${g.nodes.length} op-graph nodes, more than the ${MAX_GRAPH_NODES} resgpu runs`);
   if (g.problems.length > 0) {
-    throw new GraphError(`This ONNX graph cannot run on resgpu: ${[...new Set([...g.problems, ...misses])].join('; ')}.`);
+    const all = [...new Set([...g.problems, ...misses])];
+    // A message a person can read: a hostile graph can have a problem per node.
+    const shown = all.length > MAX_LISTED ? [...all.slice(0, MAX_LISTED), `and ${all.length - MAX_LISTED} more`] : all;
+    throw new GraphError(`This ONNX graph cannot run on resgpu: ${shown.join('; ')}.`);
   }
   return {
     tensors: g.tensors,

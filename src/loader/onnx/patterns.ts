@@ -33,7 +33,11 @@ interface Product {
   nodes: Node[];
 }
 
+/** Nodes a product may span: the tanh GELU's longest has 4; a hostile chain of a million Muls stops here. */
+const MAX_PRODUCT_NODES = 16;
+
 function expand(n: Node, g: OnnxGraph, p: Product): boolean {
+  if (p.nodes.length >= MAX_PRODUCT_NODES) return false;
   p.nodes.push(n);
   const [a, b] = [n.input?.[0] ?? '', n.input?.[1] ?? ''];
   if (n.opType === 'Mul') return factor(a, n, g, p) && factor(b, n, g, p);

@@ -54,9 +54,11 @@ const gemm: Rule = (n, g, what) => {
   return inF === inWidth && linear(n, g, b, w, [out, inF], bias);
 };
 
-const matMul: Rule = (n, g) => {
+const matMul: Rule = (n, g, what) => {
   const inWidth = g.width(n);
   const b = g.constant(n, 1);
+  if (!b && n.input?.[1]) g.problems.push(`${what} reads "${n.input[1]}", which is neither an initializer nor a constant`);
+  if (b?.shape.length === 2 && inWidth !== undefined && b.shape[0] !== inWidth) g.problems.push(`${what} takes ${b.shape[0]} features but is fed ${inWidth}`);
   if (inWidth === undefined || !b || b.shape.length !== 2 || b.shape[0] !== inWidth) return false;
   return linear(n, g, b, transposed(b, 1), [b.shape[1]!, b.shape[0]!], null);
 };
