@@ -23,6 +23,8 @@ export interface OnnxModel {
 export const MAX_ONNX_NODES = 200_000;
 /** The op graph's own cap (docs/MODEL-FORMAT.md, manifest version 2). */
 const MAX_GRAPH_NODES = 10_000;
+/** Input features: the declared width sizes broadcast constants (a scalar LayerNorm γ on the input), so a hostile shape must not. */
+export const MAX_INPUT_FEATURES = 1 << 24;
 /** Problems a refusal lists before "and N more". */
 const MAX_LISTED = 30;
 
@@ -43,6 +45,7 @@ export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>):
   const dims = inputs[0]?.type?.tensorType?.shape?.dim ?? [];
   const width = num(dims[1]?.dimValue);
   if (inputs.length === 1 && (dims.length !== 2 || !(width > 0))) g.problems.push(`input "${inputs[0]!.name}" is not [batch, features] with fixed features`);
+  if (width > MAX_INPUT_FEATURES) throw new GraphError(`This ONNX graph's input has ${width} features, more than the ${MAX_INPUT_FEATURES} resgpu reads.`);
   if (inputs[0]) g.widths.set(inputs[0].name ?? '', width);
 
   // Constants first: the patterns read them.
