@@ -118,7 +118,7 @@ describe('graphs that are not exactly a supported op are refused, naming the nod
 });
 
 /** A model of one input [batch, 4] through the given nodes to "y", with float initializers. */
-function tiny(nodes: onnxProto.onnx.INodeProto[], inits: Record<string, { dims: number[]; v: number[] }>, opset = 20): Uint8Array {
+function tiny(nodes: onnxProto.onnx.INodeProto[], inits: Record<string, { dims: number[]; v: number[]; int64?: boolean }>, opset = 20): Uint8Array {
   const dim = (d: number | string) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d });
   const info = (name: string, dims: (number | string)[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map(dim) } } } });
   return encode(onnx.ModelProto.create({
@@ -126,7 +126,12 @@ function tiny(nodes: onnxProto.onnx.INodeProto[], inits: Record<string, { dims: 
     opsetImport: [{ domain: '', version: opset }],
     graph: {
       node: nodes,
-      initializer: Object.entries(inits).map(([name, t]) => ({ name, dims: t.dims, dataType: 1, rawData: new Uint8Array(new Float32Array(t.v).buffer) })),
+      initializer: Object.entries(inits).map(([name, t]) => ({
+        name,
+        dims: t.dims,
+        dataType: t.int64 ? 7 : 1,
+        rawData: new Uint8Array((t.int64 ? BigInt64Array.from(t.v.map(BigInt)) : new Float32Array(t.v)).buffer),
+      })),
       input: [info('x', ['batch', 4])],
       output: [info('y', ['batch', 3])],
     },
@@ -156,6 +161,23 @@ describe('single ops of later opsets and the MatMul + Add form', () => {
       { opType: 'Gelu', name: 'gelu', input: ['h'], output: ['y'], attribute: [attr('approximate', 'fast')] },
     ], { w: weight });
     expect(() => parseOnnx(bytes, new Map())).toThrow(/Gelu \(gelu\) has approximate="fast"/);
+  });
+
+  test('Identity, Dropout, Flatten and a Reshape that keeps the row are nodes of their own', () => {
+    const { manifest } = parseOnnx(tiny([
+      { opType: 'Identity', name: 'id', input: ['x'], output: ['a'] },
+      { opType: 'Dropout', name: 'drop', input: ['a'], output: ['b'] },
+      { opType: 'Flatten', name: 'flat', input: ['b'], output: ['c'] },
+      { opType: 'Reshape', name: 'reshape', input: ['c', 'shape'], output: ['d'] },
+      { opType: 'Gemm', name: 'fc', input: ['d', 'w'], output: ['y'], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
+    ], { w: weight, shape: { dims: [2], v: [-1, 4], int64: true } }, 13), new Map());
+    expect(manifest.nodes.map((n) => [n.op, n.name, n.inputs, n.output])).toEqual([
+      ['identity', 'id', ['x'], 'a'],
+      ['dropout', 'drop', ['a'], 'b'],
+      ['flatten', 'flat', ['b'], 'c'],
+      ['flatten', 'reshape', ['c'], 'd'],
+      ['linear', 'fc', ['d'], 'y'],
+    ]);
   });
 
   test('a node whose output nothing reads is refused, not dropped', () => {
