@@ -1,9 +1,10 @@
 import { GraphError, OptionError } from '../errors.js';
 import { DEFAULT_NORM_EPS } from '../graph/op-graph.js';
-import type { CheckedManifestV2, ManifestAttr } from './manifest-v2.js';
+import { parseManifest } from './manifest.js';
+import type { CheckedManifestV2, ManifestAttr, ManifestNode } from './manifest-v2.js';
 import { formatShape, type TensorMap } from './tensors.js';
 
-type Node = CheckedManifestV2['nodes'][number];
+type Node = ManifestNode;
 
 /** Blocks per layer a state_dict may hold (resnet152 has 36): bounds the work a hostile key list can ask for. */
 const MAX_BLOCKS = 1_000;
@@ -124,7 +125,8 @@ export function inferResnet(tensors: TensorMap, inputShape: readonly number[] | 
 
   const extra = [...shapes.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) refuse(`it holds tensors torchvision's ResNet (${blockName}s ${formatShape(counts)}) has not: ${extra.slice(0, 6).map((k) => `"${k}"`).join(', ')}${extra.length > 6 ? `, and ${extra.length - 6} more` : ''}`);
-  return { format: 'resgpu-graph', version: 2, inputs: [{ name: 'x', shape: input }], outputs: ['fc'], nodes };
+  // Through the manifest's own checks, which also fill in each kind's attribute defaults.
+  return parseManifest({ format: 'resgpu-graph', version: 2, inputs: [{ name: 'x', shape: input }], outputs: ['fc'], nodes }) as CheckedManifestV2;
 }
 
 /** Blocks of a layer: keys `<layer>.<j>.…` with j = 0..n−1, at least one. */
