@@ -31,7 +31,7 @@ export async function loadModel(source: ModelSource, loadOptions: LoadOptions = 
   const { signal } = options;
   if (signal?.aborted) throw new AbortError();
   // Reading starts now; choosing the backend, device set-up and layer uploads overlap the download.
-  const model = streamModel(source, options.onProgress, signal);
+  const model = streamModel(source, options.onProgress, signal, options.inputShape);
   const loading = (async () => {
     const backend = requested === 'auto' ? await chooseBackend(options) : requested;
     if (backend === 'cpu') return new ReferenceModel(await model.complete(), options);
@@ -50,7 +50,7 @@ export async function loadModel(source: ModelSource, loadOptions: LoadOptions = 
  */
 async function onGpu(source: ModelSource, stream: StreamedModel, options: LoadOptions): Promise<Model> {
   let kept: OpGraph | null = null;
-  const reload: Reload = rereadable(source) ? () => streamModel(source) : options.keepWeightsOnHost ? () => streamOfGraph(kept!) : null;
+  const reload: Reload = rereadable(source) ? () => streamModel(source, undefined, undefined, options.inputShape) : options.keepWeightsOnHost ? () => streamOfGraph(kept!) : null;
   const model = await RecoveringModel.create(stream, reload, options);
   if (options.keepWeightsOnHost && !rereadable(source)) kept = await stream.complete();
   return model;

@@ -12,6 +12,12 @@ export interface Model {
   /** Features per output row. */
   readonly outputSize: number;
   /**
+   * The shape of one input row, without the batch: `[features]`, or `[C, H, W]` for an image
+   * model, whose rows are C·H·W floats in PyTorch's NCHW order (`inputSize` is their product).
+   * Set on every backend's model.
+   */
+  readonly inputShape?: readonly number[];
+  /**
    * WebGPU: the device the model runs on (read-only). After a device loss from which the
    * model recovered it is the new device. Absent on CPU backends.
    */

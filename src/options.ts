@@ -53,6 +53,16 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Called as loading moves through download, parse, fold, upload and compile. */
   onProgress?: ProgressCallback;
+  /**
+   * The input's row shape, without the batch: `[C, H, W]` for an image model, `[features]`
+   * otherwise. A `.pt` state_dict of an image model (a torchvision ResNet) records the channels
+   * but not the image size, so it needs this option (else loading fails with a GraphError saying
+   * so); an ONNX file whose input has a dynamic C, H or W takes those sizes from it. Where the
+   * file records the shape (a graph manifest, an ONNX file's fixed sizes, a state_dict's
+   * channels), the two must agree, else loading fails with an OptionError. The model then takes
+   * rows of C·H·W floats in PyTorch's NCHW order (`model.inputShape`, `model.inputSize`).
+   */
+  inputShape?: readonly number[];
   /** WebGPU: a GPU object to use instead of navigator.gpu (in Node: `await nodeGpu()` from resgpu/node, or create([]) from the 'webgpu' package). */
   gpu?: GPU;
   /** WebGPU: an existing device to share; dispose() then leaves it alive. */
@@ -108,6 +118,8 @@ export interface LoadOptions {
 }
 
 const PRECISIONS = ['f32', 'f16'] as const;
+/** Each size of inputShape: a graph manifest's own cap on its input's dimensions. */
+const MAX_INPUT_DIM = 1 << 24;
 
 /** Options after checkOptions: the backend resolved ('reference' read as 'cpu'), the precision filled in. */
 export type CheckedOptions = Omit<LoadOptions, 'backend' | 'precision'> & { backend: BackendName | 'auto'; precision: 'f32' | 'f16' };
@@ -138,6 +150,10 @@ export function checkOptions(options: LoadOptions): CheckedOptions {
   const threads = options.threads;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
     throw new OptionError(`The threads option needs a positive integer, got ${String(threads)}.`);
+  }
+  const shape = options.inputShape;
+  if (shape !== undefined && !(Array.isArray(shape) && shape.length >= 1 && shape.length <= 3 && shape.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= MAX_INPUT_DIM))) {
+    throw new OptionError(`inputShape must be the input's row shape without the batch: 1 to 3 positive integers up to ${MAX_INPUT_DIM}, e.g. [3, 224, 224], got ${JSON.stringify(shape)}.`);
   }
   const signal = options.signal;
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {

@@ -7,16 +7,18 @@ import { build } from 'vite';
 export const TORCH_CASES_DIR = resolve(import.meta.dirname, '.generated/torch');
 /** Where test/python/make_family_cases.py writes the residual network families (rtdl, widedeep, pre-LN GELU/SiLU, seed). */
 export const FAMILY_CASES_DIR = resolve(import.meta.dirname, '.generated/families');
+/** Where test/python/make_vision_cases.py writes the image ResNets (torchvision's, Debian's python3-torchvision). */
+export const VISION_CASES_DIR = resolve(import.meta.dirname, '.generated/vision');
 
 /**
  * Before any test: build the bundle the Chrome suite loads, from the current sources, and make
- * models and expected outputs with real PyTorch (Debian's python3-torch, installed by
- * tools/setup.sh). Neither step is optional: without them, the run fails.
+ * models and expected outputs with real PyTorch (Debian's python3-torch and python3-torchvision,
+ * installed by tools/setup.sh). Neither step is optional: without them, the run fails.
  */
 export default async function setup(): Promise<void> {
   await build({ logLevel: 'warn' });
   await build({ configFile: resolve(import.meta.dirname, '../vite.cli.config.ts'), logLevel: 'warn' }); // dist/cli.js, the resgpu command
-  for (const [script, dir] of [['make_torch_cases.py', TORCH_CASES_DIR], ['make_family_cases.py', FAMILY_CASES_DIR]] as const) {
+  for (const [script, dir] of [['make_torch_cases.py', TORCH_CASES_DIR], ['make_family_cases.py', FAMILY_CASES_DIR], ['make_vision_cases.py', VISION_CASES_DIR]] as const) {
     rmSync(dir, { recursive: true, force: true });
     execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python', script), dir], { stdio: ['ignore', 'inherit', 'inherit'] });
   }

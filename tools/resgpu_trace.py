@@ -15,7 +15,9 @@ from torch import fx, nn
 
 FIX = ("export the model with torch.onnx.export and load the .onnx, or use a supported equivalent: Linear, "
        "BatchNorm1d, LayerNorm over the last dimension, ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, the add of "
-       "two tensors, Dropout, Identity, Flatten")
+       "two tensors, Dropout, Identity, Flatten; for images Conv2d (groups=1), BatchNorm2d, MaxPool2d, AvgPool2d, "
+       "AdaptiveAvgPool2d((1, 1))")
+IMAGE_MODULES = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.BatchNorm2d)
 
 
 class ExportError(ValueError):
@@ -157,6 +159,9 @@ class _GraphBuilder:
         live = _ancestors(out)
         x = placeholders[0]
         if input_shape is None:
+            if any(isinstance(m, IMAGE_MODULES) for m in self.modules.values()):
+                raise ExportError("the model takes images (it has Conv2d or 2-D pooling or BatchNorm2d layers): pass "
+                                  "their row shape, input_shape=[C, H, W] (--input-shape C,H,W)")
             input_shape = [self.first_linear_in_features()]
         self.shapes[x.name] = tuple(input_shape)
         for node in self.graph.nodes:
@@ -217,16 +222,19 @@ class _GraphBuilder:
                 raise ExportError(f"{path} ({kind}) takes [{m.in_features}] rows but receives {list(shape)}")
             params = {"weight": f"{path}.weight", **({"bias": f"{path}.bias"} if m.bias is not None else {})}
             return self.emit(node, "linear", [x], [m.out_features], params, name=path)
-        if isinstance(m, nn.BatchNorm1d):
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             if not m.track_running_stats or m.running_mean is None:
                 raise ExportError(f"{path} ({kind}) has no running statistics (track_running_stats=False); eval-mode "
                                   "inference needs them: train with track_running_stats=True")
-            if shape != (m.num_features,):
-                raise ExportError(f"{path} ({kind}) normalizes {m.num_features} features but receives {list(shape)} rows")
+            fits = shape == (m.num_features,) if isinstance(m, nn.BatchNorm1d) else len(shape) == 3 and shape[0] == m.num_features
+            if not fits:
+                raise ExportError(f"{path} ({kind}) normalizes {m.num_features} {'features' if isinstance(m, nn.BatchNorm1d) else 'channels'} but receives {list(shape)} rows")
             params = {"running_mean": f"{path}.running_mean", "running_var": f"{path}.running_var"}
             if m.affine:
                 params.update(weight=f"{path}.weight", bias=f"{path}.bias")
             return self.emit(node, "batchnorm", [x], shape, params, {"eps": float(m.eps)}, path)
+        if isinstance(m, IMAGE_MODULES):
+            return self.image_module(node, m, x, shape, path, kind)
         if isinstance(m, nn.LayerNorm):
             if len(m.normalized_shape) != 1 or m.normalized_shape[0] != shape[-1]:
                 raise ExportError(f"{path} ({kind}) normalizes over {list(m.normalized_shape)} of {list(shape)} rows; "
@@ -234,6 +242,42 @@ class _GraphBuilder:
             params = {"weight": f"{path}.weight", "bias": f"{path}.bias"} if m.elementwise_affine else None
             return self.emit(node, "layernorm", [x], shape, params, {"eps": float(m.eps)}, path)
         raise ExportError(f"{path} ({kind}) has no resgpu equivalent; {FIX}")
+
+    def image_module(self, node, m, x, shape, path, kind):
+        """Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d to 1×1 on rows [C, H, W]."""
+        if len(shape) != 3:
+            raise ExportError(f"{path} ({kind}) receives {list(shape)} rows; it needs images, [C, H, W] per row "
+                              "(pass input_shape=[C, H, W], --input-shape C,H,W)")
+        if isinstance(m, nn.AdaptiveAvgPool2d):
+            if _pair(m.output_size) != [1, 1]:
+                raise ExportError(f"{path} ({kind}) pools to {m.output_size}; resgpu pools adaptively to 1×1 only; {FIX}")
+            return self.emit(node, "global_avgpool", [x], (shape[0], 1, 1), name=path)
+        kernel, stride = _pair(m.kernel_size), _pair(m.stride or m.kernel_size)
+        dilation = _pair(getattr(m, "dilation", 1))
+        if isinstance(m, nn.Conv2d):
+            if m.groups != 1:
+                raise ExportError(f"{path} ({kind}) has groups={m.groups} (a grouped or depthwise convolution); resgpu "
+                                  "runs convolutions with groups=1 only")
+            if m.padding_mode != "zeros" or shape[0] != m.in_channels:
+                raise ExportError(f"{path} ({kind}) pads with {m.padding_mode!r} or takes {m.in_channels} channels where "
+                                  f"it receives {list(shape)}; resgpu runs zero-padded convolutions")
+            padding = _conv_padding(m, kernel, dilation, path)
+            attrs = {"stride": stride, "padding": padding, "dilation": dilation}
+            params = {"weight": f"{path}.weight", **({"bias": f"{path}.bias"} if m.bias is not None else {})}
+            out = (m.out_channels, *(_window(shape[1 + i], kernel[i], stride[i], padding[i], dilation[i], False, path)
+                                     for i in (0, 1)))
+            return self.emit(node, "conv2d", [x], out, params, attrs, path)
+        padding = _pair(m.padding)
+        if getattr(m, "return_indices", False) or getattr(m, "divisor_override", None) is not None:
+            raise ExportError(f"{path} ({kind}) returns indices or overrides its divisor; resgpu pools values plainly; {FIX}")
+        attrs = {"kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": bool(m.ceil_mode)}
+        if isinstance(m, nn.MaxPool2d):
+            attrs["dilation"] = dilation
+        else:
+            attrs["count_include_pad"] = bool(m.count_include_pad)
+        out = (shape[0], *(_window(shape[1 + i], kernel[i], stride[i], padding[i], dilation[i], m.ceil_mode, path)
+                           for i in (0, 1)))
+        return self.emit(node, "maxpool2d" if isinstance(m, nn.MaxPool2d) else "avgpool2d", [x], out, None, attrs, path)
 
     def add(self, node):
         other = _arg(node, 1, "other")
@@ -264,6 +308,31 @@ class _GraphBuilder:
             raise ExportError(f"{_describe(node, self.modules)} takes [{inp}] rows but receives {list(self.shapes[x])}")
         params = {"weight": w.target, **({"bias": b.target} if b is not None else {})}
         self.emit(node, "linear", [x], [out], params, name=node.meta.get("resgpu_scope") or None)
+
+
+def _pair(v):
+    return [int(v), int(v)] if isinstance(v, int) else [int(d) for d in v]
+
+
+def _conv_padding(m, kernel, dilation, path):
+    """Conv2d's padding as [ph, pw]; 'same' only where it pads both sides alike (odd dilated kernels)."""
+    if m.padding == "valid":
+        return [0, 0]
+    if m.padding == "same":
+        spans = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if any(s % 2 for s in spans):
+            raise ExportError(f"{path} (Conv2d) has padding='same' with an even kernel, which pads one side more; {FIX}")
+        return [s // 2 for s in spans]
+    return _pair(m.padding)
+
+
+def _window(size, kernel, stride, padding, dilation, ceil, path):
+    """Output size along one axis, by PyTorch's formula (ceil_mode drops a last window starting in the padding)."""
+    span = dilation * (kernel - 1) + 1
+    if span > size + 2 * padding:
+        raise ExportError(f"{path}: its kernel spans {span} pixels, more than the {size + 2 * padding} of its padded input")
+    out = (size + 2 * padding - span + (stride - 1 if ceil else 0)) // stride + 1
+    return out - 1 if ceil and (out - 1) * stride >= size + padding else out
 
 
 def _ancestors(out):

@@ -5,12 +5,12 @@ import type { Arrived } from './arrived.js';
 import type { IncrementalParser, TensorEvents } from './tensors.js';
 
 /** A parser that picks the format by content (detect.ts) once enough of the file is in. */
-export function weightParser(events: TensorEvents, external: Map<string, Uint8Array> = new Map()): IncrementalParser {
+export function weightParser(events: TensorEvents, external: Map<string, Uint8Array> = new Map(), inputShape?: readonly number[]): IncrementalParser {
   let parser: IncrementalParser | null = null;
   const choose = (a: Arrived, final: boolean) => {
     if (parser || (a.arrived < SNIFF_BYTES && !final)) return parser;
     const format = detectFormat(a.file.subarray(0, a.arrived), final ? a.arrived : a.file.byteLength);
-    parser = format === 'zip' ? torchZipParser(events) : format === 'safetensors' ? safetensorsParser(events) : lazyOnnxParser(events, external);
+    parser = format === 'zip' ? torchZipParser(events) : format === 'safetensors' ? safetensorsParser(events) : lazyOnnxParser(events, external, inputShape);
     return parser;
   };
   return {
@@ -24,9 +24,9 @@ export function weightParser(events: TensorEvents, external: Map<string, Uint8Ar
  * that loads only safetensors or .pt never downloads it. Nothing is lost by waiting: an ONNX
  * file is one protobuf message, decoded only once it has fully arrived anyway.
  */
-function lazyOnnxParser(events: TensorEvents, external: Map<string, Uint8Array>): IncrementalParser {
+function lazyOnnxParser(events: TensorEvents, external: Map<string, Uint8Array>, inputShape?: readonly number[]): IncrementalParser {
   return {
     advance: () => undefined,
-    finish: async (a) => (await import('./onnx/index.js')).onnxParser(events, external).finish(a),
+    finish: async (a) => (await import('./onnx/index.js')).onnxParser(events, external, inputShape).finish(a),
   };
 }

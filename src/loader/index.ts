@@ -1,4 +1,4 @@
-import { GraphError, ModelFormatError } from '../errors.js';
+import { GraphError, ModelFormatError, OptionError } from '../errors.js';
 import type { OpGraph, OpNode } from '../graph/op-graph.js';
 import type { ProgressCallback, StreamedModel } from '../graph/stream.js';
 import { weightParser } from './formats.js';
@@ -8,7 +8,7 @@ import { GRAPH_METADATA_KEY, parseManifest, type GraphManifest } from './manifes
 import type { CheckedManifestV2, GraphManifestV2 } from './manifest-v2.js';
 import { nodeTensors, resolveGraph } from './resolve.js';
 import { byteChunks, isByteSource, readBytes, type ByteSource } from './source.js';
-import type { RawTensor, TensorMap } from './tensors.js';
+import { formatShape, type RawTensor, type TensorMap } from './tensors.js';
 
 /**
  * A model file (.safetensors, a torch.save'd state_dict .pt/.pth, or .onnx); or a weights file
@@ -33,8 +33,13 @@ function deferred<T>(): Deferred<T> {
   return d;
 }
 
-/** Starts reading a model: bytes → tensors as they arrive → graph → checked layers (the stream contract of graph/stream.ts). */
-export function streamModel(source: ModelSource, onProgress?: ProgressCallback, signal?: AbortSignal): StreamedModel {
+/**
+ * Starts reading a model: bytes → tensors as they arrive → graph → checked layers (the stream
+ * contract of graph/stream.ts). `inputShape` (the checked load option) is the input's row shape:
+ * what a state_dict of an image model does not record, and what an ONNX file may leave dynamic;
+ * where the file records it, the two must agree.
+ */
+export function streamModel(source: ModelSource, onProgress?: ProgressCallback, signal?: AbortSignal, inputShape?: readonly number[]): StreamedModel {
   const abort = new AbortController();
   // The caller's signal stops this stream too; the stream's own controller also serves cancel().
   if (signal?.aborted) abort.abort();
@@ -86,7 +91,8 @@ export function streamModel(source: ModelSource, onProgress?: ProgressCallback, 
                 'npx resgpu export whole_model.pth out.safetensors (tools/export_resgpu.py in the package).',
           );
         }
-        const parsed = chosen === undefined ? inferGraph(tensors) : parseManifest(chosen);
+        const parsed = chosen === undefined ? inferGraph(tensors, inputShape) : parseManifest(chosen);
+        if (inputShape) checkInputShape(parsed.version === 1 ? [parsed.input] : parsed.inputs[0].shape, inputShape, format);
         manifest = parsed.version === 1 ? (({ manifest: g, extras }) => ({ graph: g, extras }))(v1ToV2(parsed, tensors)) : { graph: parsed, extras: {} };
         // Shapes only: every check runs now, before any data or GPU memory is touched.
         const empty = new Map([...tensors].map(([k, t]): [string, RawTensor] => [k, { ...t, bytes: new Uint8Array(0) }]));
@@ -105,7 +111,7 @@ export function streamModel(source: ModelSource, onProgress?: ProgressCallback, 
         arrived.set(t.name, t);
         if (manifest) arrive(t.name);
       },
-    }, external);
+    }, external, inputShape);
     let last = { file: new Uint8Array(0) as Uint8Array, arrived: 0 };
     for await (const a of byteChunks(file, onProgress, abort.signal)) parser.advance((last = a));
     await parser.finish(last);
@@ -122,4 +128,13 @@ export function streamModel(source: ModelSource, onProgress?: ProgressCallback, 
     complete: () => finished.promise.then(() => resolveGraph(manifest!.graph, arrived, manifest!.extras)),
     cancel: () => abort.abort(),
   };
+}
+
+/** The load option inputShape against the row shape the file records (or its graph infers). */
+function checkInputShape(file: readonly number[], option: readonly number[], format: string): void {
+  if (file.length === option.length && file.every((d, i) => d === option[i])) return;
+  throw new OptionError(
+    `inputShape ${formatShape([...option])} disagrees with the ${format === 'onnx' ? 'ONNX file' : format === 'pytorch' ? 'model' : 'graph manifest'}, whose input is ` +
+      `${formatShape([...file])} per row (without the batch). Pass the shape the model was made for, or leave inputShape out.`,
+  );
 }

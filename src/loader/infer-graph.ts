@@ -1,6 +1,8 @@
 import { GraphError } from '../errors.js';
 import { DEFAULT_NORM_EPS as DEFAULT_BATCHNORM_EPS } from '../graph/op-graph.js';
+import { inferResnet } from './infer-resnet.js';
 import { MAX_LAYERS, type CheckedManifest, type GraphManifest, type ManifestLayer } from './manifest.js';
+import type { CheckedManifestV2 } from './manifest-v2.js';
 import type { TensorMap } from './tensors.js';
 
 /**
@@ -16,8 +18,11 @@ import type { TensorMap } from './tensors.js';
  * Anything else (plain Linears in a row, a Linear before the blocks, nn.Sequential index gaps,
  * unknown names) is refused with the manifest that would express the likely intent.
  * BatchNorm eps is PyTorch's default (DEFAULT_BATCHNORM_EPS).
+ * A state_dict holding convolutions (4-D weights) is an image model: it is inferred only as a
+ * torchvision ResNet (infer-resnet.ts), whose image size `inputShape` gives.
  */
-export function inferGraph(tensors: TensorMap): CheckedManifest {
+export function inferGraph(tensors: TensorMap, inputShape?: readonly number[]): CheckedManifest | CheckedManifestV2 {
+  for (const t of tensors.values()) if (t.shape.length === 4 && (t.dtype.startsWith('F') || t.dtype === 'BF16')) return inferResnet(tensors, inputShape);
   const modules = modulesOf(tensors);
   if (modules.size > 4 * MAX_LAYERS) throw new GraphError(`Cannot infer the graph of this state_dict: it has ${modules.size} modules, more than the ${MAX_LAYERS} layers resgpu runs could hold.`);
   const units = readUnits(modules);

@@ -1,15 +1,17 @@
 import { InputError } from '../errors.js';
 
 /** Checks a run() input and returns its batch size. */
-export function batchOf(x: unknown, inputSize: number): number {
+export function batchOf(x: unknown, inputSize: number, rowShape?: readonly number[]): number {
+  // An image's row is C·H·W floats: say so, for a caller who passed one plane or forgot a channel.
+  const per = rowShape && rowShape.length > 1 ? ` (a row is [${rowShape.join(', ')}], in NCHW order)` : '';
   if (!(x instanceof Float32Array)) {
     const what = x === null ? 'null' : ArrayBuffer.isView(x) ? x.constructor.name : typeof x;
-    throw new InputError(`run() takes a Float32Array of batch × ${inputSize} floats, got ${what}.`);
+    throw new InputError(`run() takes a Float32Array of batch × ${inputSize} floats${per}, got ${what}.`);
   }
   if (x.length === 0) throw new InputError(`run() got an empty input; it needs batch × ${inputSize} floats, batch ≥ 1.`);
   if (x.length % inputSize !== 0) {
     throw new InputError(
-      `run() got ${x.length} floats, not a multiple of the model's input size ${inputSize} ` +
+      `run() got ${x.length} floats, not a multiple of the model's input size ${inputSize}${per} ` +
         `(${Math.floor(x.length / inputSize)} full rows and ${x.length % inputSize} left over).`,
     );
   }

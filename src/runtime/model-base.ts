@@ -13,6 +13,8 @@ export interface InputPolicy {
 export abstract class ModelBase {
   readonly inputSize: number;
   readonly outputSize: number;
+  /** One input row's shape: [features] or [C, H, W]. */
+  readonly inputShape: readonly number[];
   readonly inputNames?: readonly string[];
   readonly outputNames?: readonly string[];
   /** Names of the input columns and of the output classes, where the file carries them. */
@@ -27,6 +29,7 @@ export abstract class ModelBase {
     const { inputSize, outputSize } = graphSizes(graph);
     this.inputSize = inputSize;
     this.outputSize = outputSize;
+    this.inputShape = Object.freeze([...graph.values[0]!.shape]);
     this.inputNames = graph.inputNames;
     this.outputNames = graph.outputNames;
     this.features = graph.features;
@@ -36,7 +39,7 @@ export abstract class ModelBase {
 
   /** Checks a run() input (shape, and finiteness when asked) and returns its batch size. */
   protected batchOf(x: unknown): number {
-    const batch = batchOf(x, this.inputSize);
+    const batch = batchOf(x, this.inputSize, this.inputShape);
     if (this.rejectNonFinite) checkFinite(x as Float32Array, this.inputSize);
     return batch;
   }

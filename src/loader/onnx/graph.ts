@@ -6,13 +6,14 @@ import { f64Tensor, floats, num, onnx, type Node } from './decode.js';
  * What the rules (rules.ts) and patterns (patterns.ts) share while an ONNX graph is imported:
  * which values are constants and which are activations (with their row width), who produces
  * and who reads each value, and the op-graph nodes and tensors written so far. Every
- * activation is a [batch, width] matrix: that is all the supported families need.
+ * activation is [batch, features] or an image [batch, C, H, W]; its row shape is kept without
+ * the batch.
  */
 export class OnnxGraph {
   /** Initializers and Constant outputs, by ONNX value name. */
   readonly consts = new Map<string, RawTensor>();
-  /** Row width of each activation value computed so far, by ONNX value name. */
-  readonly widths = new Map<string, number>();
+  /** Row shape of each activation value computed so far ([features] or [C, H, W]), by ONNX value name. */
+  readonly shapes = new Map<string, number[]>();
   /** The node writing each value, and the nodes reading it. */
   readonly producer = new Map<string, Node>();
   readonly consumers = new Map<string, Node[]>();
@@ -20,6 +21,8 @@ export class OnnxGraph {
   readonly nodes: ManifestNode[] = [];
   readonly tensors: TensorMap = new Map();
   readonly problems: string[] = [];
+  /** Zero Pads folded into the Conv or AveragePool reading them (image-rules.ts), by the Pad's output: what it pads, and by [top, left, bottom, right]. */
+  readonly padded = new Map<string, { input: string; pads: [number, number, number, number] }>();
   private readonly prefixes = new Set<string>();
 
   constructor(
@@ -52,9 +55,20 @@ export class OnnxGraph {
     return a ? (a.ints ?? []).map(num) : undefined;
   }
 
-  /** The width of the activation the node reads at input `i`, or undefined when it is none. */
+  /** The width of the row of features the node reads at input `i`; undefined when it is no activation, or an image. */
   width(n: Node, i = 0): number | undefined {
-    return this.widths.get(n.input?.[i] ?? '');
+    return this.widthOf(n.input?.[i] ?? '');
+  }
+
+  /** The width of a value that is a row of features ([width]), else undefined. */
+  widthOf(value: string): number | undefined {
+    const s = this.shapes.get(value);
+    return s?.length === 1 ? s[0] : undefined;
+  }
+
+  /** The row shape of the activation the node reads at input `i`, or undefined when it is none. */
+  shape(n: Node, i = 0): number[] | undefined {
+    return this.shapes.get(n.input?.[i] ?? '');
   }
 
   constant(n: Node, i: number): RawTensor | undefined {
@@ -100,12 +114,12 @@ export class OnnxGraph {
     return name;
   }
 
-  /** Writes a node of the op graph; its output is an activation of `width` columns. */
-  emit(n: Node, node: Omit<ManifestNode, 'output'> & { output?: string }, width: number): true {
+  /** Writes a node of the op graph; its output is an activation of `shape` per row (a number: a row of that many features). */
+  emit(n: Node, node: Omit<ManifestNode, 'output'> & { output?: string }, shape: number | readonly number[]): true {
     const output = node.output ?? n.output?.[0] ?? '';
     const attrs = node.attrs && Object.keys(node.attrs).length > 0 ? { attrs: node.attrs as Record<string, ManifestAttr> } : {};
     this.nodes.push({ op: node.op, name: node.name ?? (n.name || output), inputs: node.inputs, output, ...(node.params && { params: node.params }), ...attrs });
-    this.widths.set(output, width);
+    this.shapes.set(output, typeof shape === 'number' ? [shape] : [...shape]);
     return true;
   }
 }

@@ -1,6 +1,7 @@
 import { GraphError, ModelFormatError } from '../../errors.js';
 import type { GraphManifestV2 } from '../manifest-v2.js';
 import type { IncrementalParser, TensorEvents, TensorMap } from '../tensors.js';
+import type onnxProto from 'onnx-proto';
 import { decodeModel, num, rawTensor, type Node } from './decode.js';
 import { describeNode, OnnxGraph } from './graph.js';
 import { PATTERNS, type PatternMatch } from './patterns.js';
@@ -27,7 +28,7 @@ export const MAX_INPUT_FEATURES = 1 << 24;
 /** Problems a refusal lists before "and N more". */
 const MAX_LISTED = 30;
 
-export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>): OnnxModel {
+export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>, inputShape?: readonly number[]): OnnxModel {
   const graph = decodeModel(bytes).graph;
   if (!graph) throw new ModelFormatError('Malformed ONNX file: the model has no graph.');
   const nodes = graph.node ?? [];
@@ -41,11 +42,9 @@ export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>):
   }
   const inputs = (graph.input ?? []).filter((i) => !g.consts.has(i.name ?? ''));
   if (inputs.length !== 1) g.problems.push(`${inputs.length} graph inputs (${inputs.map((i) => i.name).join(', ')}); resgpu runs models with one`);
-  const dims = inputs[0]?.type?.tensorType?.shape?.dim ?? [];
-  const width = num(dims[1]?.dimValue);
-  if (inputs.length === 1 && (dims.length !== 2 || !(width > 0))) g.problems.push(`input "${inputs[0]!.name}" is not [batch, features] with fixed features`);
-  if (width > MAX_INPUT_FEATURES) throw new GraphError(`This ONNX graph's input has ${width} features, more than the ${MAX_INPUT_FEATURES} resgpu reads.`);
-  if (inputs[0]) g.widths.set(inputs[0].name ?? '', width);
+  const shape = inputs.length === 1 ? inputShapeOf(inputs[0]!, inputShape, g.problems) : null;
+  if (shape && shape.reduce((a, b) => a * b, 1) > MAX_INPUT_FEATURES) throw new GraphError(`This ONNX graph's input has [${shape.join(', ')}] values per row, more than the ${MAX_INPUT_FEATURES} resgpu reads.`);
+  if (shape) g.shapes.set(inputs[0]!.name ?? '', shape);
 
   // Constants first: the patterns read them.
   const done = new Set<Node>(nodes.filter((n) => n.opType === 'Constant'));
@@ -72,7 +71,7 @@ export function parseOnnx(bytes: Uint8Array, external: Map<string, Uint8Array>):
   }
   return {
     tensors: g.tensors,
-    manifest: { format: 'resgpu-graph', version: 2, inputs: [{ name: inputs[0]!.name ?? '', shape: [width] }], outputs: [output], nodes: g.nodes },
+    manifest: { format: 'resgpu-graph', version: 2, inputs: [{ name: inputs[0]!.name ?? '', shape: shape! }], outputs: [output], nodes: g.nodes },
   };
 }
 
@@ -99,6 +98,23 @@ function matchPatterns(nodes: readonly Node[], g: OnnxGraph, done: Set<Node>) {
   return { anchors, misses };
 }
 
+/**
+ * The input's row shape: [batch, features] or an image [batch, C, H, W], the batch free. A size the
+ * file leaves dynamic (a dim_param) is taken from the load option inputShape, when it has the same
+ * rank; a size it fixes is kept (the loader then checks it against inputShape).
+ */
+function inputShapeOf(input: onnxProto.onnx.IValueInfoProto, option: readonly number[] | undefined, problems: string[]): number[] | null {
+  const dims = input.type?.tensorType?.shape?.dim ?? [];
+  const given = option?.length === dims.length - 1 ? option : undefined;
+  const shape = dims.slice(1).map((d, i) => num(d.dimValue) || given?.[i] || 0);
+  if ((dims.length !== 2 && dims.length !== 4) || shape.some((d) => !(d > 0))) {
+    const dynamic = dims.length === 4 ? ' (pass the sizes the file leaves dynamic as loadModel(file, { inputShape: [C, H, W] }))' : '';
+    problems.push(`input "${input.name}" is not [batch, features] or [batch, C, H, W] with fixed sizes${dynamic}`);
+    return null;
+  }
+  return shape;
+}
+
 /** A node whose output nothing reads would be dropped silently by any runtime: refused, as the op graph requires. */
 function unread(g: OnnxGraph, output: string): void {
   const read = new Set([output, ...g.nodes.flatMap((n) => n.inputs)]);
@@ -106,11 +122,11 @@ function unread(g: OnnxGraph, output: string): void {
 }
 
 /** ONNX is one protobuf message: it is decoded once the whole file is in. */
-export function onnxParser(events: TensorEvents, external: Map<string, Uint8Array>): IncrementalParser {
+export function onnxParser(events: TensorEvents, external: Map<string, Uint8Array>, inputShape?: readonly number[]): IncrementalParser {
   return {
     advance: () => undefined,
     finish(a) {
-      const { tensors, manifest } = parseOnnx(a.file.subarray(0, a.arrived), external);
+      const { tensors, manifest } = parseOnnx(a.file.subarray(0, a.arrived), external, inputShape);
       events.header(tensors, manifest, 'onnx');
       for (const t of tensors.values()) events.tensor(t);
     },

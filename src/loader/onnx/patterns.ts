@@ -92,8 +92,8 @@ function plusConstant(value: string, by: Node, fn: string, g: OnnxGraph) {
 const activation = (nodes: Node[], x: string, attrs: Record<string, string>): PatternMatch => ({
   nodes,
   emit(g) {
-    const width = g.widths.get(x);
-    return width !== undefined && g.emit(nodes[0]!, { op: 'activation', inputs: [x], attrs }, width);
+    const shape = g.shapes.get(x);
+    return shape !== undefined && g.emit(nodes[0]!, { op: 'activation', inputs: [x], attrs }, shape);
   },
 });
 
@@ -194,7 +194,7 @@ const layerNorm: Matcher = (anchor, g) => {
   return {
     nodes,
     emit(graph, at) {
-      const width = graph.widths.get(x);
+      const width = graph.widthOf(x);
       if (width === undefined) return false;
       const [gm, bt] = [gamma && graph.consts.get(gamma), beta && graph.consts.get(beta)];
       const [gv, bv] = [gm && perColumn(gm, width), bt && perColumn(bt, width)];

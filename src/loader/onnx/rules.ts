@@ -2,6 +2,7 @@ import { DEFAULT_NORM_EPS as DEFAULT_BATCHNORM_EPS } from '../../graph/op-graph.
 import type { RawTensor } from '../tensors.js';
 import { floats, rawTensor, type Node } from './decode.js';
 import { perColumn, type OnnxGraph } from './graph.js';
+import { IMAGE_RULES } from './image-rules.js';
 
 /**
  * ONNX ops as rules, one per op type: a rule reads one node and writes its op-graph node(s)
@@ -65,10 +66,11 @@ const matMul: Rule = (n, g, what) => {
 
 /** Two activations: the residual `add`. An activation and a constant: the bias of the bias-free linear before it (MatMul + Add). */
 const add: Rule = (n, g, what) => {
-  const [a, b] = [g.width(n, 0), g.width(n, 1)];
+  const [a, b] = [g.shape(n, 0), g.shape(n, 1)];
   if (a !== undefined && b !== undefined) {
-    if (a !== b) g.problems.push(`${what} adds values of ${a} and ${b} columns`);
-    return a === b && g.emit(n, { op: 'add', inputs: [n.input![0]!, n.input![1]!] }, a);
+    const same = a.length === b.length && a.every((d, i) => d === b[i]);
+    if (!same) g.problems.push(`${what} adds values of shapes [${a.join(', ')}] and [${b.join(', ')}] per row`);
+    return same && g.emit(n, { op: 'add', inputs: [n.input![0]!, n.input![1]!] }, a);
   }
   const i = a !== undefined ? 0 : 1;
   const value = n.input?.[i] ?? '';
@@ -76,20 +78,22 @@ const add: Rule = (n, g, what) => {
   const before = g.nodes.at(-1);
   // Only the node written just before, read by nothing but this Add: its output then never existed without the bias.
   if (!c || before?.output !== value || before.op !== 'linear' || before.params?.bias || g.readers(value) !== 1) return false;
-  const width = g.widths.get(value)!;
+  const width = g.widthOf(value)!;
   const bias = perColumn(c, width);
   if (!bias) return false;
   const weight = before.params!.weight!;
   before.params!.bias = g.param(weight.replace(/\.weight$/, '.bias'), { shape: [width], values: bias });
   before.output = n.output![0]!;
-  g.widths.set(before.output, width);
+  g.shapes.set(before.output, [width]);
   return true;
 };
 
+/** Eval-mode BatchNormalization over the channels: of a row of features ([N, C]) or of an image ([N, C, H, W]). */
 const batchNormalization: Rule = (n, g, what) => {
-  const width = g.width(n);
+  const shape = g.shape(n);
+  const channels = shape?.[0];
   const params = [1, 2, 3, 4].map((i) => g.constant(n, i));
-  if (width === undefined || !params.every((p) => p?.shape.length === 1 && p.shape[0] === width)) return false;
+  if (!shape || !params.every((p) => p?.shape.length === 1 && p.shape[0] === channels)) return false;
   if (g.attr(n, 'training_mode', 0) !== 0 || (n.output ?? []).slice(1).some((o) => o && g.readers(o) > 0)) {
     g.problems.push(`${what} is in training mode; resgpu runs eval-mode models (export after model.eval())`);
     return true;
@@ -98,7 +102,7 @@ const batchNormalization: Rule = (n, g, what) => {
   const roles = ['weight', 'bias', 'running_mean', 'running_var'];
   const tensors = Object.fromEntries(roles.map((k, i) => [k, g.param(`${p}.${k}`, params[i]!)]));
   const eps = g.attr(n, 'epsilon', DEFAULT_BATCHNORM_EPS);
-  return g.emit(n, { op: 'batchnorm', name: p.startsWith('onnx.') ? undefined : p, inputs: [n.input![0]!], params: tensors, attrs: { eps } }, width);
+  return g.emit(n, { op: 'batchnorm', name: p.startsWith('onnx.') ? undefined : p, inputs: [n.input![0]!], params: tensors, attrs: { eps } }, shape);
 };
 
 const layerNormalization: Rule = (n, g, what) => {
@@ -120,13 +124,13 @@ const layerNormalization: Rule = (n, g, what) => {
 
 /** An elementwise function of one activation. */
 const activation = (fn: string, attrs: (n: Node, g: OnnxGraph) => Record<string, number | string> = () => ({})): Rule => (n, g) => {
-  const width = g.width(n);
-  return width !== undefined && g.emit(n, { op: 'activation', inputs: [n.input![0]!], attrs: { fn, ...attrs(n, g) } }, width);
+  const shape = g.shape(n);
+  return shape !== undefined && g.emit(n, { op: 'activation', inputs: [n.input![0]!], attrs: { fn, ...attrs(n, g) } }, shape);
 };
 
 /** Identity or Dropout: a node of that op on an activation, the same constant on a constant. */
 const passThrough = (op: 'identity' | 'dropout'): Rule => (n, g, what) => {
-  const width = g.width(n);
+  const shape = g.shape(n);
   const c = g.constant(n, 0);
   if (c) {
     g.consts.set(n.output![0]!, c);
@@ -139,7 +143,7 @@ const passThrough = (op: 'identity' | 'dropout'): Rule => (n, g, what) => {
     return true;
   }
   if (n.output?.[1] && g.readers(n.output[1]) > 0) return false; // the dropout mask is read
-  return width !== undefined && g.emit(n, { op, inputs: [n.input![0]!] }, width);
+  return shape !== undefined && g.emit(n, { op, inputs: [n.input![0]!] }, shape);
 };
 
 const gelu: Rule = (n, g, what) => {
@@ -152,13 +156,18 @@ const gelu: Rule = (n, g, what) => {
 export const RULES: Readonly<Record<string, Rule>> = {
   Identity: passThrough('identity'),
   Dropout: passThrough('dropout'), // eval mode: the identity
-  Flatten: (n, g) => g.attr(n, 'axis', 1) === 1 && g.width(n) !== undefined && g.emit(n, { op: 'flatten', inputs: [n.input![0]!] }, g.width(n)!),
+  // The row as it is (a value's row is already flat, in NCHW order): [features], or an image flattened to [C·H·W].
+  Flatten: (n, g) => {
+    const shape = g.shape(n);
+    return g.attr(n, 'axis', 1) === 1 && shape !== undefined && g.emit(n, { op: 'flatten', inputs: [n.input![0]!] }, [size(shape)]);
+  },
   Reshape: (n, g) => {
-    const width = g.width(n);
-    const shape = g.constant(n, 1);
-    const target = shape && floats(shape);
-    const keepsRow = !!target && target.length === 2 && [-1, 0].includes(target[0]!) && target[1] === width;
-    return keepsRow && g.emit(n, { op: 'flatten', inputs: [n.input![0]!] }, width!);
+    const shape = g.shape(n);
+    const target = g.constant(n, 1) && floats(g.constant(n, 1)!);
+    if (!shape || !target || target.length !== 2) return false;
+    const [batch, row] = [target[0]!, target[1]!];
+    const keepsRow = (batch === -1 && row === size(shape)) || (batch === 0 && (row === -1 || row === size(shape)));
+    return keepsRow && g.emit(n, { op: 'flatten', inputs: [n.input![0]!] }, [size(shape)]);
   },
   Constant: (n, g) => {
     const t = (n.attribute ?? []).find((a) => a.name === 'value')?.t;
@@ -174,4 +183,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
   Sigmoid: activation('sigmoid'),
   Tanh: activation('tanh'),
   Gelu: gelu,
+  ...IMAGE_RULES,
 };
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Makes image ResNets for the TypeScript tests, with real PyTorch and torchvision (Debian's
+python3-torch and python3-torchvision).
+
+usage: make_vision_cases.py OUT_DIR
+
+Each network (torchvision's ResNet class, small where the class allows: fewer blocks, a narrower
+bottleneck, small images; one real resnet18) gets its BatchNorm statistics and affines randomized
+as training would leave them, and is written as <name>.pt (torch.save(state_dict)),
+<name>.safetensors (tools/export_resgpu.py), <name>.opset13.onnx and <name>.opset17.onnx
+(torch.onnx.export, batch dynamic). cases.json records per network its input shape, files,
+`inputs` (rows, x, and PyTorch's outputs in float32 and in float64 (model.double())), and which
+files exist; `refusals`: the files and messages of what must be refused (a 3×3-stem state_dict,
+a groups=2 convolution through ONNX and through the exporter); `pooling`: PyTorch's max and
+average pooling of images holding NaN and ±Inf. Fixed seeds: the same files on every run.
+"""
+import copy
+import json
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import resnet18
+from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+from export_resgpu import ExportError, export_model  # noqa: E402
+
+OPSETS = (13, 17)
+INF = float("inf")
+
+
+def encode(t):
+    """A tensor as a flat row-major (NCHW) list, non-finite values as strings (JSON has none)."""
+    return [v if v == v and abs(v) != INF else str(v) for v in t.flatten().tolist()]
+
+
+def randomize(model, seed):
+    """Every BatchNorm's running statistics and affine drawn as training leaves them (not 0/1), so that a
+    missing or misplaced BatchNorm, or a wrong eps, changes the outputs."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) * 1.5 + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) * 0.8 + 0.6)
+                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+    return model.eval()
+
+
+def with_stem(model, in_channels, kernel=7, stride=2, padding=3):
+    """torchvision's ResNet with another stem: its in_channels (grayscale), or a CIFAR-style 3×3 one."""
+    model.conv1 = nn.Conv2d(in_channels, 64, kernel, stride, padding, bias=False)
+    return model
+
+
+class Pooling(nn.Module):
+    """The image ops beyond a ResNet's, for the exporter and ONNX: BatchNorm2d on the input (which ONNX
+    keeps as BatchNormalization: nothing to fold it into), a biased, dilated, rectangular, strided conv,
+    AvgPool2d with and without count_include_pad and ceil_mode, a dilated MaxPool2d."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(2)
+        self.conv = nn.Conv2d(2, 5, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+        self.avg = nn.AvgPool2d(3, 2, 1)
+        self.avg_exclusive = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+        self.avg_ceil = nn.AvgPool2d(2, 2, 0, ceil_mode=True)  # a partial last window, inside the input
+        self.max = nn.MaxPool2d(3, 1, 1, dilation=2)
+        self.pool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = F.relu(self.conv(self.bn(x)))
+        h = self.max(self.avg_ceil(self.avg_exclusive(self.avg(h))))
+        return self.fc(torch.flatten(self.pool(h), 1))
+
+
+NETWORKS = {
+    # name: (make, input shape, rows, write .pt)
+    "resnet18": (lambda: resnet18(num_classes=10), (3, 64, 64), 1, True),
+    "basic_gray": (lambda: with_stem(ResNet(BasicBlock, [1, 2, 1, 1], num_classes=7), 1), (1, 32, 32), 2, True),
+    "bottleneck": (lambda: ResNet(Bottleneck, [1, 1, 1, 1], num_classes=4, width_per_group=16), (3, 32, 32), 2, True),
+    "pooling": (Pooling, (2, 19, 23), 3, False),
+}
+
+
+def export_onnx(model, x, stem):
+    files = {}
+    for opset in OPSETS:
+        path = f"{stem}.opset{opset}.onnx"
+        torch.onnx.export(model, x, path, opset_version=opset, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+        files[str(opset)] = os.path.basename(path)
+    return files
+
+
+def network_case(out, index, name):
+    make, shape, rows, pt = NETWORKS[name]
+    torch.manual_seed(index)
+    model = randomize(make(), 1000 + index)
+    x = torch.randn(rows, *shape, generator=torch.Generator().manual_seed(100 + index))
+    files = {"safetensors": f"{name}.safetensors", "onnx": export_onnx(model, x, os.path.join(out, name))}
+    export_model(model, os.path.join(out, files["safetensors"]), input_shape=list(shape))
+    if pt:
+        files["pt"] = f"{name}.pt"
+        torch.save(model.state_dict(), os.path.join(out, files["pt"]))
+    with torch.no_grad():
+        y32, y64 = model(x), copy.deepcopy(model).double()(x.double())
+    return {"name": name, "input_shape": list(shape), "output_size": y32.shape[1], "files": files,
+            "inputs": {"rows": rows, "x": encode(x), "float32": encode(y32), "float64": encode(y64)}}
+
+
+def refusals(out):
+    """Files resgpu must refuse, and the exporter's own refusal."""
+    cifar = with_stem(ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10), 3, kernel=3, stride=1, padding=1)
+    torch.save(cifar.state_dict(), os.path.join(out, "cifar_stem.pt"))
+    grouped = nn.Sequential(nn.Conv2d(4, 6, 3, groups=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+    torch.onnx.export(grouped, torch.randn(1, 4, 8, 8), os.path.join(out, "grouped.onnx"), opset_version=13,
+                      input_names=["x"], output_names=["y"])
+    try:
+        export_model(grouped, os.path.join(out, "grouped.safetensors"), input_shape=[4, 8, 8])
+        exporter = None
+    except ExportError as e:
+        exporter = str(e)
+    return {"cifar_stem_pt": "cifar_stem.pt", "grouped_onnx": "grouped.onnx", "grouped_exporter": exporter,
+            "grouped_written": os.path.exists(os.path.join(out, "grouped.safetensors"))}
+
+
+def pooling_specials():
+    """PyTorch's pooling of a 1×4×4 image holding NaN, +Inf and -Inf, in float32 and float64: max pooling
+    propagates NaN (ATen's max takes a NaN and keeps it); an average takes whatever its sum gives."""
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 1], x[0, 0, 2, 2], x[0, 0, 3, 0] = float("nan"), INF, -INF
+    calls = {
+        "maxpool2d": ({"kernel": [2, 2], "stride": [1, 1], "padding": [1, 1]}, lambda t: F.max_pool2d(t, 2, 1, 1)),
+        "avgpool2d": ({"kernel": [2, 2], "stride": [2, 2], "padding": [1, 1], "ceil_mode": True},
+                      lambda t: F.avg_pool2d(t, 2, 2, 1, ceil_mode=True)),
+    }
+    return {"x": encode(x), "shape": [1, 4, 4], "ops": [
+        {"op": op, "attrs": attrs, "float32": encode(fn(x)), "float64": encode(fn(x.double())),
+         "shape": list(fn(x).shape[1:])} for op, (attrs, fn) in calls.items()]}
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    cases = {"networks": [network_case(out, i, name) for i, name in enumerate(NETWORKS)],
+             "refusals": refusals(out), "pooling": pooling_specials()}
+    with open(os.path.join(out, "cases.json"), "w") as f:
+        json.dump(cases, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
