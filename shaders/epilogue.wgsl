@@ -18,6 +18,15 @@ struct Shape {
   inner: u32,          // a's row stride: the GEMM's inner size (LayerNorm: the padded width)
   shortcut_inner: u32, // RESIDUAL == 2: x's row stride, the projection's inner size
   out_cols: u32,       // the real width
+  // Images (convolution and pooling; 1 for the other kernels): a's pixels per image, y's, and,
+  // with a projection, x's. Values are channels-last: pixel rows of `inner`, `cols` or
+  // `shortcut_inner` channels.
+  in_h: u32,
+  in_w: u32,
+  out_h: u32,
+  out_w: u32,
+  x_h: u32,
+  x_w: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;

@@ -8,6 +8,9 @@ import { KERNELS } from '../src/kernels/registry.js';
 import { parseManifest } from '../src/loader/manifest.js';
 import { graphOf } from '../src/loader/resolve.js';
 import { parseSafetensors } from '../src/loader/safetensors.js';
+import { stepLayout, valueStrides } from '../src/runtime/webgpu/layout.js';
+import { makeRandomCnn } from './helpers/random-cnn.js';
+import { makeRandomGraph } from './helpers/random-graph.js';
 import { makeRandomModel } from './helpers/random-model.js';
 
 /**
@@ -21,6 +24,15 @@ const kernels = KERNELS;
 function everyStepKind(): Step[] {
   const { bytes, manifest } = makeRandomModel({ input: 5, stem: { out: 6, activation: 'relu' }, blocks: [{ hidden: 7 }, { hidden: 4, out: 3 }], head: { out: 2 } });
   return fuseGraph(graphOf(parseManifest(manifest), parseSafetensors(bytes).tensors)).steps;
+}
+
+/** The image steps: convolutions with and without a projection or an identity residual, every pooling op. */
+function imageModels() {
+  return (['basic', 'bottleneck'] as const).map((family) => {
+    const { bytes, manifest } = makeRandomCnn(family);
+    const fused = fuseGraph(graphOf(parseManifest(manifest), parseSafetensors(bytes).tensors));
+    return { fused, layout: stepLayout(fused, valueStrides(fused), 4) };
+  });
 }
 
 describe.each(kernels.map((k) => [`${k.name} (${k.precision} weights, ${k.file})`, k] as [string, KernelDef]))('%s', (_, kernel) => {
@@ -56,10 +68,25 @@ describe.each(kernels.map((k) => [`${k.name} (${k.precision} weights, ${k.file})
     const strides = Array.from({ length: steps.length + 1 }, () => 8);
     for (const step of steps) {
       for (const key of Object.keys(kernel.constants(step))) expect(kernel.overrides, `${step.op}: ${key}`).toContain(key);
-      const run = kernel.runData(step, { rows: 4, strides });
+      const run = kernel.runData(step, { rows: 4, strides, batch: 4, pixels: strides.map(() => 1), shapes: strides.map(() => [8]) });
       expect(Object.keys(run.bindings).sort(), step.op).toEqual(kernel.bindings.map((b) => b.name).sort());
       expect(Object.keys(run.uniforms).sort(), step.op).toEqual([...kernel.uniform.fields].sort());
     }
+    for (const { fused, layout } of imageModels()) {
+      for (const step of fused.steps.filter((s) => s.kind === kernel.stepKind)) {
+        for (const key of Object.keys(kernel.constants(step))) expect(kernel.overrides, `${step.op}: ${key}`).toContain(key);
+        const run = kernel.runData(step, layout);
+        expect(Object.keys(run.bindings).sort(), step.op).toEqual(kernel.bindings.map((b) => b.name).sort());
+        expect(Object.keys(run.uniforms).sort(), step.op).toEqual([...kernel.uniform.fields].sort());
+      }
+    }
+  });
+
+  test('runs some step of the test models (every kernel is covered)', () => {
+    const ln = makeRandomGraph('prenorm_ln', { fn: 'relu' });
+    const norms = fuseGraph(graphOf(parseManifest(ln.manifest), parseSafetensors(ln.bytes).tensors)).steps;
+    const kinds = new Set([...everyStepKind(), ...norms, ...imageModels().flatMap((m) => m.fused.steps)].map((s) => s.kind));
+    expect(kinds).toContain(kernel.stepKind);
   });
 
   test("dispatch math uses the shader's workgroup size", () => {

@@ -1,5 +1,6 @@
 import { GraphError } from '../errors.js';
 import { batchNormAffine, batchNormOf } from './kinds/batchnorm.js';
+import { conv2dOf } from './kinds/conv2d.js';
 import { layerNormOf } from './kinds/layernorm.js';
 import { linearOf } from './kinds/linear.js';
 import type { OpNode } from './op-graph.js';
@@ -9,13 +10,14 @@ import type { Step } from './steps.js';
 const F32_MAX = 3.4028234663852886e38;
 
 /**
- * One Linear of a step with its BatchNorms folded in, kept as scales of the original weight so
+ * One Linear (or Conv2d) of a step with its BatchNorms folded in, kept as scales of the original weight so
  * that the weight is scaled while it is packed, with no folded copy ever allocated:
  * W' = diag(rowScale) · W · diag(colScale).
  */
 export interface FoldedPart {
-  /** PyTorch's [out, in] layout. */
+  /** PyTorch's [out, in] layout; a conv's [out, in, kh, kw] read as [out, in·kh·kw]. */
   weight: ArrayLike<number>;
+  /** in (a conv: in·kh·kw). */
   inFeatures: number;
   rowScale: Float64Array;
   /** null: every column scale is 1 (no BatchNorm before the Linear). */
@@ -39,15 +41,18 @@ export interface FoldedStep {
  * final f32 store). For a Linear W, b with a BatchNorm (s₀, t₀) before it and (s₁, t₁) after it
  * (each BatchNorm as x · s + t, per channel):
  *   y = s₁ ⊙ (W · (s₀ ⊙ x + t₀) + b) + t₁ = diag(s₁) W diag(s₀) · x + s₁ ⊙ (W · t₀ + b) + t₁.
+ * A Conv2d is the same with W as [out, in·kh·kw] and s₀, t₀ repeated over each input channel's
+ * kh·kw taps: W · t₀ is then the shift times each kernel's sum, exact only without padding
+ * (fuse.ts folds a BatchNorm before a conv only then).
  * `nodes` are the op graph's nodes, with the tensors of those the step names.
  */
 export function foldStep(step: Step, nodes: readonly OpNode[]): FoldedStep {
-  const n = step.outFeatures;
+  const n = step.channels;
   const bias = new Float64Array(n);
   const parts = step.parts.map((p): FoldedPart => {
-    const lin = linearOf(nodes[p.linear]!);
+    const lin = headOf(nodes[p.linear]!);
     const k = lin.inFeatures;
-    const pre = p.before === null ? null : batchNormAffine(batchNormOf(nodes[p.before]!));
+    const pre = p.before === null ? null : taps(batchNormAffine(batchNormOf(nodes[p.before]!)), lin.taps);
     const post = p.after === null ? null : batchNormAffine(batchNormOf(nodes[p.after]!));
     const rowScale = post ? post.scale : new Float64Array(n).fill(1);
     for (let o = 0; o < n; o++) {
@@ -67,6 +72,21 @@ export function foldStep(step: Step, nodes: readonly OpNode[]): FoldedStep {
   }
   const affine = step.affine === null ? null : batchNormAffine(batchNormOf(nodes[step.affine]!));
   return { parts, bias, scale: affine?.scale ?? null, shift: affine?.shift ?? null, gamma };
+}
+
+/** A linear or conv2d node as a matrix [out, inFeatures] (a conv's taps = kh·kw per input channel). */
+function headOf(node: OpNode): { weight: ArrayLike<number>; bias: ArrayLike<number> | null; inFeatures: number; taps: number } {
+  if (node.op !== 'conv2d') return { ...linearOf(node), taps: 1 };
+  const cv = conv2dOf(node);
+  const taps = cv.kernel[0] * cv.kernel[1];
+  return { weight: cv.weight, bias: cv.bias, inFeatures: cv.inChannels * taps, taps };
+}
+
+/** A per-channel affine repeated over each channel's `n` consecutive weight columns. */
+function taps(a: { scale: Float64Array; shift: Float64Array }, n: number): { scale: Float64Array; shift: Float64Array } {
+  if (n === 1) return a;
+  const spread = (v: Float64Array) => Float64Array.from({ length: v.length * n }, (_, i) => v[Math.floor(i / n)]!);
+  return { scale: spread(a.scale), shift: spread(a.shift) };
 }
 
 /**

@@ -2,7 +2,7 @@ import { GraphError } from '../errors.js';
 import { activationOf } from './kinds/activation.js';
 import { KINDS } from './kinds/registry.js';
 import type { OpGraph, OpNode } from './op-graph.js';
-import type { Epilogue, FusedModel, GemmPart, Step, StepKind, ValueInfo } from './steps.js';
+import type { ConvGeometry, Epilogue, FusedModel, GemmPart, PoolGeometry, Step, StepKind, ValueInfo } from './steps.js';
 
 /**
  * The one fusion pass: the op graph becomes backend steps (steps.ts), once per model, from
@@ -10,7 +10,12 @@ import type { Epilogue, FusedModel, GemmPart, Step, StepKind, ValueInfo } from '
  *  - dropout, identity and flatten of a row vanish (eval mode);
  *  - a BatchNorm right after a Linear, read by nothing else, folds into the Linear's rows;
  *  - a BatchNorm read only by a Linear folds into that Linear's columns (exact: a Linear has no
- *    padding, unlike a zero-padded convolution);
+ *    padding); read only by a Conv2d, only when the conv has zero padding (padding is zero
+ *    before the shift, not after: folded, the border would be wrong), else it stays a step;
+ *  - a Conv2d heads a step as a Linear does (kind 'conv', the same folding and epilogue), and a
+ *    1×1 zero-padded Conv2d (+ BatchNorm) on a block's shortcut is stacked into the block's last
+ *    conv as a projection (both make the same output pixels): a BasicBlock is 2 steps;
+ *  - a pooling node is a 'pool' step, whose epilogue may take a following activation;
  *  - a residual add becomes the epilogue of the step making one operand (when nothing else reads
  *    that operand); when both operands are Linears (+ BatchNorm) read only by the add, the
  *    shallower one is stacked into the deeper one's GEMM along the inner dimension;
@@ -49,13 +54,16 @@ export function fuseGraph(g: OpGraph): FusedModel {
   const depth = g.values.map(() => 0);
   nodes.forEach((n) => (depth[n.output] = 1 + Math.max(...inputsOf(n).map((v) => depth[v]!))));
 
+  const isHead = (op: string) => op === 'linear' || op === 'conv2d';
+  /** A conv whose input channels a BatchNorm may be folded into, exactly. */
+  const unpadded = (i: number) => (nodes[i]!.attrs.padding as number[]).every((p) => p === 0);
   const claimed = new Set<number>();
   const after = new Map<number, number>();
   const linearBefore = new Map<number, number>(); // an after-BatchNorm → its Linear
   const before = new Map<number, number>();
   nodes.forEach((n, i) => {
     const r = soleReader(n.output);
-    if (n.op === 'linear' && opAt(r) === 'batchnorm') {
+    if (isHead(n.op) && opAt(r) === 'batchnorm') {
       after.set(i, r);
       linearBefore.set(r, i);
       claimed.add(r);
@@ -63,19 +71,25 @@ export function fuseGraph(g: OpGraph): FusedModel {
   });
   nodes.forEach((n, i) => {
     const r = soleReader(n.output);
-    if (n.op === 'batchnorm' && !claimed.has(i) && opAt(r) === 'linear' && !before.has(r)) {
+    const folds = opAt(r) === 'linear' || (opAt(r) === 'conv2d' && unpadded(r));
+    if (n.op === 'batchnorm' && !claimed.has(i) && folds && !before.has(r)) {
       before.set(r, i);
       claimed.add(i);
     }
   });
-  const partOf = (linear: number): GemmPart => ({ linear, before: before.get(linear) ?? null, after: after.get(linear) ?? null });
+  const partOf = (linear: number): GemmPart => ({
+    linear,
+    before: before.get(linear) ?? null,
+    after: after.get(linear) ?? null,
+    ...(nodes[linear]!.op === 'conv2d' && { conv: convGeometry(nodes[linear]!) }),
+  });
   const partInput = (p: GemmPart) => inputsOf(nodes[p.before ?? p.linear]!)[0]!;
   const partOutput = (p: GemmPart) => nodes[p.after ?? p.linear]!.output;
   /** The Linear (+ its BatchNorm) making v for the add at `add` alone, or null. */
   const chainedLinear = (v: number, add: number): number | null => {
     const p = producer.get(v);
     if (p === undefined || soleReader(v) !== add) return null;
-    if (nodes[p]!.op === 'linear' && !after.has(p)) return p;
+    if (isHead(nodes[p]!.op) && !after.has(p)) return p;
     return linearBefore.get(p) ?? null;
   };
   const projections = new Map<number, { main: number; projection: number }>();
@@ -85,6 +99,10 @@ export function fuseGraph(g: OpGraph): FusedModel {
     if (a == null || b == null || a === b) return;
     const deeper = depth[partInput(partOf(a))]! >= depth[partInput(partOf(b))]!;
     const [main, projection] = deeper ? [a, b] : [b, a];
+    if (nodes[main]!.op !== nodes[projection]!.op) return;
+    // The conv kernel reads a projection as a 1×1 window with no padding (torchvision's downsample).
+    const g = partOf(projection).conv;
+    if (g && (g.kernel[0] !== 1 || g.kernel[1] !== 1 || g.padding.some((p) => p !== 0))) return;
     projections.set(i, { main, projection });
     claimed.add(projection);
   });
@@ -101,14 +119,19 @@ export function fuseGraph(g: OpGraph): FusedModel {
     let affine: number | null = null;
     let cur = head.output;
     let stages = { residual: true, affine: true };
-    if (head.op === 'linear') {
-      kind = 'gemm';
+    let pool: PoolGeometry | undefined;
+    if (isHead(head.op)) {
+      kind = head.op === 'linear' ? 'gemm' : 'conv';
       parts = [partOf(h)];
       input = partInput(parts[0]!);
       cur = partOutput(parts[0]!);
       members.push(...[parts[0]!.before, parts[0]!.after].filter((x): x is number => x !== null));
     } else if (head.op === 'layernorm') {
       kind = 'layernorm';
+    } else if (head.op === 'maxpool2d' || head.op === 'avgpool2d' || head.op === 'global_avgpool') {
+      kind = 'pool';
+      pool = poolGeometry(head);
+      stages = { residual: false, affine: false };
     } else if (head.op === 'add') {
       epilogue.residual = 'identity';
       shortcut = inputsOf(head)[1]!;
@@ -133,7 +156,7 @@ export function fuseGraph(g: OpGraph): FusedModel {
       const r = soleReader(cur);
       if (opAt(r) === 'add' && !claimed.has(r)) {
         const pair = projections.get(r);
-        if (pair && kind === 'gemm' && pair.main === h) {
+        if (pair && (kind === 'gemm' || kind === 'conv') && pair.main === h) {
           const p = partOf(pair.projection);
           parts.push(p);
           shortcut = partInput(p);
@@ -168,7 +191,7 @@ export function fuseGraph(g: OpGraph): FusedModel {
     const features = (v: number) => g.values[v]!.shape.reduce((a, b) => a * b, 1);
     steps.push({
       kind,
-      op: opName(kind, epilogue),
+      op: opName(kind, epilogue, head),
       label: labelOf(members.map((i) => nodes[i]!)),
       nodes: members.map((i) => nodes[i]!.name),
       input,
@@ -178,10 +201,12 @@ export function fuseGraph(g: OpGraph): FusedModel {
       affine,
       norm: kind === 'layernorm' ? h : null,
       eps: kind === 'layernorm' ? (head.attrs.eps as number) : 0,
+      ...(pool && { pool }),
       epilogue,
       inFeatures: features(input),
       shortcutFeatures: epilogue.residual === 'projection' ? features(shortcut!) : 0,
       outFeatures: shape.reduce((a, b) => a * b, 1),
+      channels: channelsOf(shape),
       last: members[members.length - 1]!,
     });
   });
@@ -189,7 +214,7 @@ export function fuseGraph(g: OpGraph): FusedModel {
     // The model returns its input (every node passes it through): one copy step.
     const width = g.values[0]!.shape.reduce((a, b) => a * b, 1);
     const none = { residual: 'none', affine: false, activation: { fn: 'none', slope: 0 } } as const;
-    steps.push({ kind: 'elementwise', op: 'copy', label: 'copy', nodes: [], input: 0, shortcut: null, output, parts: [], affine: null, norm: null, eps: 0, epilogue: none, inFeatures: width, shortcutFeatures: 0, outFeatures: width, last: nodes.length });
+    steps.push({ kind: 'elementwise', op: 'copy', label: 'copy', nodes: [], input: 0, shortcut: null, output, parts: [], affine: null, norm: null, eps: 0, epilogue: none, inFeatures: width, shortcutFeatures: 0, outFeatures: width, channels: channelsOf(g.values[0]!.shape), last: nodes.length });
   }
   // A step runs once the last node it computes may: every value it reads is made by a node
   // before that one, hence by a step that ends earlier.
@@ -212,14 +237,41 @@ export function fuseGraph(g: OpGraph): FusedModel {
   return { values, steps: fused, output: fused.length };
 }
 
+/** The epilogue's columns for a value of this row shape: its channels for an image, its width otherwise. */
+const channelsOf = (shape: readonly number[]) => (shape.length === 3 ? shape[0]! : shape.reduce((a, b) => a * b, 1));
+
+function convGeometry(n: OpNode): ConvGeometry {
+  const [, , kh, kw] = n.shapes.weight as number[];
+  return {
+    kernel: [kh!, kw!],
+    stride: [...(n.attrs.stride as [number, number])],
+    padding: [...(n.attrs.padding as [number, number, number, number])],
+    dilation: [...(n.attrs.dilation as [number, number])],
+  };
+}
+
+function poolGeometry(n: OpNode): PoolGeometry {
+  const pair = (key: string, fallback: [number, number]) => (n.attrs[key] === undefined ? fallback : ([...(n.attrs[key] as number[])] as [number, number]));
+  return {
+    op: n.op as PoolGeometry['op'],
+    kernel: pair('kernel', [1, 1]),
+    stride: pair('stride', [1, 1]),
+    padding: pair('padding', [0, 0]),
+    dilation: pair('dilation', [1, 1]),
+    countIncludePad: n.attrs.count_include_pad === true,
+  };
+}
+
 /** The fused operation's name: today's names where they apply, else its parts joined by '+'. */
-function opName(kind: StepKind, e: Epilogue): string {
+function opName(kind: StepKind, e: Epilogue, head: OpNode): string {
   const act = e.activation.fn;
   if (kind === 'gemm' && !e.affine) {
     if (e.residual === 'none' && (act === 'none' || act === 'relu')) return act === 'relu' ? 'linear_relu' : 'linear';
     if (e.residual !== 'none' && act === 'relu') return `residual_${e.residual}`;
   }
-  const parts = [kind === 'gemm' ? 'linear' : kind === 'layernorm' ? 'layernorm' : null];
+  // Conv steps never take the linear names: the WebAssembly backend numbers steps by op name.
+  const first = { gemm: 'linear', conv: 'conv2d', pool: head.op, layernorm: 'layernorm', elementwise: null }[kind];
+  const parts = [first];
   if (e.residual === 'projection') parts.push('projection');
   if (e.residual !== 'none') parts.push('add');
   if (e.affine) parts.push('scale_shift');

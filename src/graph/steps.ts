@@ -7,6 +7,11 @@
  *   layernorm    acc = (input − mean) / √(var + eps) · γ  (over the row's real features)
  *   elementwise  acc = input
  *
+ *   conv         acc = implicit GEMM of the input image with the conv's weight (and, with a
+ *                projection, of the shortcut image with the 1×1 downsample conv's, stacked
+ *                along K): M = batch·OH·OW output pixels, N = out channels, K = kh·kw·C
+ *   pool         acc = max or mean over each window (maxpool2d, avgpool2d, global_avgpool)
+ *
  * then the same epilogue for every kind, in this order:
  *
  *   v = acc + bias                       (per column; GEMM: folded biases; LayerNorm: β; else 0)
@@ -41,16 +46,39 @@ export interface Epilogue {
   activation: StepActivation;
 }
 
-export type StepKind = 'gemm' | 'layernorm' | 'elementwise';
+export type StepKind = 'gemm' | 'layernorm' | 'elementwise' | 'conv' | 'pool';
 
-/** One Linear of a gemm step, with the BatchNorms folded into it: `before` on its inputs, `after` on its outputs. */
+/** Where a convolution's window reads, per output pixel: PyTorch's attributes, as pairs [along H, along W]. */
+export interface ConvGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  /** [top, left, bottom, right], zero padding. */
+  padding: [number, number, number, number];
+  dilation: [number, number];
+}
+
+/** A pooling step's window; the attrs of the kind files, checked there. */
+export interface PoolGeometry {
+  op: 'maxpool2d' | 'avgpool2d' | 'global_avgpool';
+  kernel: [number, number];
+  stride: [number, number];
+  /** Both sides, as PyTorch's. */
+  padding: [number, number];
+  dilation: [number, number];
+  /** avgpool2d: whether the divisor counts the padding. */
+  countIncludePad: boolean;
+}
+
+/** One Linear (or Conv2d) of a gemm (or conv) step, with the BatchNorms folded into it: `before` on its inputs, `after` on its outputs. */
 export interface GemmPart {
-  /** Index of the linear node in OpGraph.nodes. */
+  /** Index of the linear node in OpGraph.nodes; in a conv step, of the conv2d node. */
   linear: number;
   /** A batchnorm node whose output only this linear reads: folded into its columns (exact for Linear). */
   before: number | null;
   /** A batchnorm node right after the linear: folded into its rows. */
   after: number | null;
+  /** Conv steps: the conv's window (a projection part's is 1×1 with zero padding). */
+  conv?: ConvGeometry;
 }
 
 export interface Step {
@@ -77,12 +105,19 @@ export interface Step {
   norm: number | null;
   /** layernorm: its eps; 0 otherwise. */
   eps: number;
+  /** pool steps: the window. */
+  pool?: PoolGeometry;
   epilogue: Epilogue;
   /** Features read from `input` (the GEMM's main inner size). */
   inFeatures: number;
   /** Inner size of the projection done in the same step; 0 without one. */
   shortcutFeatures: number;
   outFeatures: number;
+  /**
+   * Columns of the epilogue (bias, scale, shift, out_cols): outFeatures for a row of features,
+   * C for an image [C, H, W], whose epilogue is per channel.
+   */
+  channels: number;
 }
 
 export interface ValueInfo {

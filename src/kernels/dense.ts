@@ -14,7 +14,8 @@ import { transposedWeights } from './transposed-weights.js';
  */
 export type Precision = 'f32' | 'f16';
 
-const WEIGHT_PRELUDE: Record<Precision, string> = { f32: f32Weights, f16: f16Weights };
+/** The weight preludes: weight4() over f32 or f16 storage (shared with the conv kernel). */
+export const WEIGHT_PRELUDE: Record<Precision, string> = { f32: f32Weights, f16: f16Weights };
 
 /** Bytes of one stored weight element. */
 export const WEIGHT_BYTES: Record<Precision, number> = { f32: 4, f16: 2 };

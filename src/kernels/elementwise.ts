@@ -3,7 +3,7 @@ import { EPILOGUE_BINDINGS, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants
 import type { KernelDef, WeightLayout } from './kernel.js';
 
 /** Elementwise steps read no weights: only their epilogue parameters. */
-const noWeights: WeightLayout = { name: 'none', followsPrecision: false, weightLength: () => 0, pack: () => undefined };
+export const noWeights: WeightLayout = { name: 'none', followsPrecision: false, weightLength: () => 0, pack: () => undefined };
 
 const WORKGROUP = [8, 8, 1] as const;
 
@@ -33,6 +33,9 @@ export const elementwise: KernelDef = {
   constants: epilogueConstants,
   runData(step, layout) {
     const cols = layout.strides[step.output]!;
-    return { ...epilogueRunData(step, layout, layout.rows, cols), workgroups: [Math.ceil(cols / 4 / WORKGROUP[0]), Math.ceil(layout.rows / WORKGROUP[1]), 1] };
+    // An image is batch·H·W pixel rows (channels-last); a row of features, the padded batch.
+    const pixels = layout.pixels[step.output]!;
+    const rows = pixels > 1 ? layout.batch * pixels : layout.rows;
+    return { ...epilogueRunData(step, layout, rows, cols), workgroups: [Math.ceil(cols / 4 / WORKGROUP[0]), Math.ceil(rows / WORKGROUP[1]), 1] };
   },
 };

@@ -11,7 +11,7 @@ import type { BindingSource, KernelBinding, StepLayout } from './kernel.js';
 export const EPILOGUE_WGSL = epilogueShader;
 
 /** The Shape struct of the prelude: u32 fields in declaration order. */
-export const SHAPE_UNIFORM = { struct: 'Shape', fields: ['rows', 'cols', 'inner', 'shortcut_inner', 'out_cols'] } as const;
+export const SHAPE_UNIFORM = { struct: 'Shape', fields: ['rows', 'cols', 'inner', 'shortcut_inner', 'out_cols', 'in_h', 'in_w', 'out_h', 'out_w', 'x_h', 'x_w'] } as const;
 
 export const EPILOGUE_BINDINGS: readonly KernelBinding[] = [
   { name: 'shape', binding: 0, type: 'uniform' },
@@ -39,7 +39,14 @@ export function epilogueRunData(step: Step, { strides }: StepLayout, rows: numbe
     inner,
     shortcut_inner: step.epilogue.residual === 'projection' ? strides[step.shortcut!]! : 0,
     // Every kernel writes columns past the step's real width as exact zeros (epilogue.wgsl).
-    out_cols: step.outFeatures,
+    out_cols: step.channels,
+    // Image sizes: convolution and pooling kernels set them (kernels/conv.ts, pool.ts); 1 elsewhere.
+    in_h: 1,
+    in_w: 1,
+    out_h: 1,
+    out_w: 1,
+    x_h: 1,
+    x_w: 1,
   };
   const bindings: Record<string, BindingSource> = {
     shape: { kind: 'uniform' },

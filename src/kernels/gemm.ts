@@ -1,4 +1,5 @@
-import body from '../../shaders/gemm.wgsl?raw';
+import gemmBody from '../../shaders/gemm.wgsl?raw';
+import tile from '../../shaders/tile_4x8.wgsl?raw';
 import { denseKernel, type DenseKernelSpec } from './dense.js';
 
 /**
@@ -13,7 +14,7 @@ const WORKGROUP = [8, 8, 1] as const;
 export const gemm: DenseKernelSpec = {
   name: 'gemm',
   file: 'shaders/gemm.wgsl',
-  body,
+  body: `${tile}\n${gemmBody}`,
   overrides: ['WORKGROUP_X', 'WORKGROUP_Y'],
   workgroupSize: WORKGROUP,
   // The shader walks whole tiles, unguarded within one: rows by 4, columns by 8.

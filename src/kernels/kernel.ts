@@ -26,12 +26,22 @@ export type BindingSource =
   | { kind: 'weight' }
   | { kind: 'params' };
 
-/** The sizes a dispatch sees, padded: as the activation buffers and weights are laid out. */
+/**
+ * The sizes a dispatch sees, padded: as the activation buffers and weights are laid out. A value
+ * of row shape [F] is `batch` rows of F features; an image [C, H, W] is stored channels-last
+ * (NHWC): batch·H·W pixel rows of C channels, so its stride is per pixel.
+ */
 export interface StepLayout {
-  /** Rows of every activation buffer (the batch, padded). */
+  /** The batch, padded: rows of a value of one pixel ([F], or [C, 1, 1]). */
   rows: number;
-  /** Row stride, in floats, of each value (index = value number). */
+  /** Row stride, in floats, of each value (index = value number): features, or channels of a pixel. */
   strides: readonly number[];
+  /** The real batch. */
+  batch: number;
+  /** Pixels per batch row of each value: H·W for an image, 1 for a row of features. */
+  pixels: readonly number[];
+  /** Each value's row shape ([F] or [C, H, W]). */
+  shapes: readonly (readonly number[])[];
 }
 
 export interface RunData {
@@ -71,7 +81,7 @@ export function paramsLength(step: Step, strides: readonly number[]): number {
 export function packParams(step: Step, strides: readonly number[], folded: FoldedStep, out: Float32Array): void {
   const cols = strides[step.output]!;
   out.fill(0);
-  for (let o = 0; o < step.outFeatures; o++) {
+  for (let o = 0; o < step.channels; o++) {
     out[o] = folded.bias[o]!;
     out[cols + o] = folded.scale ? folded.scale[o]! : 1;
     out[2 * cols + o] = folded.shift ? folded.shift[o]! : 0;

@@ -1,9 +1,11 @@
+import { convKernels } from './conv.js';
 import { elementwise } from './elementwise.js';
 import { gemmTiledKernels } from './gemm-tiled.js';
 import { gemmKernels } from './gemm.js';
 import { gemvKernels } from './gemv.js';
 import type { KernelDef } from './kernel.js';
 import { layernorm } from './layernorm.js';
+import { pool } from './pool.js';
 import type { KernelVariant } from './variant.js';
 
 export type { KernelVariant };
@@ -19,4 +21,12 @@ export const KERNEL_FAMILIES = { gemm: gemmKernels, gemv: gemvKernels, gemm_tile
   { f32: KernelDef; f16: KernelDef }
 >;
 
-export const KERNELS: readonly KernelDef[] = [...Object.values(KERNEL_FAMILIES).flatMap((k) => [k.f32, k.f16]), layernorm, elementwise];
+export const KERNELS: readonly KernelDef[] = [
+  ...Object.values(KERNEL_FAMILIES).flatMap((k) => [k.f32, k.f16]),
+  layernorm,
+  elementwise,
+  // Convolutions (implicit GEMM, channels-last) and pooling: one kernel each, chosen for their step kinds.
+  convKernels.f32,
+  convKernels.f16,
+  pool,
+];

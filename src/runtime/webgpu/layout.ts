@@ -1,6 +1,6 @@
-import { GpuLimitError } from '../../errors.js';
+import { GpuLimitError, GraphError } from '../../errors.js';
 import type { FusedModel, Step } from '../../graph/steps.js';
-import type { DeviceCaps, KernelDef, RunData } from '../../kernels/kernel.js';
+import type { DeviceCaps, KernelDef, RunData, StepLayout } from '../../kernels/kernel.js';
 import type { DispatchDescription } from '../../model.js';
 import { assignBuffers } from '../buffer-assignment.js';
 import { FEATURE_ALIGN, ROW_ALIGN, selectKernel, type Selection } from './select.js';
@@ -8,16 +8,56 @@ import { FEATURE_ALIGN, ROW_ALIGN, selectKernel, type Selection } from './select
 /**
  * How a model's activations are laid out on this backend, and what a batch size's plan
  * dispatches: pure arithmetic, no GPU objects, so describe() and the limit checks never
- * allocate. Every value is stored row-major with its width padded to FEATURE_ALIGN (fixed
- * at load: the weights are packed against these strides) and its rows padded to ROW_ALIGN,
- * the largest row padding any kernel needs.
+ * allocate. A value of row shape [F] is stored row-major with its width padded to
+ * FEATURE_ALIGN (fixed at load: the weights are packed against these strides); an image
+ * [C, H, W] channels-last (NHWC), as batch·H·W pixel rows of C channels padded to
+ * FEATURE_ALIGN, so that a convolution reads a pixel's channels as vec4s and its epilogue is
+ * per column as a Linear's. Each value's rows are padded to ROW_ALIGN, the largest row padding
+ * any kernel needs.
  */
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
-/** Row stride, in floats, of each value of the lowered model. */
+/** Pixels per batch row of a value of this row shape: H·W for an image, 1 for a row of features. */
+export const pixelsOf = (shape: readonly number[]): number => (shape.length === 3 ? shape[1]! * shape[2]! : 1);
+
+/** Row stride, in floats, of each value of the lowered model: its features, or an image's channels per pixel. */
 export function valueStrides(model: FusedModel): number[] {
-  return model.values.map((v) => roundUp(v.shape.reduce((n, d) => n * d, 1), FEATURE_ALIGN));
+  checkChannelsLast(model);
+  return model.values.map((v) => roundUp(v.shape.length === 3 ? v.shape[0]! : v.shape.reduce((n, d) => n * d, 1), FEATURE_ALIGN));
+}
+
+/**
+ * Channels-last is not PyTorch's order, so flattening an image of more than one pixel is a
+ * permutation here, not the free reshape the fusion pass makes of it: refused rather than
+ * silently wrong. (Global pooling then flatten, [C, 1, 1] → [C], is the identity and runs.)
+ */
+function checkChannelsLast(model: FusedModel): void {
+  const image = (v: number) => pixelsOf(model.values[v]!.shape) > 1;
+  for (const s of model.steps) {
+    const reads = s.shortcut === null ? [s.input] : [s.input, s.shortcut];
+    const sameLayout = (v: number) => model.values[v]!.shape.join() === model.values[s.output]!.shape.join();
+    const ok =
+      s.kind === 'conv' || s.kind === 'pool'
+        ? reads.every((v) => model.values[v]!.shape.length === 3)
+        : reads.every((v) => !image(v)) && !image(s.output) ? true : s.kind === 'elementwise' && reads.every(sameLayout);
+    if (!ok) {
+      throw new GraphError(
+        `${s.label} reads an image of [${model.values[s.input]!.shape.join(', ')}] per row as a row of features (a flatten of more than one pixel): ` +
+          "the WebGPU backend stores images channels-last (NHWC), where that flatten is not the identity. Pool to 1×1 first (global average pooling), or load with { backend: 'cpu' }.",
+      );
+    }
+  }
+}
+
+/** The sizes every kernel of a plan sees at this batch. */
+export function stepLayout(model: FusedModel, strides: readonly number[], batch: number): StepLayout {
+  return { rows: roundUp(batch, ROW_ALIGN), strides, batch, pixels: model.values.map((v) => pixelsOf(v.shape)), shapes: model.values.map((v) => v.shape) };
+}
+
+/** Bytes of value v's buffer at this layout: its pixel rows, padded to ROW_ALIGN, times its stride. */
+export function valueBytes(layout: StepLayout, v: number): number {
+  return roundUp(layout.batch * layout.pixels[v]!, ROW_ALIGN) * layout.strides[v]! * 4;
 }
 
 export interface PlannedDispatch {
@@ -28,9 +68,11 @@ export interface PlannedDispatch {
 
 export interface PlanLayout {
   batch: number;
-  /** Rows of every activation buffer. */
+  /** Rows of a one-pixel value's buffer (the batch, padded). */
   rows: number;
   strides: readonly number[];
+  /** What the kernels were given. */
+  steps: StepLayout;
   /** bufferOf[v]: the activation buffer holding value v. */
   bufferOf: number[];
   bufferSizes: number[];
@@ -43,25 +85,37 @@ export interface LayoutDevice extends DeviceCaps {
 
 function layoutFor(model: FusedModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
   // Rows are padded before choosing, so that measurements are keyed by what the kernels see.
-  const rows = roundUp(batch, ROW_ALIGN);
+  const steps = stepLayout(model, strides, batch);
+  const rows = steps.rows;
   const kernels = model.steps.map((s) => selectKernel(s, rows, device, selection));
   const { bufferOf, bufferCount } = assignBuffers(model.steps.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
   const bufferSizes = new Array<number>(bufferCount).fill(0);
-  strides.forEach((w, v) => (bufferSizes[bufferOf[v]!] = Math.max(bufferSizes[bufferOf[v]!]!, rows * w * 4)));
-  const dispatches = model.steps.map((step, i) => ({ step, kernel: kernels[i]!, run: kernels[i]!.runData(step, { rows, strides }) }));
-  return { batch, rows, strides, bufferOf, bufferSizes, dispatches };
+  strides.forEach((_, v) => (bufferSizes[bufferOf[v]!] = Math.max(bufferSizes[bufferOf[v]!]!, valueBytes(steps, v))));
+  const dispatches = model.steps.map((step, i) => ({ step, kernel: kernels[i]!, run: kernels[i]!.runData(step, steps) }));
+  return { batch, rows, strides, steps, bufferOf, bufferSizes, dispatches };
 }
 
-function fits(layout: PlanLayout, device: LayoutDevice): boolean {
+/** The first step whose output or dispatch passes a limit, and which limit; null when everything fits. */
+function overLimit(layout: PlanLayout, device: LayoutDevice): string | null {
   const maxBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
-  return layout.bufferSizes.every((b) => b <= maxBytes) && layout.dispatches.every((d) => d.run.workgroups.every((g) => g <= maxGroups));
+  if (valueBytes(layout.steps, 0) > maxBytes) return `the model input would take ${valueBytes(layout.steps, 0)} bytes, past maxStorageBufferBindingSize/maxBufferSize (${maxBytes})`;
+  for (const { step, run } of layout.dispatches) {
+    const bytes = valueBytes(layout.steps, step.output);
+    if (bytes > maxBytes) return `step ${step.label} would write ${bytes} bytes, past maxStorageBufferBindingSize/maxBufferSize (${maxBytes})`;
+    const groups = Math.max(...run.workgroups);
+    if (groups > maxGroups) return `step ${step.label} would dispatch ${groups} workgroups along one dimension, past maxComputeWorkgroupsPerDimension (${maxGroups})`;
+  }
+  return null;
 }
+
+const fits = (layout: PlanLayout, device: LayoutDevice) => overLimit(layout, device) === null;
 
 /** The layout of a batch size; a batch beyond the device's limits fails naming the largest that fits. */
 export function planLayout(model: FusedModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
   const layout = layoutFor(model, strides, batch, device, selection);
-  if (fits(layout, device)) return layout;
+  const over = overLimit(layout, device);
+  if (over === null) return layout;
   // Everything grows with the batch, so the largest batch that fits is found by bisection.
   let [lo, hi] = [0, batch];
   while (hi - lo > 1) {
@@ -69,8 +123,9 @@ export function planLayout(model: FusedModel, strides: readonly number[], batch:
     if (fits(layoutFor(model, strides, mid, device, selection), device)) lo = mid;
     else hi = mid;
   }
+  if (lo === 0) throw new GpuLimitError(`This model does not fit this device even at batch 1: at batch ${batch}, ${over}. Use a smaller input size, or { backend: 'cpu' }.`);
   throw new GpuLimitError(
-    `Batch ${batch} is too large for this device: it allows at most ${lo} rows for this model ` +
+    `Batch ${batch} is too large for this device (${over}): it allows at most ${lo} rows for this model ` +
       `(maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize} bytes, maxBufferSize ` +
       `${device.limits.maxBufferSize}, maxComputeWorkgroupsPerDimension ${device.limits.maxComputeWorkgroupsPerDimension}). ` +
       'Split the input into smaller batches.',
@@ -91,18 +146,46 @@ export function describeDispatches(layout: PlanLayout): DispatchDescription[] {
   }));
 }
 
-/** [batch, width] → the value's buffer layout [rows, stride], zero padded. Returns x itself when already aligned. */
-export function padActivations(x: Float32Array<ArrayBuffer>, batch: number, width: number, rows: number, stride: number): Float32Array<ArrayBuffer> {
+/**
+ * PyTorch's rows → value v's buffer, zero padded: [batch, width] → [rows, stride], or an image's
+ * NCHW rows → channels-last pixel rows of `stride` channels. Returns x itself when already aligned.
+ */
+export function padActivations(x: Float32Array<ArrayBuffer>, layout: StepLayout, v: number): Float32Array<ArrayBuffer> {
+  const { batch, strides, pixels, shapes } = layout;
+  const [stride, plane] = [strides[v]!, pixels[v]!];
+  const rows = valueBytes(layout, v) / 4 / stride;
+  if (plane > 1) {
+    const c = shapes[v]![0]!;
+    const out = new Float32Array(rows * stride);
+    for (let b = 0; b < batch; b++) {
+      for (let ch = 0; ch < c; ch++) {
+        const from = (b * c + ch) * plane;
+        for (let p = 0; p < plane; p++) out[(b * plane + p) * stride + ch] = x[from + p]!;
+      }
+    }
+    return out;
+  }
+  const width = x.length / batch;
   if (stride === width && rows === batch) return x;
   const out = new Float32Array(rows * stride);
   for (let r = 0; r < batch; r++) out.set(x.subarray(r * width, (r + 1) * width), r * stride);
   return out;
 }
 
-/** The inverse of padActivations: the first `batch` rows, each cut to `width`. */
-export function unpadActivations(y: Float32Array, batch: number, width: number, stride: number): Float32Array {
-  if (stride === width) return y.slice(0, batch * width);
+/** The inverse of padActivations: value v's buffer → `batch` rows in PyTorch's order (NCHW for an image). */
+export function unpadActivations(y: Float32Array, layout: StepLayout, v: number): Float32Array {
+  const { batch, strides, pixels, shapes } = layout;
+  const [stride, plane] = [strides[v]!, pixels[v]!];
+  const width = shapes[v]!.reduce((n, d) => n * d, 1);
   const out = new Float32Array(batch * width);
+  if (plane > 1) {
+    const c = shapes[v]![0]!;
+    for (let b = 0; b < batch; b++) {
+      for (let ch = 0; ch < c; ch++) for (let p = 0; p < plane; p++) out[(b * c + ch) * plane + p] = y[(b * plane + p) * stride + ch]!;
+    }
+    return out;
+  }
+  if (stride === width) return y.slice(0, batch * width);
   for (let r = 0; r < batch; r++) out.set(y.subarray(r * stride, r * stride + width), r * width);
   return out;
 }

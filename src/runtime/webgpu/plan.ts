@@ -2,7 +2,7 @@ import type { BindingSource, KernelDef, RunData } from '../../kernels/kernel.js'
 import { UNIFORM_STRIDE } from '../../kernels/kernel.js';
 import { openErrorScopes, withErrorScopes } from './error-scopes.js';
 import { BufferUsage, MapMode } from './gpu-flags.js';
-import { padActivations, unpadActivations, type PlanLayout } from './layout.js';
+import { padActivations, unpadActivations, valueBytes, type PlanLayout } from './layout.js';
 import type { CompiledKernels } from './pipelines.js';
 import type { UploadedWeights } from './weights.js';
 
@@ -67,7 +67,7 @@ export class BatchPlan {
           make({ label: `resgpu activations ${i} (batch ${batch})`, size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC }),
         );
         const output = activations[bufferOf[bufferOf.length - 1]!]!;
-        const outputBytes = batch * layout.strides[layout.strides.length - 1]! * 4;
+        const outputBytes = valueBytes(layout.steps, layout.strides.length - 1);
         const readback = make({ label: `resgpu read-back (batch ${batch})`, size: outputBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
         const uniforms = make({
           label: `resgpu uniforms (batch ${batch})`,
@@ -106,15 +106,15 @@ export class BatchPlan {
 
   /** One inference: write the input, encode every dispatch, one submit, read the output back. */
   async run(x: Float32Array<ArrayBuffer>): Promise<Float32Array> {
-    const { device, inputSize, outputSize } = this.ctx;
-    const { batch, rows, strides } = this.layout;
+    const { device } = this.ctx;
+    const { batch, steps } = this.layout;
     const t = this.timer;
     // Inside error scopes: a command the GPU refuses is a typed error, not a silently wrong result.
     // They are checked while the read-back is awaited, not before it (a round trip saved per run).
     const close = openErrorScopes(device, `running a batch of ${batch}`);
     let scopes: Promise<void> | undefined;
     try {
-      device.queue.writeBuffer(this.input, 0, padActivations(x, batch, inputSize, rows, strides[0]!));
+      device.queue.writeBuffer(this.input, 0, padActivations(x, steps, 0));
       const encoder = device.createCommandEncoder({ label: `resgpu run (batch ${batch})` });
       const pass = encoder.beginComputePass(
         t ? { timestampWrites: { querySet: t.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
@@ -148,7 +148,7 @@ export class BatchPlan {
         this.lastGpuMs = Number(end! - begin!) / 1e6; // nanoseconds
         t.readback.unmap();
       }
-      return unpadActivations(new Float32Array(this.readback.getMappedRange()), batch, outputSize, strides[strides.length - 1]!);
+      return unpadActivations(new Float32Array(this.readback.getMappedRange()), steps, steps.strides.length - 1);
     } finally {
       this.readback.unmap();
     }

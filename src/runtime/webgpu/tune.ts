@@ -1,9 +1,10 @@
 import type { FusedModel, Step } from '../../graph/steps.js';
-import type { DeviceCaps, KernelDef } from '../../kernels/kernel.js';
+import type { DeviceCaps, KernelDef, StepLayout } from '../../kernels/kernel.js';
 import { UNIFORM_STRIDE } from '../../kernels/kernel.js';
 import type { KernelVariant } from '../../kernels/registry.js';
 import { withErrorScopes } from './error-scopes.js';
 import { BufferUsage, MapMode } from './gpu-flags.js';
+import { stepLayout, valueBytes } from './layout.js';
 import type { CompiledKernels } from './pipelines.js';
 import { bindDispatch, writeUniforms } from './plan.js';
 import { candidates, ROW_ALIGN, tuningKey, type Selection } from './select.js';
@@ -40,6 +41,7 @@ export async function tuneBatch(t: Tuner, model: FusedModel, strides: readonly n
   // The budget bounds measuring; compiling is not counted: pipelines are shared per device and
   // compiled once, whether for measuring or for running.
   let spent = 0;
+  const layout = stepLayout(model, strides, batch);
   for (const step of model.steps) {
     const key = tuningKey(step, rows, t.selection.precision);
     if (t.selection.measured.has(key)) continue;
@@ -53,7 +55,7 @@ export async function tuneBatch(t: Tuner, model: FusedModel, strides: readonly n
     await t.kernels.prepare(options.map((kernel) => ({ kernel, step })));
     const start = performance.now();
     const times = [];
-    for (const kernel of options) times.push(await timeStep(t, step, kernel, rows, strides));
+    for (const kernel of options) times.push(await timeStep(t, step, kernel, layout));
     spent += performance.now() - start;
     const winner = options[times.indexOf(Math.min(...times))]!.name as KernelVariant;
     t.selection.measured.set(key, winner);
@@ -62,7 +64,7 @@ export async function tuneBatch(t: Tuner, model: FusedModel, strides: readonly n
 }
 
 /** The best of TRIALS timings of REPEATS dispatches of the step with this kernel, in ms per dispatch. */
-async function timeStep(t: Tuner, step: Step, kernel: KernelDef, rows: number, strides: readonly number[]): Promise<number> {
+async function timeStep(t: Tuner, step: Step, kernel: KernelDef, sizes: StepLayout): Promise<number> {
   const { device } = t;
   const made: GPUBuffer[] = [];
   const buffer = (size: number, usage: number) => {
@@ -73,10 +75,10 @@ async function timeStep(t: Tuner, step: Step, kernel: KernelDef, rows: number, s
   const timestamps = device.features.has('timestamp-query') ? device.createQuerySet({ type: 'timestamp', count: 2 }) : null;
   try {
     return await withErrorScopes(device, `measuring ${kernel.name} on ${step.label}`, async () => {
-      const run = kernel.runData(step, { rows, strides });
+      const run = kernel.runData(step, sizes);
       const values = new Map<number, GPUBuffer>();
       const value = (v: number) => {
-        if (!values.has(v)) values.set(v, buffer(rows * strides[v]! * 4, BufferUsage.STORAGE));
+        if (!values.has(v)) values.set(v, buffer(valueBytes(sizes, v), BufferUsage.STORAGE));
         return { buffer: values.get(v)! };
       };
       const uniforms = buffer(UNIFORM_STRIDE, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
