@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { encodeSafetensors, loadModel } from '../src/index.js';
+import { F16_TOLERANCE, maxRelativeError } from './helpers/compare.js';
+import { VISION_CASES_DIR } from './global-setup.js';
+import { nodeDevice } from './helpers/node-gpu.js';
+
+/**
+ * The torchvision image ResNets of test/python/make_vision_cases.py (resnet18, a grayscale
+ * BasicBlock ResNet, a narrow Bottleneck one, and the other image ops) on WebGPU (SwiftShader),
+ * against PyTorch: from the bare .pt (with inputShape), the exporter's .safetensors and ONNX, in
+ * f32 (2e-4 of the output scale) and f16 weights (the f16 tolerance), in the dispatch counts of
+ * the fusion (BasicBlock 2, Bottleneck 3); and PyTorch's pooling of NaN and ±Inf.
+ */
+interface Network {
+  name: string;
+  input_shape: number[];
+  files: { pt?: string; safetensors: string; onnx: Record<string, string> };
+  inputs: { rows: number; x: (number | string)[]; float32: (number | string)[] };
+}
+interface Cases {
+  networks: Network[];
+  pooling: { x: (number | string)[]; shape: number[]; ops: { op: string; attrs: Record<string, unknown>; float32: (number | string)[] }[] };
+}
+
+const cases = (): Cases => JSON.parse(readFileSync(join(VISION_CASES_DIR, 'cases.json'), 'utf8')) as Cases;
+const file = (name: string) => readFileSync(join(VISION_CASES_DIR, name));
+const num = (v: number | string) => (typeof v === 'number' ? v : Number(v.replace('inf', 'Infinity')));
+const floats = (v: (number | string)[]) => Float32Array.from(v, num);
+/** |y − PyTorch| over the output's scale (its largest magnitude, at least 1). */
+const scaledError = (y: ArrayLike<number>, expected: number[]) => {
+  const scale = Math.max(1, ...expected.map(Math.abs));
+  return maxRelativeError(Array.from(y, (v) => v / scale), expected.map((v) => v / scale));
+};
+
+/** Stem + max pooling, the blocks (2 dispatches a BasicBlock, 3 a Bottleneck), global pooling, fc. */
+const DISPATCHES: Record<string, number> = {
+  resnet18: 2 + 8 * 2 + 2,
+  basic_gray: 2 + 5 * 2 + 2,
+  bottleneck: 2 + 4 * 3 + 2,
+  // BatchNorm on the input (before a padded conv: its own step), conv + ReLU, four poolings, global pooling, fc.
+  pooling: 1 + 1 + 4 + 1 + 1,
+};
+
+let device: GPUDevice;
+beforeAll(async () => {
+  device = await nodeDevice();
+});
+
+describe.each(cases().networks)('$name', (c) => {
+  const loads: [string, string, boolean][] = [
+    ...(c.files.pt ? [[`${c.files.pt} (a bare state_dict)`, c.files.pt, true] as [string, string, boolean]] : []),
+    [c.files.safetensors, c.files.safetensors, false],
+    ...Object.values(c.files.onnx).map((f): [string, string, boolean] => [f, f, false]),
+  ];
+  test.each(loads)('%s matches PyTorch on WebGPU, f32 and f16 weights', async (_, name, bare) => {
+    for (const precision of ['f32', 'f16'] as const) {
+      const model = await loadModel(file(name), { device, precision, ...(bare && { inputShape: c.input_shape }) });
+      expect(model.describe().dispatches).toHaveLength(DISPATCHES[c.name]!);
+      const y = await model.run(floats(c.inputs.x));
+      expect(scaledError(y, c.inputs.float32.map(num))).toBeLessThanOrEqual(precision === 'f32' ? 2e-4 : F16_TOLERANCE);
+      await model.dispose();
+    }
+  });
+});
+
+describe('pooling of NaN and ±Inf on WebGPU, as PyTorch', () => {
+  test.each(cases().pooling.ops)('$op', async (p) => {
+    const graph = { format: 'resgpu-graph', version: 2, inputs: [{ name: 'x', shape: cases().pooling.shape }], outputs: ['y'], nodes: [{ op: p.op, inputs: ['x'], output: 'y', attrs: p.attrs }] };
+    const model = await loadModel({ weights: encodeSafetensors([]), graph: graph as never }, { device });
+    const y = await model.run(floats(cases().pooling.x));
+    expect([...y].map(String)).toEqual(p.float32.map((v) => String(num(v))));
+    await model.dispose();
+  });
+});
