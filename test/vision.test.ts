@@ -23,7 +23,7 @@ interface Network {
 }
 interface Cases {
   networks: Network[];
-  refusals: { cifar_stem_pt: string; grouped_onnx: string; grouped_exporter: string | null; grouped_written: boolean };
+  refusals: { cifar_stem_pt: string; grouped_onnx: string; grouped_exporter: string | null; grouped_written: boolean; dynamic_hw_onnx: string };
   asymmetric_conv: { x: number[]; weight: number[]; bias: number[]; float64: number[]; input_shape: number[]; weight_shape: number[]; attrs: Record<string, number[]>; output_shape: number[] };
   pooling: { x: (number | string)[]; shape: number[]; ops: { op: string; attrs: Record<string, unknown>; float32: (number | string)[]; float64: (number | string)[]; shape: number[] }[] };
 }
@@ -85,6 +85,21 @@ describe('a bare torchvision ResNet state_dict', () => {
     const e = await loadModel(file(cases().refusals.cifar_stem_pt), { ...cpu, inputShape: [3, 32, 32] }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(GraphError);
     expect((e as Error).message).toMatch(/stem "conv1\.weight" is \[64, 3, 3, 3\].*export_resgpu\.py.*torch\.onnx\.export/s);
+  });
+});
+
+describe('an ONNX file whose image size is dynamic', () => {
+  test('needs inputShape, and says so', async () => {
+    const e = await loadModel(file(cases().refusals.dynamic_hw_onnx), cpu).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(GraphError);
+    expect((e as Error).message).toMatch(/input "x" is not .* with fixed sizes \(pass the sizes the file leaves dynamic as loadModel\(file, \{ inputShape: \[C, H, W\] \}\)\)/);
+  });
+  test('takes them from inputShape', async () => {
+    const c = cases().networks.find((n) => n.name === 'pooling')!;
+    const model = await loadModel(file(cases().refusals.dynamic_hw_onnx), { ...cpu, inputShape: c.input_shape });
+    expect(model.inputShape).toEqual(c.input_shape);
+    expect(scaledError(await model.run(floats(c.inputs.x)), c.inputs.float32.map(num))).toBeLessThanOrEqual(2e-4);
+    await expect(loadModel(file(cases().refusals.dynamic_hw_onnx), { ...cpu, inputShape: [3, 19, 23] })).rejects.toBeInstanceOf(OptionError);
   });
 });
 

@@ -10,7 +10,8 @@ as training would leave them, and is written as <name>.pt (torch.save(state_dict
 <name>.safetensors (tools/export_resgpu.py), <name>.opset13.onnx and <name>.opset17.onnx
 (torch.onnx.export, batch dynamic). cases.json records per network its input shape, files,
 `inputs` (rows, x, and PyTorch's outputs in float32 and in float64 (model.double())), and which
-files exist; `layouts`: the float tensors (key, shape) of each named torchvision ResNet
+files exist (and pooling.dynamic_hw.onnx: the pooling network, seeded alike, with its H and W
+dynamic); `layouts`: the float tensors (key, shape) of each named torchvision ResNet
 (resnet18 to resnet152, the wide ones, and resnext50_32x4d, which must be refused); `refusals`: the files and messages of what must be refused (a 3×3-stem state_dict,
 a groups=2 convolution through ONNX and through the exporter); `pooling`: PyTorch's max and
 average pooling of images holding NaN and ±Inf; `asymmetric_conv`: a conv after F.pad unequal per
@@ -133,7 +134,13 @@ def refusals(out):
         exporter = None
     except ExportError as e:
         exporter = str(e)
+    # The pooling network with its image size left dynamic: the load option inputShape gives it.
+    torch.manual_seed(3)
+    torch.onnx.export(randomize(Pooling(), 1003), torch.randn(1, 2, 19, 23), os.path.join(out, "pooling.dynamic_hw.onnx"),
+                      opset_version=13, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch", 2: "h", 3: "w"}, "y": {0: "batch"}})
     return {"cifar_stem_pt": "cifar_stem.pt", "grouped_onnx": "grouped.onnx", "grouped_exporter": exporter,
+            "dynamic_hw_onnx": "pooling.dynamic_hw.onnx",
             "grouped_written": os.path.exists(os.path.join(out, "grouped.safetensors"))}
 
 
