@@ -14,6 +14,7 @@ export const TORCH_CASES_DIR = resolve(import.meta.dirname, '.generated/torch');
 export default async function setup(): Promise<void> {
   await build({ logLevel: 'warn' });
   await build({ configFile: resolve(import.meta.dirname, '../vite.cli.config.ts'), logLevel: 'warn' }); // dist/cli.js, the resgpu command
+  await build({ configFile: resolve(import.meta.dirname, '../serve/vite.config.ts'), logLevel: 'warn' }); // serve/dist, resgpu-serve
   rmSync(TORCH_CASES_DIR, { recursive: true, force: true });
   execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python/make_torch_cases.py'), TORCH_CASES_DIR], {
     stdio: ['ignore', 'inherit', 'inherit'],
