@@ -15,6 +15,12 @@ export default async function setup(): Promise<void> {
   await build({ logLevel: 'warn' });
   await build({ configFile: resolve(import.meta.dirname, '../vite.cli.config.ts'), logLevel: 'warn' }); // dist/cli.js, the resgpu command
   await build({ configFile: resolve(import.meta.dirname, '../serve/vite.config.ts'), logLevel: 'warn' }); // serve/dist, resgpu-serve
+  // The library's declarations (vite emptied dist): here once, not in each packaging test, which
+  // run in parallel and would write them at the same time as the other packs them.
+  execFileSync(process.execPath, [resolve(import.meta.dirname, '../node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: resolve(import.meta.dirname, '..'),
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   rmSync(TORCH_CASES_DIR, { recursive: true, force: true });
   execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python/make_torch_cases.py'), TORCH_CASES_DIR], {
     stdio: ['ignore', 'inherit', 'inherit'],
