@@ -6,6 +6,13 @@ import { oipRoutes } from './oip/routes.js';
 import { ModelTable, ServedModel, type ModelSource } from './served-model.js';
 import { v1Routes } from './v1/routes.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Requests received, answered, and given up by their client before the answer. */
+    requestCounts: { received: number; answered: number; abandoned: number };
+  }
+}
+
 export interface ServeOptions {
   /** Coalesce concurrent requests into one run (default true). */
   batching?: boolean;
@@ -73,7 +80,13 @@ export async function buildApp(sources: readonly ModelSource[], options: ServeOp
     const name = (request.params as { name?: unknown } | undefined)?.name;
     return served?.name ?? (typeof name === 'string' && table.find(name) ? name : '');
   };
+  // What a drain is checked against: every request received gets its answer (or its client left).
+  const counts = { received: 0, answered: 0, abandoned: 0 };
+  app.decorate('requestCounts', counts);
+  app.addHook('onRequest', async () => void counts.received++);
+  app.addHook('onRequestAbort', async (_request) => void counts.abandoned++); // Fastify wants exactly one parameter here
   app.addHook('onResponse', async (request, reply) => {
+    counts.answered++;
     const route = request.routeOptions.url ?? 'unmatched';
     const model = modelLabel(request);
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode), model });

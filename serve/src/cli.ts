@@ -122,6 +122,10 @@ async function runServer(config: ServeConfig, out: (s: string) => void): Promise
   else out(ready);
   await untilSignal();
   await shutdown(app);
+  const { received, answered, abandoned } = app.requestCounts;
+  const drained = `resgpu: stopped; answered ${answered} of the ${received} requests received${abandoned ? ` (${abandoned} given up by their clients)` : ''}`;
+  if (worker) process.stderr.write(`${drained} (worker ${worker.id})\n`);
+  else out(drained);
   await Promise.all(sources.map((s) => s.model.dispose()));
   return EXIT.ok;
 }
@@ -129,7 +133,10 @@ async function runServer(config: ServeConfig, out: (s: string) => void): Promise
 /**
  * Fastify's close() stops accepting connections, answers 503 to requests arriving on kept-alive
  * connections meanwhile, and resolves once every request already received has its answer; the
- * batcher keeps running until then, so no queued request is dropped.
+ * batcher keeps running until then, so no queued request is dropped. Node closes the idle
+ * kept-alive connections at once: a request a client was sending on one just then was never
+ * received, and its client sees the connection close (HTTP/1.1's keep-alive race; a load
+ * balancer retries it elsewhere, and Kubernetes stops routing to a pod before it signals it).
  */
 async function shutdown(app: FastifyInstance): Promise<void> {
   await app.close();

@@ -58,6 +58,9 @@ test('SIGTERM with 50 requests in flight, /v1 and /v2 (JSON and binary): all ans
   });
   expect(await server.exited).toBe(0);
   await expect(fetch(`${server.url}/v2/health/live`)).rejects.toThrow();
+  const [, answered, received] = /answered (\d+) of the (\d+) requests received/.exec(server.stdout()) ?? [];
+  expect(Number(received)).toBeGreaterThanOrEqual(50);
+  expect(answered).toBe(received);
 });
 
 test('two models in one process answer independently, each with its own batcher, readiness and metrics', async () => {

@@ -61,7 +61,7 @@ export function runCli(args: string[], options: { input?: string; env?: NodeJS.P
  * `resgpu-serve ...` in a child process (or `resgpu serve ...` with `via: 'resgpu'`); resolves
  * once it prints its URL.
  */
-export function spawnServer(args: string[], { via = 'resgpu-serve', cwd = ROOT }: { via?: 'resgpu' | 'resgpu-serve'; cwd?: string } = {}): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null>; stderr: () => string }> {
+export function spawnServer(args: string[], { via = 'resgpu-serve', cwd = ROOT }: { via?: 'resgpu' | 'resgpu-serve'; cwd?: string } = {}): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null>; stdout: () => string; stderr: () => string }> {
   const command = via === 'resgpu' ? [BIN, 'serve'] : [SERVE_BIN];
   const child = spawn(process.execPath, [...command, ...args, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -72,7 +72,7 @@ export function spawnServer(args: string[], { via = 'resgpu-serve', cwd = ROOT }
     child.stdout!.on('data', (d) => {
       stdout += d;
       const url = /at (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1];
-      if (url) ok({ child, url, exited, stderr: () => stderr });
+      if (url) ok({ child, url, exited, stdout: () => stdout, stderr: () => stderr });
     });
     void exited.then((code) => fail(new Error(`${via} exited (${code}) before it was ready: ${stderr}`)));
   });
