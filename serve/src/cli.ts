@@ -5,7 +5,8 @@ import { CliError, EXIT, intOption, parseCommand } from 'resgpu/cli';
 import { buildApp, SERVE_DEFAULTS, type ServeOptions } from './app.js';
 import { loadAll, parseModelArgs, type ModelArg } from './model-args.js';
 
-export const SERVE_HELP = `Usage: resgpu-serve MODEL... [options]      (or: resgpu serve MODEL... [options])
+export const SERVE_HELP = `Usage: resgpu serve MODEL... [options]
+       resgpu-serve MODEL... [options]         (the same command, from the resgpu-serve package)
 
 Serves each MODEL (a .pt/.pth, .safetensors or .onnx file, as a path or an http(s) URL) over
 HTTP, and prints the URL once every model is loaded. MODEL may be NAME=PATH or
