@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { watPlugin } from './tools/vite-plugin-wat.mjs';
+import { wgslPlugin } from './tools/vite-plugin-wgsl.mjs';
 
 const here = (path: string) => resolve(import.meta.dirname, path);
 
 export default defineConfig({
   // WebAssembly text (src/runtime/wasm/*.wat) is assembled on import, for the bundle and the tests alike.
-  plugins: [watPlugin()],
+  plugins: [watPlugin(), wgslPlugin()],
   build: {
     target: 'es2022',
     outDir: 'dist',
