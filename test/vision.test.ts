@@ -11,18 +11,20 @@ import { maxRelativeError } from './helpers/compare.js';
  * narrow Bottleneck (resnet50's layout), each from a bare .pt state_dict (inferred from its keys),
  * the exporter's .safetensors and ONNX at opsets 13 and 17; and a model of the other image ops
  * (BatchNorm2d on the input, a dilated rectangular conv with bias, average pooling with and
- * without count_include_pad and ceil_mode, dilated max pooling) through the exporter and ONNX.
+ * without count_include_pad and ceil_mode, dilated max pooling) through the exporter and ONNX;
+ * and a conv padded unequally per side (ONNX's pads) against F.pad + F.conv2d.
  */
 interface Network {
   name: string;
   input_shape: number[];
   output_size: number;
-  files: { pt?: string; safetensors: string; onnx: Record<string, string> };
+  files: { pt?: string; safetensors?: string; onnx: Record<string, string> };
   inputs: { rows: number; x: (number | string)[]; float32: (number | string)[]; float64: (number | string)[] };
 }
 interface Cases {
   networks: Network[];
-  refusals: { cifar_stem_pt: string; grouped_onnx: string; grouped_exporter: string | null; grouped_written: boolean };
+  refusals: { cifar_stem_pt: string; grouped_onnx: string; grouped_exporter: string | null; grouped_written: boolean; dynamic_hw_onnx: string };
+  asymmetric_conv: { x: number[]; weight: number[]; bias: number[]; float64: number[]; input_shape: number[]; weight_shape: number[]; attrs: Record<string, number[]>; output_shape: number[] };
   pooling: { x: (number | string)[]; shape: number[]; ops: { op: string; attrs: Record<string, unknown>; float32: (number | string)[]; float64: (number | string)[]; shape: number[] }[] };
 }
 
@@ -40,7 +42,7 @@ const cpu = { backend: 'cpu' } as const;
 describe.each(cases().networks)('$name', (c) => {
   const loads: [string, Uint8Array, boolean][] = [
     ...(c.files.pt ? [[`${c.files.pt} (a bare state_dict)`, file(c.files.pt), true] as [string, Uint8Array, boolean]] : []),
-    [c.files.safetensors, file(c.files.safetensors), true],
+    ...(c.files.safetensors ? [[c.files.safetensors, file(c.files.safetensors), true] as [string, Uint8Array, boolean]] : []),
     ...Object.values(c.files.onnx).map((f): [string, Uint8Array, boolean] => [f, file(f), false]),
   ];
   test.each(loads)("%s matches PyTorch on backend 'cpu'", async (what, bytes, float64) => {
@@ -86,6 +88,21 @@ describe('a bare torchvision ResNet state_dict', () => {
   });
 });
 
+describe('an ONNX file whose image size is dynamic', () => {
+  test('needs inputShape, and says so', async () => {
+    const e = await loadModel(file(cases().refusals.dynamic_hw_onnx), cpu).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(GraphError);
+    expect((e as Error).message).toMatch(/input "x" is not .* with fixed sizes \(pass the sizes the file leaves dynamic as loadModel\(file, \{ inputShape: \[C, H, W\] \}\)\)/);
+  });
+  test('takes them from inputShape', async () => {
+    const c = cases().networks.find((n) => n.name === 'pooling')!;
+    const model = await loadModel(file(cases().refusals.dynamic_hw_onnx), { ...cpu, inputShape: c.input_shape });
+    expect(model.inputShape).toEqual(c.input_shape);
+    expect(scaledError(await model.run(floats(c.inputs.x)), c.inputs.float32.map(num))).toBeLessThanOrEqual(2e-4);
+    await expect(loadModel(file(cases().refusals.dynamic_hw_onnx), { ...cpu, inputShape: [3, 19, 23] })).rejects.toBeInstanceOf(OptionError);
+  });
+});
+
 describe('refusals', () => {
   test('a groups=2 convolution in ONNX, by name', async () => {
     const e = await loadModel(file(cases().refusals.grouped_onnx), cpu).catch((x: unknown) => x);
@@ -122,4 +139,19 @@ describe('pooling of NaN and ±Inf, as PyTorch', () => {
     const y = await model.run(floats(cases().pooling.x));
     expect([...y].map(String)).toEqual(p.float64.map((v) => String(num(v))));
   });
+});
+
+test('a conv padded unequally per side ([top, left, bottom, right]) computes F.pad + F.conv2d', async () => {
+  const { encodeSafetensors } = await import('../src/index.js');
+  const c = cases().asymmetric_conv;
+  const weights = encodeSafetensors([
+    { name: 'w', shape: c.weight_shape, data: Float64Array.from(c.weight) },
+    { name: 'b', shape: [c.bias.length], data: Float64Array.from(c.bias) },
+  ]);
+  const node = { op: 'conv2d', inputs: ['x'], output: 'y', params: { weight: 'w', bias: 'b' }, attrs: c.attrs };
+  const graph = { format: 'resgpu-graph', version: 2, inputs: [{ name: 'x', shape: c.input_shape }], outputs: ['y'], nodes: [node, { op: 'flatten', inputs: ['y'], output: 'f' }] };
+  graph.outputs = ['f'];
+  const model = await loadModel({ weights, graph: graph as never }, cpu);
+  expect(model.outputSize).toBe(c.output_shape.reduce((a, b) => a * b, 1));
+  expect(scaledError(await model.run(floats(c.x)), c.float64)).toBeLessThanOrEqual(1e-6); // the output is float32
 });

@@ -15,14 +15,17 @@ and resgpu_manifest.py (the manifest's float64 interpreter).
     python3 tools/export_resgpu.py whole_model.pth model.safetensors   # a torch.save(model) file
     python3 tools/export_resgpu.py model.pth out.safetensors --features @names.txt --labels no,yes
     python3 tools/export_resgpu.py model.pth out.safetensors --input-shape 30
+    python3 tools/export_resgpu.py resnet.pth out.safetensors --input-shape 3,224,224
 
 The graph is the real forward graph, read by torch.fx symbolic tracing: torch.nn modules are
 leaves, the model's own modules (and nn.Sequential) are traced through. Linear, BatchNorm1d,
 LayerNorm (over the last dimension), ReLU, LeakyReLU, GELU (erf or tanh), SiLU, Sigmoid, Tanh,
 the residual add, Dropout, Identity and Flatten, as modules or as their functions
-(F.relu, torch.sigmoid, x.relu(), x + y, torch.flatten(x, 1), ...) become manifest nodes; anything
-else is refused by name, saying where it sits. Tensors are named by their state_dict keys,
-values by fx's node names. The input's row shape defaults to [in_features of the first Linear].
+(F.relu, torch.sigmoid, x.relu(), x + y, torch.flatten(x, 1), ...) become manifest nodes, and for
+images Conv2d (groups=1), BatchNorm2d, MaxPool2d, AvgPool2d and AdaptiveAvgPool2d((1, 1)), so that
+torchvision's ResNets export as they are; anything else is refused by name, saying where it sits.
+Tensors are named by their state_dict keys, values by fx's node names. The input's row shape
+defaults to [in_features of the first Linear]; an image model needs it (input_shape=[C, H, W]).
 
 Before writing anything, the manifest is run by a float64 interpreter written from the format's
 documented semantics (run_manifest) beside the model's own forward() in float64; a file whose

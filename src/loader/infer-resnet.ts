@@ -51,10 +51,11 @@ export function inferResnet(tensors: TensorMap, inputShape: readonly number[] | 
   /** A conv without bias, its weight [out, in, k, k]; returns its output channels. */
   const conv = (prefix: string, x: string, inC: number, k: number, stride: number, outC: number | null, what: string): [string, number] => {
     if (has(`${prefix}.bias`)) refuse(`"${prefix}" has a bias; torchvision's convolutions have none`);
-    const [out, inGot] = tensor(`${prefix}.weight`, [outC, null, k, k], what) as [number, number];
-    if (inGot !== inC) {
-      refuse(`"${prefix}.weight" takes ${inGot} channels where the layer before gives ${inC}${inGot * 2 <= inC ? ' (a grouped convolution, as in ResNeXt?)' : ''}`);
+    const got = shapes.get(`${prefix}.weight`);
+    if (got?.length === 4 && got[1] !== inC && got[2] === k && got[3] === k) {
+      refuse(`"${prefix}.weight" takes ${got[1]} channels where the layer before gives ${inC}${got[1]! * 2 <= inC ? ' (a grouped convolution, as in ResNeXt?)' : ''}`);
     }
+    const [out] = tensor(`${prefix}.weight`, [outC, inC, k, k], what) as [number];
     return [emit('conv2d', prefix, x, { weight: `${prefix}.weight` }, { stride: [stride, stride], padding: [(k - 1) / 2, (k - 1) / 2] }), out];
   };
   const bn = (prefix: string, x: string, c: number): string => {

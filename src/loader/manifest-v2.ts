@@ -17,7 +17,8 @@ export type ManifestAttr = number | string | boolean | number[];
 export interface ManifestNode {
   /**
    * The node's op: 'linear', 'batchnorm', 'layernorm', 'activation', 'add', 'dropout',
-   * 'identity', 'flatten' (more as resgpu learns them; an unknown op is refused by name).
+   * 'identity', 'flatten', and for images 'conv2d', 'maxpool2d', 'avgpool2d', 'global_avgpool'
+   * (more as resgpu learns them; an unknown op is refused by name).
    */
   op: string;
   /** The module path in the source model (e.g. "blocks.0.linear1"), for messages and describe(); defaults to `output`. */

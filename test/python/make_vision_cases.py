@@ -10,9 +10,12 @@ as training would leave them, and is written as <name>.pt (torch.save(state_dict
 <name>.safetensors (tools/export_resgpu.py), <name>.opset13.onnx and <name>.opset17.onnx
 (torch.onnx.export, batch dynamic). cases.json records per network its input shape, files,
 `inputs` (rows, x, and PyTorch's outputs in float32 and in float64 (model.double())), and which
-files exist; `refusals`: the files and messages of what must be refused (a 3×3-stem state_dict,
+files exist (and pooling.dynamic_hw.onnx: the pooling network, seeded alike, with its H and W
+dynamic); `layouts`: the float tensors (key, shape) of each named torchvision ResNet
+(resnet18 to resnet152, the wide ones, and resnext50_32x4d, which must be refused); `refusals`: the files and messages of what must be refused (a 3×3-stem state_dict,
 a groups=2 convolution through ONNX and through the exporter); `pooling`: PyTorch's max and
-average pooling of images holding NaN and ±Inf. Fixed seeds: the same files on every run.
+average pooling of images holding NaN and ±Inf; `asymmetric_conv`: a conv after F.pad unequal per
+side, in float64. Fixed seeds: the same files on every run.
 """
 import copy
 import json
@@ -81,12 +84,14 @@ class Pooling(nn.Module):
 
 
 NETWORKS = {
-    # name: (make, input shape, rows, write .pt)
-    "resnet18": (lambda: resnet18(num_classes=10), (3, 64, 64), 1, True),
-    "basic_gray": (lambda: with_stem(ResNet(BasicBlock, [1, 2, 1, 1], num_classes=7), 1), (1, 32, 32), 2, True),
-    "bottleneck": (lambda: ResNet(Bottleneck, [1, 1, 1, 1], num_classes=4, width_per_group=16), (3, 32, 32), 2, True),
-    "pooling": (Pooling, (2, 19, 23), 3, False),
+    # name: (make, input shape, rows, files beside ONNX)
+    "resnet18": (lambda: resnet18(num_classes=10), (3, 64, 64), 1, ("pt", "safetensors")),
+    "basic_gray": (lambda: with_stem(ResNet(BasicBlock, [1, 2, 1, 1], num_classes=7), 1), (1, 32, 32), 2, ("pt", "safetensors")),
+    "bottleneck": (lambda: ResNet(Bottleneck, [1, 1, 1, 1], num_classes=4, width_per_group=16), (3, 32, 32), 2, ("pt", "safetensors")),
+    "pooling": (Pooling, (2, 19, 23), 3, ("safetensors",)),
 }
+LAYOUTS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "wide_resnet50_2", "wide_resnet101_2",
+           "resnext50_32x4d")
 
 
 def export_onnx(model, x, stem):
@@ -100,13 +105,15 @@ def export_onnx(model, x, stem):
 
 
 def network_case(out, index, name):
-    make, shape, rows, pt = NETWORKS[name]
+    make, shape, rows, formats = NETWORKS[name]
     torch.manual_seed(index)
     model = randomize(make(), 1000 + index)
     x = torch.randn(rows, *shape, generator=torch.Generator().manual_seed(100 + index))
-    files = {"safetensors": f"{name}.safetensors", "onnx": export_onnx(model, x, os.path.join(out, name))}
-    export_model(model, os.path.join(out, files["safetensors"]), input_shape=list(shape))
-    if pt:
+    files = {"onnx": export_onnx(model, x, os.path.join(out, name))}
+    if "safetensors" in formats:
+        files["safetensors"] = f"{name}.safetensors"
+        export_model(model, os.path.join(out, files["safetensors"]), input_shape=list(shape))
+    if "pt" in formats:
         files["pt"] = f"{name}.pt"
         torch.save(model.state_dict(), os.path.join(out, files["pt"]))
     with torch.no_grad():
@@ -127,8 +134,36 @@ def refusals(out):
         exporter = None
     except ExportError as e:
         exporter = str(e)
+    # The pooling network with its image size left dynamic: the load option inputShape gives it.
+    torch.manual_seed(3)
+    torch.onnx.export(randomize(Pooling(), 1003), torch.randn(1, 2, 19, 23), os.path.join(out, "pooling.dynamic_hw.onnx"),
+                      opset_version=13, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch", 2: "h", 3: "w"}, "y": {0: "batch"}})
     return {"cifar_stem_pt": "cifar_stem.pt", "grouped_onnx": "grouped.onnx", "grouped_exporter": exporter,
+            "dynamic_hw_onnx": "pooling.dynamic_hw.onnx",
             "grouped_written": os.path.exists(os.path.join(out, "grouped.safetensors"))}
+
+
+def layouts():
+    """The state_dict keys and shapes of torchvision's named ResNets (float tensors only; num_classes 1000)."""
+    import torchvision.models as tv
+    result = {}
+    for name in LAYOUTS:
+        model = getattr(tv, name)()
+        sd = model.state_dict()
+        result[name] = [[k, list(v.shape)] for k, v in sd.items() if v.is_floating_point()]
+    return result
+
+
+def asymmetric_conv():
+    """A conv after F.pad unequal per side, in float64: what a conv2d node with padding [top, left, bottom,
+    right] (ONNX's pads) computes. (torch 1.13 exports F.pad's pads as a computed subgraph, not a constant.)"""
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 3, 8, 7, generator=g).double()
+    w, b = torch.randn(4, 3, 3, 2, generator=g).double(), torch.randn(4, generator=g).double()
+    y = F.conv2d(F.pad(x, (1, 2, 0, 1)), w, b, stride=2)
+    return {"x": encode(x.float()), "weight": encode(w), "bias": encode(b), "float64": encode(y), "input_shape": [3, 8, 7],
+            "weight_shape": list(w.shape), "attrs": {"stride": [2, 2], "padding": [0, 1, 1, 2]}, "output_shape": list(y.shape[1:])}
 
 
 def pooling_specials():
@@ -149,7 +184,8 @@ def pooling_specials():
 def main(out):
     os.makedirs(out, exist_ok=True)
     cases = {"networks": [network_case(out, i, name) for i, name in enumerate(NETWORKS)],
-             "refusals": refusals(out), "pooling": pooling_specials()}
+             "refusals": refusals(out), "pooling": pooling_specials(), "layouts": layouts(),
+             "asymmetric_conv": asymmetric_conv()}
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
 

@@ -124,6 +124,13 @@ export class OnnxGraph {
   }
 }
 
+/**
+ * An ONNX op's rule (rules.ts): reads one node, writes its op-graph node(s) (or records a constant)
+ * and returns true, or returns false (the node is then reported as unsupported; a rule may first
+ * add a more precise problem).
+ */
+export type Rule = (n: Node, g: OnnxGraph, what: string) => boolean;
+
 /** `${opType} (${name})`: how messages name an ONNX node. */
 export const describeNode = (n: Node): string => `${n.opType} (${n.name || n.output?.[0]})`;
 

@@ -1,8 +1,7 @@
 import { outputSize, type Axis } from '../../graph/kinds/spatial.js';
 import type { ManifestAttr } from '../manifest-v2.js';
 import { floats, type Node } from './decode.js';
-import type { OnnxGraph } from './graph.js';
-import type { Rule } from './rules.js';
+import type { OnnxGraph, Rule } from './graph.js';
 
 /**
  * The ONNX ops of image models (torchvision's ResNets as torch.onnx.export writes them at opsets

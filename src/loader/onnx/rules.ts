@@ -1,7 +1,7 @@
 import { DEFAULT_NORM_EPS as DEFAULT_BATCHNORM_EPS } from '../../graph/op-graph.js';
 import type { RawTensor } from '../tensors.js';
 import { floats, rawTensor, type Node } from './decode.js';
-import { perColumn, type OnnxGraph } from './graph.js';
+import { perColumn, type OnnxGraph, type Rule } from './graph.js';
 import { IMAGE_RULES } from './image-rules.js';
 
 /**
@@ -11,7 +11,7 @@ import { IMAGE_RULES } from './image-rules.js';
  * LayerNorm, GELU and SiLU are matched before these run (patterns.ts). Adding an op: one
  * entry in RULES.
  */
-export type Rule = (n: Node, g: OnnxGraph, what: string) => boolean;
+export type { Rule } from './graph.js';
 
 /** [in, out] (MatMul, Gemm with transB = 0) → [out, in], times alpha. */
 function transposed(t: RawTensor, alpha: number): Float64Array {
