@@ -49,6 +49,14 @@ test('a BasicBlock is 2 dispatches with either shortcut, a Bottleneck 3', async 
   expect((await ops('bottleneck')).slice(1, 4)).toEqual(['conv2d+relu', 'conv2d+relu', 'conv2d+projection+add+relu']);
 });
 
+test('a BatchNorm before a conv folds into it only when the conv has no padding', async () => {
+  const steps = fuseGraph(await streamModel(makeRandomCnn('bottleneck').bytes).complete()).steps;
+  const stepOf = (node: string) => steps.find((s) => s.nodes.includes(node))!;
+  expect(stepOf('pre.unpadded').nodes).toEqual(['pre.unpadded', 'unpadded', 'unpadded.relu']);
+  expect(stepOf('pre.padded')).toMatchObject({ kind: 'elementwise', op: 'scale_shift', nodes: ['pre.padded'] });
+  expect(stepOf('padded').nodes).toEqual(['padded']);
+});
+
 /** conv 3×3 (padding 1) → max pooling 2×2, on images holding NaN, +Inf and -Inf. */
 function specialsNet() {
   const weight = Float32Array.from({ length: 2 * 2 * 9 }, (_, i) => ((i * 7) % 5) / 5 - 0.4);

@@ -22,6 +22,7 @@ interface Network {
 interface Cases {
   networks: Network[];
   pooling: { x: (number | string)[]; shape: number[]; ops: { op: string; attrs: Record<string, unknown>; float32: (number | string)[] }[] };
+  asymmetric_conv: { input_shape: number[]; output_shape: number[]; weight_shape: number[]; weight: number[]; bias: number[]; attrs: Record<string, unknown>; x: (number | string)[]; float64: number[] };
 }
 
 const cases = (): Cases => JSON.parse(readFileSync(join(VISION_CASES_DIR, 'cases.json'), 'utf8')) as Cases;
@@ -73,4 +74,17 @@ describe('pooling of NaN and ±Inf on WebGPU, as PyTorch', () => {
     expect([...y].map(String)).toEqual(p.float32.map((v) => String(num(v))));
     await model.dispose();
   });
+});
+
+test('a conv padded unequally per side ([top, left, bottom, right]) computes F.pad + F.conv2d, its image output back in NCHW', async () => {
+  const c = cases().asymmetric_conv;
+  const weights = encodeSafetensors([
+    { name: 'w', shape: c.weight_shape, data: Float64Array.from(c.weight) },
+    { name: 'b', shape: [c.bias.length], data: Float64Array.from(c.bias) },
+  ]);
+  const node = { op: 'conv2d', inputs: ['x'], output: 'y', params: { weight: 'w', bias: 'b' }, attrs: c.attrs };
+  const graph = { format: 'resgpu-graph', version: 2, inputs: [{ name: 'x', shape: c.input_shape }], outputs: ['y'], nodes: [node] };
+  const model = await loadModel({ weights, graph: graph as never }, { device });
+  expect(scaledError(await model.run(floats(c.x)), c.float64)).toBeLessThanOrEqual(2e-6);
+  await model.dispose();
 });

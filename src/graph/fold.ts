@@ -27,9 +27,9 @@ export interface FoldedPart {
 /** A step as numbers a backend packs: steps.ts says how each is used. */
 export interface FoldedStep {
   parts: FoldedPart[];
-  /** [outFeatures]: gemm: the folded biases, summed over parts; layernorm: β (zeros without); elementwise: zeros. */
+  /** [channels] (steps.ts): gemm and conv: the folded biases, summed over parts; layernorm: β (zeros without); elementwise and pool: zeros. */
   bias: Float64Array;
-  /** [outFeatures] when epilogue.affine. */
+  /** [channels] when epilogue.affine. */
   scale: Float64Array | null;
   shift: Float64Array | null;
   /** layernorm: γ ([outFeatures]); null without (γ = 1) and for other kinds. */

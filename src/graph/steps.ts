@@ -37,8 +37,9 @@ export interface StepActivation {
 export interface Epilogue {
   /**
    * 'identity': add the value `shortcut` (same width as the output);
-   * 'projection' (gemm only): `shortcut` is a second left operand, multiplied by the step's
-   * second part in the same GEMM (`[input | shortcut] · [W ; Ws]`), both biases summed.
+   * 'projection' (gemm and conv): `shortcut` is a second left operand, multiplied by the step's
+   * second part in the same GEMM (`[input | shortcut] · [W ; Ws]`), both biases summed; in a conv
+   * step the second part is a 1×1 conv without padding, reading `shortcut` at its own stride.
    */
   residual: 'none' | 'identity' | 'projection';
   /** A per-column scale and shift after the residual (FoldedStep.scale / shift). */
@@ -97,7 +98,7 @@ export interface Step {
   shortcut: number | null;
   /** Value written. */
   output: number;
-  /** gemm: the Linears stacked along the inner dimension, [main] or [main, projection]; [] otherwise. */
+  /** gemm (conv): the Linears (Conv2ds) stacked along the inner dimension, [main] or [main, projection]; [] otherwise. */
   parts: GemmPart[];
   /** The batchnorm node whose scale and shift the epilogue applies (epilogue.affine), else null. */
   affine: number | null;

@@ -11,8 +11,8 @@ import type { KernelVariant } from './variant.js';
 export type { KernelVariant };
 
 /**
- * Every WebGPU kernel resgpu can dispatch. GEMM kernels come once per weight precision; the
- * LayerNorm and elementwise kernels read no precision-dependent weights. Adding a kernel: its
+ * Every WebGPU kernel resgpu can dispatch. GEMM and conv kernels come once per weight precision;
+ * the LayerNorm, elementwise and pool kernels read no precision-dependent weights. Adding a kernel: its
  * WGSL in shaders/, its definition in this folder, one line here, and a rule in
  * runtime/webgpu/select.ts. The reflection test and the correctness matrix pick it up from here.
  */

@@ -7,8 +7,9 @@ import { KERNELS, type KernelVariant } from '../../kernels/registry.js';
 /**
  * The one place a kernel is chosen for a step at a batch size on a device. Only kernels of the
  * step's kind reading its weight layout (and, for GEMMs, the model's precision) are
- * candidates, since weights are packed once at load, before any batch size is known. LayerNorm
- * and elementwise steps have one kernel each. For GEMM steps, in order:
+ * candidates, since weights are packed once at load, before any batch size is known. LayerNorm,
+ * elementwise, conv (at the model's precision) and pool steps have one kernel each (the `kernel`
+ * option forces the dense steps' only). For GEMM steps, in order:
  *  1. the `kernel` option forces a variant for every step;
  *  2. a winner measured on this adapter for this step's shape and batch (tune.ts);
  *  3. the rule below, which measurements on a software adapter and the kernels' designs give:
