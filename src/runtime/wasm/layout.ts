@@ -1,5 +1,7 @@
 import type { LoweredModel, Step, StepOp } from '../../graph/lower.js';
+import type { ActivationFn } from '../../graph/steps.js';
 import { assignBuffers } from '../buffer-assignment.js';
+import { DESCRIPTOR_BYTES, EPILOGUE_PANEL_BYTES, PANELS_FIELD, writeDescriptor } from './descriptor.js';
 
 /**
  * Where everything lives in the WebAssembly memory, and the step table the module runs
@@ -18,12 +20,11 @@ export const PANEL = 8;
 /** i32 indices of the control words at address 0; gemm.wat owns the first two. */
 export const CONTROL = { barrierCount: 0, barrierGeneration: 1, go: 2, quit: 3, plan: 4, steps: 5, threads: 6, done: 7 } as const;
 const CONTROL_BYTES = 64;
-const DESCRIPTOR_BYTES = 64;
 /** Regions start on cache lines. */
 const ALIGN = 64;
 
-/** The step kinds gemm.wat's descriptors number. */
-const KIND: Record<StepOp, number> = { linear: 0, linear_relu: 1, residual_identity: 2, residual_projection: 3 };
+/** Every lowered op is a gemm step; its activation (residual steps end in ReLU). */
+const ACTIVATION_OF: Record<StepOp, ActivationFn> = { linear: 'none', linear_relu: 'relu', residual_identity: 'relu', residual_projection: 'relu' };
 
 export const padFeatures = (n: number) => Math.ceil(n / PANEL) * PANEL;
 const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
@@ -31,9 +32,9 @@ const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 export interface PackedStepLayout {
   shape: Step;
   panels: number;
-  /** Byte offsets of the step's weight panels and padded bias. */
+  /** Byte offsets of the step's weight panels and of its epilogue vectors (bias, scale, shift per panel). */
   weights: number;
-  bias: number;
+  epilogue: number;
 }
 
 export interface WasmLayout {
@@ -59,9 +60,9 @@ export function layoutModel({ steps: shapes }: LoweredModel, inputSize: number):
   const steps = shapes.map((shape) => {
     const panels = Math.ceil(shape.outFeatures / PANEL);
     const weights = end;
-    const bias = align(weights + panels * (shape.inFeatures + shape.shortcutFeatures) * PANEL * 4);
-    end = align(bias + panels * PANEL * 4);
-    return { shape, panels, weights, bias };
+    const epilogue = align(weights + panels * (shape.inFeatures + shape.shortcutFeatures) * PANEL * 4);
+    end = align(epilogue + panels * EPILOGUE_PANEL_BYTES);
+    return { shape, panels, weights, epilogue };
   });
   // Every value has the same row stride, the widest value's: then row r of any value a buffer
   // holds sits at the same bytes, so threads that each own a range of rows never touch another
@@ -90,24 +91,21 @@ export function valueOffset(layout: WasmLayout, rows: number, v: number): number
  */
 export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array): void {
   const rowSplit = Math.floor(rows / 4) >= 2 * threads;
-  layout.steps.forEach(({ shape, panels, weights, bias }, i) => {
-    const d = (layout.plan + i * DESCRIPTOR_BYTES) / 4;
-    const x = shape.shortcut ?? 0;
-    words.set(
-      [
-        KIND[shape.op], rows, panels,
-        valueOffset(layout, rows, shape.input), layout.strides[shape.input]!, shape.inFeatures,
-        shape.shortcut === null ? 0 : valueOffset(layout, rows, x), shape.shortcut === null ? 0 : layout.strides[x]!, shape.shortcutFeatures,
-        weights, bias,
-        valueOffset(layout, rows, shape.output), layout.strides[shape.output]!,
-        rowSplit ? 0 : 1,
-      ],
-      d,
-    );
+  layout.steps.forEach(({ shape, panels, weights, epilogue }, i) => {
+    const x = shape.shortcut;
+    writeDescriptor(words, layout.plan + i * DESCRIPTOR_BYTES, {
+      kind: 'gemm', rows, panels, columns: shape.outFeatures,
+      a: valueOffset(layout, rows, shape.input), lda: layout.strides[shape.input]!, k1: shape.inFeatures,
+      x: x === null ? 0 : valueOffset(layout, rows, x), ldx: x === null ? 0 : layout.strides[x]!, k2: shape.shortcutFeatures,
+      w: weights, e: epilogue,
+      out: valueOffset(layout, rows, shape.output), ldo: layout.strides[shape.output]!,
+      splitPanels: !rowSplit, identity: shape.op === 'residual_identity', affine: false,
+      activation: ACTIVATION_OF[shape.op], slope: 0, eps: 0,
+    });
   });
 }
 
 /** Cuts every step of a written plan to its first output panel (the load's JIT warm-up, wasm-model.ts). */
 export function firstPanelOnly(layout: WasmLayout, words: Int32Array): void {
-  layout.steps.forEach((_, i) => (words[(layout.plan + i * DESCRIPTOR_BYTES) / 4 + 2] = 1)); // field 8: panels
+  layout.steps.forEach((_, i) => (words[(layout.plan + i * DESCRIPTOR_BYTES + PANELS_FIELD) / 4] = 1));
 }
