@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { ActivationFn } from '../src/graph/steps.js';
 import { erf64 } from './helpers/activations64.js';
 import { kernelHarness, type KernelHarness } from './helpers/wasm-kernels.js';
 
 /**
  * The vector math behind the epilogue's activations (src/runtime/wasm/epilogue.wat: exp, erf,
  * tanh) against float64, over every multiple of 1e-4 in [−10, 10] (as f32) and the extremes.
- * The bounds checked are the ones epilogue.wat states; the measured maxima are printed.
+ * The bounds checked are the ones epilogue.wat states; the measured maxima are printed. Then the
+ * activations on NaN, ±inf, ±0 and other edges against what PyTorch 1.13 returns on the CPU.
  */
 let h: KernelHarness;
 beforeAll(async () => {
@@ -91,4 +93,54 @@ test('tanh: at most 1.5 ulp and 1e-7 absolute error, odd, ±1 at ±inf, subnorma
   const special = apply(TANH, Float32Array.from([Infinity, -Infinity, NaN, 0, -0, 1e-45, -1e-45, 10, -10]));
   expect(Array.from(special)).toEqual([1, -1, NaN, 0, -0, Math.fround(1e-45), -Math.fround(1e-45), 1, -1]);
   expect(Object.is(special[4], -0)).toBe(true);
+});
+
+/**
+ * What PyTorch 1.13 (CPU, its vectorized AVX2 kernels: any tensor of 8 floats or more) returns
+ * for each activation at these inputs, recorded with torch.nn.functional (leaky_relu with slope
+ * 0.01). NaN and infinities must match exactly, zeros with their sign; finite values within
+ * 2e-7 · max(1, |x|) (GELU(−5) is a cancellation, h + h·erf, in PyTorch too: its −1.4901e-6 is
+ * 5.7e-8 from the exact −1.4333e-6). PyTorch's scalar path (tensors under 8 floats) differs in the
+ * sign of GELU's zeros (−0 at −0 and −100): we follow the vectorized one.
+ */
+const EDGES = [-Infinity, Infinity, NaN, -0, 0, -100, -88, -20, 100, -5, 1e-30, -1e-30, -1e-45];
+const PYTORCH: Record<Exclude<ActivationFn, 'none'>, number[]> = {
+  relu: [0, Infinity, NaN, -0, 0, 0, 0, 0, 100, 0, 1.0000000031710769e-30, 0, 0],
+  leaky_relu: [-Infinity, Infinity, NaN, -0, 0, -1, -0.8799999952316284, -0.19999998807907104, 100, -0.04999999701976776, 1.0000000031710769e-30, -9.99999950273831e-33, -0],
+  gelu: [NaN, Infinity, NaN, 0, 0, 0, 0, 0, 100, -1.4901161193847656e-6, 5.000000015855384e-31, -5.000000015855384e-31, 0],
+  gelu_tanh: [NaN, Infinity, NaN, -0, 0, -0, -0, -0, 100, -2.980232238769531e-7, 5.000000015855384e-31, -5.000000015855384e-31, -0],
+  silu: [NaN, Infinity, NaN, -0, 0, -0, -5.328049755387946e-37, -4.1223074731533416e-8, 100, -0.033464252948760986, 5.000000015855384e-31, -5.000000015855384e-31, -0],
+  sigmoid: [0, 1, NaN, 0.5, 0.5, 0, 6.054601485195952e-39, 2.06115369216775e-9, 1, 0.006692850962281227, 0.5, 0.5, 0.5],
+  tanh: [-1, 1, NaN, -0, 0, -1, -1, -1, 1, -0.9999092221260071, 1.0000000031710769e-30, -1.0000000031710769e-30, -1.401298464324817e-45],
+};
+
+test.each(Object.keys(PYTORCH) as (keyof typeof PYTORCH)[])('%s on NaN, ±inf, ±0, subnormals and saturating inputs, as PyTorch 1.13', async (activation) => {
+  h.reset();
+  const width = EDGES.length;
+  const [a, e, out] = [h.alloc(16), h.alloc(48), h.alloc(16)];
+  h.write(a, EDGES);
+  // No bias is a bias of −0, the one addend that leaves every float as it is (−0 + +0 would be +0).
+  h.write(e, new Float32Array(8).fill(-0));
+  const d = { kind: 'elementwise', rows: 1, panels: 2, columns: width, a, lda: 64, k1: 0, x: 0, ldx: 0, k2: 0, w: 0, e, out, ldo: 64 } as const;
+  await h.run([{ ...d, splitPanels: false, identity: false, affine: false, activation, slope: 0.01, eps: 0 }]);
+  const y = h.read(out, width);
+  const wrong = EDGES.flatMap((x, i) => {
+    const [got, want] = [y[i]!, PYTORCH[activation][i]!];
+    const ok = Number.isFinite(want) && want !== 0 ? Math.abs(got - want) <= 2e-7 * Math.max(1, Math.abs(x)) : Object.is(got, want);
+    return ok ? [] : [`${activation}(${Object.is(x, -0) ? '-0' : x}) = ${Object.is(got, -0) ? '-0' : got}, PyTorch: ${Object.is(want, -0) ? '-0' : want}`];
+  });
+  expect(wrong).toEqual([]);
+});
+
+test('layernorm: a row holding ±inf or NaN is NaN throughout, a constant row gives β, as PyTorch', async () => {
+  h.reset();
+  const rows = [[1, Infinity, 2], [1, NaN, 2], [Infinity, -Infinity, 0], [3, 3, 3], [-Infinity, 1, 1]];
+  const [a, g, e, out] = [h.alloc(8 * rows.length), h.alloc(8), h.alloc(24), h.alloc(8 * rows.length)];
+  rows.forEach((r, i) => h.write(a + i * 32, r));
+  h.write(g, [1, 2, 3]);
+  h.write(e, [0.5, 0, -1]); // β
+  const d = { kind: 'layernorm', rows: rows.length, panels: 1, columns: 3, a, lda: 32, k1: 3, x: 0, ldx: 0, k2: 0, w: g, e, out, ldo: 32 } as const;
+  await h.run([{ ...d, splitPanels: false, identity: false, affine: false, activation: 'none', slope: 0, eps: 1e-5 }]);
+  const y = Array.from({ length: rows.length }, (_, i) => Array.from(h.read(out + i * 32, 3)));
+  expect(y).toEqual([[NaN, NaN, NaN], [NaN, NaN, NaN], [NaN, NaN, NaN], [0.5, 0, -1], [NaN, NaN, NaN]]);
 });
