@@ -134,10 +134,16 @@
       (then
         (local.set $c0 (f32x4.add (f32x4.mul (local.get $c0) (v128.load offset=32 (local.get $e))) (v128.load offset=64 (local.get $e))))
         (local.set $c1 (f32x4.add (f32x4.mul (local.get $c1) (v128.load offset=48 (local.get $e))) (v128.load offset=80 (local.get $e))))))
-    (if (i32.and (local.get $mode) (i32.const 15))
+    (local.set $mode (i32.and (local.get $mode) (i32.const 15)))
+    ;; ReLU, the common case, inline (as in $activate); the others through $activate.
+    (if (i32.eq (local.get $mode) (i32.const 1))
       (then
-        (local.set $c0 (call $activate (i32.and (local.get $mode) (i32.const 15)) (f32.load offset=60 (local.get $d)) (local.get $c0)))
-        (local.set $c1 (call $activate (i32.and (local.get $mode) (i32.const 15)) (f32.load offset=60 (local.get $d)) (local.get $c1)))))
+        (local.set $c0 (v128.andnot (local.get $c0) (f32x4.lt (local.get $c0) (v128.const f32x4 0 0 0 0))))
+        (local.set $c1 (v128.andnot (local.get $c1) (f32x4.lt (local.get $c1) (v128.const f32x4 0 0 0 0)))))
+      (else (if (local.get $mode)
+        (then
+          (local.set $c0 (call $activate (local.get $mode) (f32.load offset=60 (local.get $d)) (local.get $c0)))
+          (local.set $c1 (call $activate (local.get $mode) (f32.load offset=60 (local.get $d)) (local.get $c1)))))))
     (v128.store (local.get $out) (local.get $c0))
     (v128.store offset=16 (local.get $out) (local.get $c1)))
 
