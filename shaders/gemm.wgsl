@@ -1,47 +1,27 @@
-// One fused dense layer per dispatch:
-//
-//   SHORTCUT == 0 (linear):              y = act(a · w + bias)
-//   SHORTCUT == 1 (residual, identity):  y = relu(a · w + bias + x)
-//   SHORTCUT == 2 (residual, projection): y = relu([a | x] · w + bias)
-//
-// With a projection the shortcut GEMM runs inside this dispatch: w holds the block's second
-// weight and the shortcut weight stacked along the inner dimension, and bias holds both biases
-// summed, so a residual block costs exactly two dispatches whatever its shortcut.
+// One fused GEMM step per dispatch: y = epilogue(a · w), or epilogue([a | x] · w) with a
+// projection shortcut (RESIDUAL == 2), whose GEMM runs inside this dispatch: w holds the
+// block's second weight and the shortcut weight stacked along the inner dimension, and the
+// bias both biases summed, so a residual block costs exactly two dispatches whatever its
+// shortcut. The epilogue (bias, identity residual, scale and shift, activation, zeroed padding)
+// and the bindings shape, x and params come from shaders/epilogue.wgsl; w and weight4() from
+// the weight prelude (shaders/weights_f32.wgsl or weights_f16.wgsl).
 //
 // Layouts, prepared once at load time (row-major, zero padding; see src/runtime/webgpu/layout.ts
 // and src/kernels/transposed-weights.ts):
-//   a    [rows, inner]           rows padded to a multiple of 4, widths to a multiple of 8
-//   x    [rows, shortcut_inner]  SHORTCUT 2;  [rows, cols] for SHORTCUT 1;  unused for 0
-//   w    [inner + shortcut_inner, cols]   PyTorch's weight transposed, BatchNorm folded in
-//   bias [cols]
-//   y    [rows, cols]
-// Padded columns of y are written as exact zeros (columns >= out_cols), not computed: computed,
-// they would be sum(a * 0) + 0, which is NaN when a row of a holds an Inf, and that NaN would
-// reach every output of the next layer through its padded inner dimension (NaN * 0 = NaN),
-// where PyTorch has none. Zeros keep each row's NaN and Inf where PyTorch has them.
+//   a      [rows, inner]           rows padded to a multiple of 4, widths to a multiple of 8
+//   x      [rows, shortcut_inner]  RESIDUAL 2;  [rows, cols] for RESIDUAL 1;  unused for 0
+//   w      [inner + shortcut_inner, cols]   PyTorch's weight transposed, BatchNorms folded in
+//   params [bias | scale | shift], [cols] each
+//   y      [rows, cols]
 //
 // Each invocation computes a 4 x 8 tile of y in eight named vec4f registers (row i, low and
 // high half). Named registers, not an indexed array: compilers keep them in registers, while
 // an indexed local array can spill (10x slower on SwiftShader). No workgroup memory, so no
 // barriers, which cost a coroutine switch per barrier on SwiftShader.
 
-struct Shape {
-  rows: u32,
-  cols: u32,
-  inner: u32,
-  shortcut_inner: u32,
-  out_cols: u32,
-}
-
-@group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
-@group(0) @binding(2) var<storage, read> x: array<vec4f>;
-// w (binding 3) and weight4() come from the weight prelude: shaders/weights_f32.wgsl or weights_f16.wgsl.
-@group(0) @binding(4) var<storage, read> bias: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> y: array<vec4f>;
 
-override SHORTCUT: u32 = 0u;
-override RELU: bool = true;
 override WORKGROUP_X: u32 = 8u;
 override WORKGROUP_Y: u32 = 8u;
 
@@ -78,18 +58,6 @@ fn accumulate(t: Tile, s0: vec4f, s1: vec4f, s2: vec4f, s3: vec4f, wrow: u32, co
   );
 }
 
-// c4: the vec4 index of these four columns within the row.
-fn finish(acc: vec4f, extra: vec4f, c4: u32) -> vec4f {
-  var v = acc + extra;
-  if (RELU) {
-    // PyTorch's ReLU keeps NaN (a missing value stays missing). WGSL's max(NaN, 0) may return
-    // either operand, so compare instead: NaN < 0 is false and NaN passes through.
-    v = select(v, vec4f(0.0), v < vec4f(0.0));
-  }
-  let col = vec4u(4u * c4) + vec4u(0u, 1u, 2u, 3u);
-  return select(vec4f(0.0), v, col < vec4u(shape.out_cols));
-}
-
 @compute @workgroup_size(WORKGROUP_X, WORKGROUP_Y)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let cols4 = shape.cols / 4u;
@@ -101,9 +69,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = tile_col * 2u;
   let r = tile_row * 4u;
 
-  let b = bias[c];
-  let bh = bias[c + 1u];
-  var t = Tile(b, bh, b, bh, b, bh, b, bh);
+  let z = vec4f(0.0);
+  var t = Tile(z, z, z, z, z, z, z, z);
 
   let inner4 = shape.inner / 4u;
   for (var k = 0u; k < inner4; k++) {
@@ -111,7 +78,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
                    a[(r + 3u) * inner4 + k], 4u * k * cols4 + c, cols4);
   }
 
-  if (SHORTCUT == 2u) {
+  if (RESIDUAL == 2u) {
     // Projection shortcut: continue down w's stacked rows with x as the left operand.
     let short4 = shape.shortcut_inner / 4u;
     let base = shape.inner * cols4;
@@ -121,24 +88,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     }
   }
 
-  var s0l = vec4f(0.0); var s0h = vec4f(0.0);
-  var s1l = vec4f(0.0); var s1h = vec4f(0.0);
-  var s2l = vec4f(0.0); var s2h = vec4f(0.0);
-  var s3l = vec4f(0.0); var s3h = vec4f(0.0);
-  if (SHORTCUT == 1u) {
-    // Identity shortcut: x has y's shape.
-    s0l = x[r * cols4 + c];        s0h = x[r * cols4 + c + 1u];
-    s1l = x[(r + 1u) * cols4 + c]; s1h = x[(r + 1u) * cols4 + c + 1u];
-    s2l = x[(r + 2u) * cols4 + c]; s2h = x[(r + 2u) * cols4 + c + 1u];
-    s3l = x[(r + 3u) * cols4 + c]; s3h = x[(r + 3u) * cols4 + c + 1u];
-  }
-
-  y[r * cols4 + c] = finish(t.r0l, s0l, c);
-  y[r * cols4 + c + 1u] = finish(t.r0h, s0h, c + 1u);
-  y[(r + 1u) * cols4 + c] = finish(t.r1l, s1l, c);
-  y[(r + 1u) * cols4 + c + 1u] = finish(t.r1h, s1h, c + 1u);
-  y[(r + 2u) * cols4 + c] = finish(t.r2l, s2l, c);
-  y[(r + 2u) * cols4 + c + 1u] = finish(t.r2h, s2h, c + 1u);
-  y[(r + 3u) * cols4 + c] = finish(t.r3l, s3l, c);
-  y[(r + 3u) * cols4 + c + 1u] = finish(t.r3h, s3h, c + 1u);
+  y[r * cols4 + c] = epilogue(t.r0l, r, c);
+  y[r * cols4 + c + 1u] = epilogue(t.r0h, r, c + 1u);
+  y[(r + 1u) * cols4 + c] = epilogue(t.r1l, r + 1u, c);
+  y[(r + 1u) * cols4 + c + 1u] = epilogue(t.r1h, r + 1u, c + 1u);
+  y[(r + 2u) * cols4 + c] = epilogue(t.r2l, r + 2u, c);
+  y[(r + 2u) * cols4 + c + 1u] = epilogue(t.r2h, r + 2u, c + 1u);
+  y[(r + 3u) * cols4 + c] = epilogue(t.r3l, r + 3u, c);
+  y[(r + 3u) * cols4 + c + 1u] = epilogue(t.r3h, r + 3u, c + 1u);
 }

@@ -1,34 +1,17 @@
-// Large batches (workgroup-tiled GEMM): one fused dense step, y = epilogue(a · w + bias). Each
+// Large batches (workgroup-tiled GEMM): one fused GEMM step, y = epilogue(a · w). Each
 // workgroup computes a 64 × 64 output tile, each of its 16 × 16 invocations a 4 × 4 block in
 // registers. For every 16-deep slice of the inner dimension the workgroup first stages a 64 × 16
 // tile of the left operand and a 16 × 64 tile of w in workgroup memory (one vec4 of each per
 // invocation), then every invocation reads its operands from there: each value fetched from
 // global memory serves 64 multiply-adds instead of 4.
 //
-//   SHORTCUT == 0 (linear):               y = act(a · w + bias)
-//   SHORTCUT == 1 (residual, identity):   y = relu(a · w + bias + x)
-//   SHORTCUT == 2 (residual, projection): y = relu([a | x] · w + bias), the shortcut as a
-//                                         second pass over the inner dimension
-//
-// Layouts as in gemm.wgsl (widths padded to 8, rows to 4); tiles at the edges are guarded, so
-// no padding to 64 is needed. w and weight4() come from the weight prelude.
+// With a projection shortcut (RESIDUAL == 2) the shortcut GEMM is a second pass over the inner
+// dimension. Layouts as in gemm.wgsl (widths padded to 8, rows to 4); tiles at the edges are
+// guarded, so no padding to 64 is needed. w and weight4() come from the weight prelude; the
+// epilogue and the bindings shape, x and params from shaders/epilogue.wgsl.
 
-struct Shape {
-  rows: u32,
-  cols: u32,
-  inner: u32,
-  shortcut_inner: u32,
-  out_cols: u32, // the step's real width: columns past it are written as exact zeros (see gemm.wgsl)
-}
-
-@group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
-@group(0) @binding(2) var<storage, read> x: array<vec4f>;
-@group(0) @binding(4) var<storage, read> bias: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> y: array<vec4f>;
-
-override SHORTCUT: u32 = 0u;
-override RELU: bool = true;
 
 const TILE_ROWS: u32 = 64u;
 const TILE_COLS4: u32 = 16u; // 64 columns
@@ -48,20 +31,10 @@ fn mac(acc: vec4f, s: vec4f, w0: vec4f, w1: vec4f, w2: vec4f, w3: vec4f) -> vec4
   return acc + s.x * w0 + s.y * w1 + s.z * w2 + s.w * w3;
 }
 
-fn finish(row: u32, c4: u32, cols4: u32, acc: vec4f, b: vec4f) {
-  if (row >= shape.rows) {
-    return;
+fn finish(row: u32, c4: u32, cols4: u32, acc: vec4f) {
+  if (row < shape.rows) {
+    y[row * cols4 + c4] = epilogue(acc, row, c4);
   }
-  var v = acc + b;
-  if (SHORTCUT == 1u) {
-    v += x[row * cols4 + c4];
-  }
-  if (RELU) {
-    // PyTorch's ReLU keeps NaN; WGSL's max(NaN, 0) may not.
-    v = select(v, vec4f(0.0), v < vec4f(0.0));
-  }
-  let col = vec4u(4u * c4) + vec4u(0u, 1u, 2u, 3u);
-  y[row * cols4 + c4] = select(vec4f(0.0), v, col < vec4u(shape.out_cols));
 }
 
 @compute @workgroup_size(16, 16)
@@ -73,7 +46,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_inde
   var t = Block(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
 
   // Part 0 multiplies a by w's first `inner` rows; part 1 (projection only) x by the rest.
-  let passes = select(1u, 2u, SHORTCUT == 2u);
+  let passes = select(1u, 2u, RESIDUAL == 2u);
   for (var part = 0u; part < passes; part++) {
     let depth = select(shape.inner, shape.shortcut_inner, part == 1u);
     let depth4 = depth / 4u;
@@ -120,10 +93,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_inde
   if (c4 >= cols4) {
     return;
   }
-  let b = bias[c4];
   let r = row0 + lid.y * 4u;
-  finish(r, c4, cols4, t.r0, b);
-  finish(r + 1u, c4, cols4, t.r1, b);
-  finish(r + 2u, c4, cols4, t.r2, b);
-  finish(r + 3u, c4, cols4, t.r3, b);
+  finish(r, c4, cols4, t.r0);
+  finish(r + 1u, c4, cols4, t.r1);
+  finish(r + 2u, c4, cols4, t.r2);
+  finish(r + 3u, c4, cols4, t.r3);
 }

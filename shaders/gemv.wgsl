@@ -1,34 +1,18 @@
-// Small batches (GEMV with split-K): one fused dense step, y = epilogue(a · w + bias), for
+// Small batches (GEMV with split-K): one fused GEMM step, y = epilogue(a · w), for
 // batches too small to fill a GPU with output tiles. A workgroup owns COLS4 groups of 4 output
 // columns and ROWS batch rows; its SPLIT invocations per column group each sum a strided slice
 // of the inner dimension, and the partial sums are added in workgroup memory. A 1024-wide layer
 // at batch 1 so runs 128 workgroups of 128 invocations (the register-tiled gemm runs 2), each
 // streaming its columns of w once, which is what bounds batch 1: reading the weights.
 //
-//   SHORTCUT == 0 (linear):               y = act(a · w + bias)
-//   SHORTCUT == 1 (residual, identity):   y = relu(a · w + bias + x)
-//   SHORTCUT == 2 (residual, projection): y = relu([a | x] · w + bias)
-//
+// With a projection shortcut (RESIDUAL == 2), x is a second left operand over w's stacked rows.
 // Layouts as in gemm.wgsl: activations [rows, width] row-major, rows padded to 4 and widths to
 // 8 (so every column group of a dispatched workgroup exists and no row load is out of range);
-// w and weight4() from the weight prelude; bias [cols].
+// w and weight4() from the weight prelude; the epilogue and the bindings shape, x and params
+// from shaders/epilogue.wgsl.
 
-struct Shape {
-  rows: u32,
-  cols: u32,
-  inner: u32,
-  shortcut_inner: u32,
-  out_cols: u32, // the step's real width: columns past it are written as exact zeros (see gemm.wgsl)
-}
-
-@group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
-@group(0) @binding(2) var<storage, read> x: array<vec4f>;
-@group(0) @binding(4) var<storage, read> bias: array<vec4f>;
 @group(0) @binding(5) var<storage, read_write> y: array<vec4f>;
-
-override SHORTCUT: u32 = 0u;
-override RELU: bool = true;
 
 const COLS4: u32 = 2u; // column groups of 4 per workgroup: 8 columns, the feature padding
 const SPLIT: u32 = 64u; // invocations summing slices of the inner dimension, per column group
@@ -72,7 +56,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     t = accumulate(t, a[r * inner4 + k], a[(r + 1u) * inner4 + k], a[(r + 2u) * inner4 + k],
                    a[(r + 3u) * inner4 + k], 4u * k * cols4 + c4, cols4);
   }
-  if (SHORTCUT == 2u) {
+  if (RESIDUAL == 2u) {
     // Projection shortcut: continue down w's stacked rows with x as the left operand.
     let short4 = shape.shortcut_inner / 4u;
     let base = shape.inner * cols4;
@@ -100,15 +84,6 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
   // The epilogue: one invocation per (row, column group).
   if (s < ROWS) {
     let row = r + s;
-    var v = partial[s * SPLIT * COLS4 + cx] + bias[c4];
-    if (SHORTCUT == 1u) {
-      v += x[row * cols4 + c4];
-    }
-    if (RELU) {
-      // PyTorch's ReLU keeps NaN; WGSL's max(NaN, 0) may not.
-      v = select(v, vec4f(0.0), v < vec4f(0.0));
-    }
-    let col = vec4u(4u * c4) + vec4u(0u, 1u, 2u, 3u);
-    y[row * cols4 + c4] = select(vec4f(0.0), v, col < vec4u(shape.out_cols));
+    y[row * cols4 + c4] = epilogue(partial[s * SPLIT * COLS4 + cx], row, c4);
   }
 }

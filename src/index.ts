@@ -8,9 +8,9 @@
  * the backend-neutral model (src/graph), and a backend (src/runtime/<backend>) runs it.
  */
 import { AbortError } from './errors.js';
-import type { ModelSpec } from './graph/spec.js';
-import { streamOfSpec, type StreamedModel } from './graph/stream.js';
-import { streamModelSpec, type ModelSource } from './loader/index.js';
+import type { OpGraph } from './graph/op-graph.js';
+import { streamOfGraph, type StreamedModel } from './graph/stream.js';
+import { streamModel, type ModelSource } from './loader/index.js';
 import { isByteSource } from './loader/source.js';
 import type { Model } from './model.js';
 import { checkOptions, requestedBackend, type LoadOptions } from './options.js';
@@ -31,7 +31,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
   const { signal } = options;
   if (signal?.aborted) throw new AbortError();
   // Reading starts now; choosing the backend, device set-up and layer uploads overlap the download.
-  const model = streamModelSpec(source, options.onProgress, signal);
+  const model = streamModel(source, options.onProgress, signal);
   const loading = (async () => {
     const backend = requested === 'auto' ? await chooseBackend(options) : requested;
     if (backend === 'cpu') return new ReferenceModel(await model.complete(), options);
@@ -49,8 +49,8 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
  * it can be (URLs, Blobs), else from a host copy of the weights when keepWeightsOnHost asks.
  */
 async function onGpu(source: ModelSource, stream: StreamedModel, options: LoadOptions): Promise<Model> {
-  let kept: ModelSpec | null = null;
-  const reload: Reload = rereadable(source) ? () => streamModelSpec(source) : options.keepWeightsOnHost ? () => streamOfSpec(kept!) : null;
+  let kept: OpGraph | null = null;
+  const reload: Reload = rereadable(source) ? () => streamModel(source) : options.keepWeightsOnHost ? () => streamOfGraph(kept!) : null;
   const model = await RecoveringModel.create(stream, reload, options);
   if (options.keepWeightsOnHost && !rereadable(source)) kept = await stream.complete();
   return model;
@@ -90,6 +90,7 @@ export type { ModelSource } from './loader/index.js';
 export type { ByteSource } from './loader/source.js';
 export type { LoadProgress, LoadStage, ProgressCallback } from './graph/stream.js';
 export type { GraphManifest, ManifestLayer, ManifestLinear, ManifestResidualBlock } from './loader/manifest.js';
+export type { GraphManifestV2, ManifestNode, ManifestAttr, RowShape } from './loader/manifest-v2.js';
 export { GRAPH_METADATA_KEY } from './loader/manifest.js';
 export * from './errors.js';
 export { encodeSafetensors, type TensorToWrite } from './loader/safetensors-writer.js';

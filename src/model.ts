@@ -1,5 +1,7 @@
-import type { StepOp } from './graph/lower.js';
+import type { LayerDescription } from './graph/op-graph.js';
 import type { BackendName } from './options.js';
+
+export type { LayerDescription };
 
 /** A loaded model, on either backend. The public contract: extend, never break. */
 export interface Model {
@@ -41,26 +43,15 @@ export interface Model {
   dispose(): Promise<void>;
 }
 
-/** One layer of the model, as describe() lists it. */
-export interface LayerDescription {
-  /** The layer's name in the file (its state_dict prefix). */
-  name: string;
-  type: 'linear' | 'residual_block';
-  /** Features in and out of the layer. */
-  inFeatures: number;
-  /** See `inFeatures`. */
-  outFeatures: number;
-  /** For residual blocks. */
-  shortcut?: 'identity' | 'projection';
-  /** Names of the BatchNorms folded into this layer's linears. */
-  foldedBatchNorms: string[];
-}
-
 /**
- * The fused operation of a dispatch: `linear` (y = x·W + b), `linear_relu`, `residual_identity`
- * (y = relu(h·W2 + b2 + x)) or `residual_projection` (y = relu([h | x]·[W2 ; Ws] + b2 + bs)).
+ * The fused operation of a dispatch. The seed's residual MLP gives `linear` (y = x·W + b),
+ * `linear_relu`, `residual_identity` (y = relu(h·W2 + b2 + x)) and `residual_projection`
+ * (y = relu([h | x]·[W2 ; Ws] + b2 + bs)). Other fusions are named by their parts joined with
+ * '+', in the order they apply: a base (`linear`, `layernorm`, or none for elementwise steps),
+ * then `projection`, `add`, `scale_shift` (a BatchNorm after an add), and the activation, e.g.
+ * `linear+add`, `linear+add+scale_shift+relu`, `linear+gelu`, `layernorm`, `scale_shift+relu`.
  */
-export type KernelName = StepOp;
+export type KernelName = 'linear' | 'linear_relu' | 'residual_identity' | 'residual_projection' | (string & {});
 
 /** One compute dispatch of an inference, with logical (unpadded) sizes. */
 export interface DispatchDescription {
@@ -68,8 +59,10 @@ export interface DispatchDescription {
   kernel: KernelName;
   /** The kernel implementation chosen for it on this device and batch (e.g. 'gemm'). */
   variant: string;
-  /** The layer it computes (LayerDescription.name). */
+  /** The layer it computes, and the fused op nodes, e.g. "blocks.0.linear1 (linear + batchnorm + relu)". */
   layer: string;
+  /** Names of the op nodes this dispatch computes, in graph order. */
+  nodes: string[];
   /** Rows of the batch. */
   batch: number;
   /** Inner size of the main GEMM (features in). */

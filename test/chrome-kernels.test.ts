@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { KernelVariant } from '../src/index.js';
 import { KERNEL_FAMILIES } from '../src/kernels/registry.js';
-import { streamModelSpec } from '../src/loader/index.js';
+import { streamModel } from '../src/loader/index.js';
 import { referenceForward } from '../src/runtime/reference/forward.js';
 import { openChromePage, type ChromePage } from './helpers/chrome.js';
 import { expectClose } from './helpers/compare.js';
-import { halfWeightsForward } from './helpers/half-reference.js';
+import { halfWeightsForward } from './helpers/fused-reference.js';
 import { makeRandomModel, randomInput, type ModelConfig } from './helpers/random-model.js';
 
 /**
@@ -45,7 +45,7 @@ describe.each(CASES)('Chrome kernels: $name model', ({ name, config, batches }) 
     '%s, %s weights',
     async (kernel, precision) => {
       const { bytes } = makeRandomModel(config);
-      const spec = await streamModelSpec(bytes).complete();
+      const spec = await streamModel(bytes).complete();
       const url = chrome.serve(`kernels-${name}.safetensors`, bytes);
       const tested = batches.filter((b) => b <= KERNEL_FAMILIES[kernel][precision].maxRows);
       const inputs = tested.map((b) => Array.from(randomInput(b, config.input, b)));

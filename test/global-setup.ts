@@ -5,6 +5,8 @@ import { build } from 'vite';
 
 /** Where test/python/make_torch_cases.py writes the PyTorch parity cases for this run. */
 export const TORCH_CASES_DIR = resolve(import.meta.dirname, '.generated/torch');
+/** Where test/python/make_family_cases.py writes the residual network families (rtdl, widedeep, pre-LN GELU/SiLU, seed). */
+export const FAMILY_CASES_DIR = resolve(import.meta.dirname, '.generated/families');
 
 /**
  * Before any test: build the bundle the Chrome suite loads, from the current sources, and make
@@ -14,8 +16,8 @@ export const TORCH_CASES_DIR = resolve(import.meta.dirname, '.generated/torch');
 export default async function setup(): Promise<void> {
   await build({ logLevel: 'warn' });
   await build({ configFile: resolve(import.meta.dirname, '../vite.cli.config.ts'), logLevel: 'warn' }); // dist/cli.js, the resgpu command
-  rmSync(TORCH_CASES_DIR, { recursive: true, force: true });
-  execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python/make_torch_cases.py'), TORCH_CASES_DIR], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  for (const [script, dir] of [['make_torch_cases.py', TORCH_CASES_DIR], ['make_family_cases.py', FAMILY_CASES_DIR]] as const) {
+    rmSync(dir, { recursive: true, force: true });
+    execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python', script), dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
 }

@@ -1,6 +1,6 @@
 import { beforeAll, expect, test } from 'vitest';
 import { AbortError, GpuLimitError, loadModel, OptionError, ResgpuError } from '../src/index.js';
-import { streamModelSpec } from '../src/loader/index.js';
+import { streamModel } from '../src/loader/index.js';
 import { expectClose } from './helpers/compare.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 import { makeRandomModel, randomInput } from './helpers/random-model.js';
@@ -89,7 +89,7 @@ test("'reference' is the CPU reference under its other name", async () => {
 test('a cancelled load rejects with an AbortError, a ResgpuError', async () => {
   // A stream that never ends: cancelling is the only way out.
   const body = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(model.bytes.subarray(0, 16)) });
-  const stream = streamModelSpec(new Response(body, { headers: { 'Content-Length': String(model.bytes.byteLength) } }));
+  const stream = streamModel(new Response(body, { headers: { 'Content-Length': String(model.bytes.byteLength) } }));
   stream.cancel();
   await expect(stream.finished).rejects.toBeInstanceOf(AbortError);
   await expect(stream.finished).rejects.toBeInstanceOf(ResgpuError);

@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, type KernelVariant } from '../src/index.js';
 import { KERNEL_FAMILIES } from '../src/kernels/registry.js';
-import { streamModelSpec } from '../src/loader/index.js';
+import { streamModel } from '../src/loader/index.js';
 import { referenceForward } from '../src/runtime/reference/forward.js';
 import { expectClose } from './helpers/compare.js';
-import { halfWeightsForward } from './helpers/half-reference.js';
+import { halfWeightsForward } from './helpers/fused-reference.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 import { makeRandomModel, randomInput, type ModelConfig } from './helpers/random-model.js';
 
@@ -49,7 +49,7 @@ const VARIANTS = Object.keys(KERNEL_FAMILIES) as KernelVariant[];
 describe.each(VARIANTS.flatMap((kernel) => (['f32', 'f16'] as const).map((precision) => [kernel, precision] as const)))('%s, %s weights', (kernel, precision) => {
   test.each(CASES)('$name', async ({ config, batches }) => {
     const { bytes } = makeRandomModel(config);
-    const spec = await streamModelSpec(bytes).complete();
+    const spec = await streamModel(bytes).complete();
     const model = await loadModel(bytes, { device, kernel, precision });
     const maxRows = KERNEL_FAMILIES[kernel][precision].maxRows;
     for (const batch of batches.filter((b) => b <= maxRows)) {

@@ -74,13 +74,14 @@ describe('graph manifest', () => {
 
   test('fills defaults', () => {
     const m = parseManifest(JSON.stringify(base));
+    if (m.version !== 1) throw new Error('expected a version-1 manifest');
     expect(m.batchnorm_eps).toBe(1e-5);
     expect(m.layers[0]).toEqual({ type: 'linear', linear: 'fc', bn: null, activation: 'none' });
   });
 
   const invalid: [string, unknown, RegExp][] = [
     ['a wrong format', { ...base, format: 'onnx' }, /"format" must be "resgpu-graph"/],
-    ['a future version', { ...base, version: 2 }, /"version" 2 is not supported/],
+    ['a future version', { ...base, version: 3 }, /"version" 3 is not supported/],
     ['no layers', { ...base, layers: [] }, /non-empty array/],
     ['a bad input size', { ...base, input: 0 }, /"input" must be a positive integer/],
     ['an unknown layer type', { ...base, layers: [{ type: 'conv2d' }] }, /"conv2d" is unknown/],

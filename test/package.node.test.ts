@@ -32,13 +32,14 @@ beforeAll(async () => {
 describe('the tarball', () => {
   test('holds the bundles, the types, the docs, the license, the bin and the Python exporter', () => {
     for (const file of ['dist/resgpu.js', 'dist/node.js', 'dist/cli.js', 'dist/types/index.d.ts', 'dist/types/node.d.ts',
-      'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'bin/resgpu.mjs', 'tools/export_resgpu.py']) {
+      'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'bin/resgpu.mjs', 'tools/export_resgpu.py',
+      'tools/resgpu_trace.py', 'tools/resgpu_manifest.py']) {
       expect(packed).toContain(file);
     }
   });
 
   test('holds nothing else: no sources, shaders (WGSL is inlined), tests or benchmarks', () => {
-    expect(packed.filter((f) => !/^(dist\/|bin\/|tools\/export_resgpu\.py$|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(f))).toEqual([]);
+    expect(packed.filter((f) => !/^(dist\/|bin\/|tools\/(export_resgpu|resgpu_trace|resgpu_manifest)\.py$|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(f))).toEqual([]);
   });
 
   test('installs no protobufjs: bundled code is not also a dependency', () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, OptionError, type KernelVariant, type TuningCache } from '../src/index.js';
-import { lowerModel } from '../src/graph/lower.js';
-import { streamModelSpec } from '../src/loader/index.js';
+import { fuseGraph } from '../src/graph/fuse.js';
+import { streamModel } from '../src/loader/index.js';
 import { selectKernel, tuningKey } from '../src/runtime/webgpu/select.js';
 import { expectClose } from './helpers/compare.js';
 import { nodeDevice } from './helpers/node-gpu.js';
@@ -21,12 +21,12 @@ describe('the rule, before any measurement', () => {
   const selection = { precision: 'f32' as const, forced: null, measured: new Map<string, KernelVariant>() };
 
   test('a software adapter always gets gemm, the kernel measured fastest on SwiftShader', async () => {
-    const { steps } = lowerModel(await streamModelSpec(model.bytes).complete());
+    const { steps } = fuseGraph(await streamModel(model.bytes).complete());
     for (const rows of [4, 16, 64, 1024]) for (const s of steps) expect(selectKernel(s, rows, caps(true), selection).name).toBe('gemm');
   });
 
   test('a GPU gets gemv up to its 16 rows, then gemm_tiled', async () => {
-    const { steps } = lowerModel(await streamModelSpec(model.bytes).complete());
+    const { steps } = fuseGraph(await streamModel(model.bytes).complete());
     for (const s of steps) {
       expect(selectKernel(s, 4, caps(false), selection).name).toBe('gemv');
       expect(selectKernel(s, 16, caps(false), selection).name).toBe('gemv');
@@ -36,7 +36,7 @@ describe('the rule, before any measurement', () => {
   });
 
   test('a measurement wins over the rule, but never outside the kernel\'s tested rows', async () => {
-    const { steps } = lowerModel(await streamModelSpec(model.bytes).complete());
+    const { steps } = fuseGraph(await streamModel(model.bytes).complete());
     const s = steps[0]!;
     const measured = new Map<string, KernelVariant>([[tuningKey(s, 4, 'f32'), 'gemm'], [tuningKey(s, 1024, 'f32'), 'gemv']]);
     expect(selectKernel(s, 4, caps(false), { ...selection, measured }).name).toBe('gemm');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { ActivationFn } from '../src/graph/steps.js';
-import { erf64 } from './helpers/activations64.js';
+import { erf as erf64 } from '../src/graph/kinds/activation.js';
 import { kernelHarness, type KernelHarness } from './helpers/wasm-kernels.js';
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ActivationFn, StepKind } from '../src/graph/steps.js';
 import { EPILOGUE_PANEL_BYTES, type StepDescriptor } from '../src/runtime/wasm/descriptor.js';
-import { ACTIVATIONS, activate64 } from './helpers/activations64.js';
+import { ACTIVATIONS } from '../src/graph/kinds/activation.js';
 import { kernelHarness, type KernelHarness } from './helpers/wasm-kernels.js';
 
 /**
@@ -70,7 +70,8 @@ async function runCase(h: KernelHarness, c: Case): Promise<void> {
   const W = Float32Array.from({ length: c.n * c.k }, () => next() / Math.sqrt(c.k) * 2);
   const Ws = Float32Array.from({ length: c.n * c.k2 }, () => next() / Math.sqrt(Math.max(1, c.k2)) * 2);
   const gamma = Float32Array.from({ length: c.n }, () => 0.5 + next());
-  const [bias, scale, shift] = [0, 1, 2].map(() => Float32Array.from({ length: c.n }, () => next()));
+  const vector = () => Float32Array.from({ length: c.n }, () => next());
+  const [bias, scale, shift] = [vector(), vector(), vector()];
   // The module's layouts (gemm.wat's header).
   const inner = c.kind === 'gemm' ? c.k + c.k2 : 0;
   const wFloats = c.kind === 'gemm' ? panels * inner * 8 : c.kind === 'layernorm' ? panels * 8 : 0;
@@ -141,7 +142,7 @@ async function runCase(h: KernelHarness, c: Case): Promise<void> {
       }
       if (c.residual === 'identity') (v += X![r * sx + o]!), (err += U * Math.abs(v));
       if (c.affine) (err = err * Math.abs(scale[o]!) + 2 * U * Math.abs(v * scale[o]!) + U * Math.abs(shift[o]!)), (v = v * scale[o]! + shift[o]!);
-      const ref = activate64(c.activation, v, SLOPE);
+      const ref = ACTIVATIONS[c.activation](v, SLOPE);
       const tol = 2 * (1.25 * err + 8 * U * Math.abs(ref) + (c.activation === 'none' || c.activation === 'relu' || c.activation === 'leaky_relu' ? 0 : 2e-7 * Math.max(1, Math.abs(v))));
       if (!(Math.abs(got - ref) <= tol)) wrong.push(`row ${r} col ${o}: got ${got}, expected ${ref} ± ${tol.toExponential(2)}`);
     }
@@ -162,7 +163,7 @@ describe.each([1, 2])('%i thread(s)', (threads) => {
     elementwise: [['none', false], ['identity', false], ['none', true], ['identity', true]],
   };
   describe.each(['gemm', 'layernorm', 'elementwise'] as StepKind[])('%s', (kind) => {
-    test.each(ACTIVATIONS)('%s: every residual × affine combination, widths 1, 3, 37, 255, rows 1, 2, 5, 17', async (activation) => {
+    test.each(Object.keys(ACTIVATIONS) as ActivationFn[])('%s: every residual × affine combination, widths 1, 3, 37, 255, rows 1, 2, 5, 17', async (activation) => {
       let seed = 1;
       for (const [residual, affine] of combos[kind]) {
         for (const [wi, n] of WIDTHS.entries()) {

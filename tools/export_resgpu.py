@@ -1,31 +1,38 @@
 #!/usr/bin/env python3
-"""Export a PyTorch residual MLP to resgpu's native format.
+"""Export a PyTorch residual network to resgpu's native format.
 
-Writes a .safetensors file whose __metadata__ carries the graph manifest under "resgpu.graph",
-so `loadModel(url)` needs nothing else. Needs PyTorch only.
+Writes a .safetensors file whose __metadata__ carries the graph manifest (version 2, the op
+graph; docs/MODEL-FORMAT.md) under "resgpu.graph", so `loadModel(url)` needs nothing else.
+Needs PyTorch only, and its two siblings: resgpu_trace.py (the forward graph, read with torch.fx)
+and resgpu_manifest.py (the manifest's float64 interpreter).
 
     from export_resgpu import export_model
-    export_model(model, "model.safetensors")                # float32
+    export_model(model, "model.safetensors")                       # float32
     export_model(model, "model.safetensors", dtype="float16")
+    export_model(model, "model.safetensors", features=["age", "bmi"], labels=["no", "yes"])
+    export_model(model, "model.safetensors", input_shape=[30])     # the row shape, no batch
 
     python3 tools/export_resgpu.py whole_model.pth model.safetensors   # a torch.save(model) file
-    export_model(model, "model.safetensors", features=["age", "bmi"], labels=["no", "yes"])
     python3 tools/export_resgpu.py model.pth out.safetensors --features @names.txt --labels no,yes
+    python3 tools/export_resgpu.py model.pth out.safetensors --input-shape 30
 
-Feature names (one per input column) and class labels (one per output) are optional; they travel
-in the manifest ("features", "labels"), so a server can accept rows keyed by name and name the
-predicted class.
+The graph is the real forward graph, read by torch.fx symbolic tracing: torch.nn modules are
+leaves, the model's own modules (and nn.Sequential) are traced through. Linear, BatchNorm1d,
+LayerNorm (over the last dimension), ReLU, LeakyReLU, GELU (erf or tanh), SiLU, Sigmoid, Tanh,
+the residual add, Dropout, Identity and Flatten, as modules or as their functions
+(F.relu, torch.sigmoid, x.relu(), x + y, torch.flatten(x, 1), ...) become manifest nodes; anything
+else is refused by name, saying where it sits. Tensors are named by their state_dict keys,
+values by fx's node names. The input's row shape defaults to [in_features of the first Linear].
 
-The graph is read from the module tree in registration order: ResidualBlock-like modules
-(children linear1, linear2, optional bn1/bn2, optional shortcut as a Linear or
-Sequential(Linear, BatchNorm1d)), Linear layers with an optional BatchNorm1d and ReLU after
-them, and Dropout / Identity / Flatten, which eval-mode inference drops. Anything else is
-refused by name. Because registration order need not be forward order, the export then runs
-the model and the manifest side by side in float64 and refuses to write a file that differs.
+Before writing anything, the manifest is run by a float64 interpreter written from the format's
+documented semantics (run_manifest) beside the model's own forward() in float64; a file whose
+manifest computes something else is never written. Feature names (one per input column) and
+class labels (one per output) are optional; they travel in the manifest.
 """
 import argparse
 import copy
 import json
+import math
 import struct
 import sys
 import warnings
@@ -33,126 +40,35 @@ import warnings
 import torch
 from torch import nn
 
+from resgpu_manifest import run_manifest
+from resgpu_trace import FIX, ExportError, build_manifest
+
 DTYPES = {"float32": (torch.float32, "F32"), "float16": (torch.float16, "F16"),
           "bfloat16": (torch.bfloat16, "BF16"), "float64": (torch.float64, "F64")}
-SKIPPED = (nn.Dropout, nn.Identity, nn.Flatten)
+# The self-check compares two float64 computations of the same math that differ only in the
+# order of their roundings (a fused layer_norm kernel, addmm, erf against its formula): they agree
+# to a few 1e-16 of the output's scale on the families resgpu runs (measured), ~1e-13 at worst for
+# wide layers. 1e-9 of that scale leaves orders of margin for that, while anything structural (a
+# missing bias or ReLU, a wrong eps or slope, a swapped operand) moves outputs by 1e-6 of their
+# scale or far more.
+SELF_CHECK_TOLERANCE = 1e-9
 
 
-class ExportError(ValueError):
-    pass
-
-
-def _is_block(m):
-    return isinstance(getattr(m, "linear1", None), nn.Linear) and isinstance(getattr(m, "linear2", None), nn.Linear)
-
-
-def _bn(m, path):
-    if m is None or isinstance(m, nn.Identity):
-        return None
-    if not isinstance(m, nn.BatchNorm1d):
-        raise ExportError(f"{path} is a {type(m).__name__}; a residual block's norm must be BatchNorm1d or Identity")
-    if not m.track_running_stats:
-        raise ExportError(f"{path} has no running statistics (track_running_stats=False); eval-mode folding needs them")
-    return path
-
-
-def _block(m, path):
-    entry = {"type": "residual_block", "linear1": f"{path}.linear1", "bn1": _bn(getattr(m, "bn1", None), f"{path}.bn1"),
-             "linear2": f"{path}.linear2", "bn2": _bn(getattr(m, "bn2", None), f"{path}.bn2"),
-             "shortcut": None, "shortcut_bn": None}
-    sc = getattr(m, "shortcut", None)
-    if isinstance(sc, nn.Linear):
-        entry["shortcut"] = f"{path}.shortcut"
-    elif isinstance(sc, nn.Sequential) and len(sc) in (1, 2) and isinstance(sc[0], nn.Linear):
-        entry["shortcut"] = f"{path}.shortcut.0"
-        if len(sc) == 2:
-            entry["shortcut_bn"] = _bn(sc[1], f"{path}.shortcut.1")
-    elif not (sc is None or isinstance(sc, nn.Identity)):
-        raise ExportError(f"{path}.shortcut is a {type(sc).__name__}; resgpu supports Identity, Linear, or Sequential(Linear, BatchNorm1d)")
-    known = {"linear1", "bn1", "linear2", "bn2", "shortcut"}
-    for name, child in m.named_children():
-        if name not in known and not isinstance(child, (nn.ReLU,) + SKIPPED):
-            raise ExportError(f"{path}.{name} ({type(child).__name__}) is not part of a ResidualBlock resgpu can run")
-    return entry
-
-
-def _walk(module, prefix, layers):
-    for name, child in module.named_children():
-        path = f"{prefix}{name}"
-        last = layers[-1] if layers else None
-        if _is_block(child):
-            layers.append(_block(child, path))
-        elif isinstance(child, nn.Linear):
-            layers.append({"type": "linear", "linear": path, "bn": None, "activation": "none"})
-        elif isinstance(child, nn.BatchNorm1d):
-            if not (last and last["type"] == "linear" and last["bn"] is None and last["activation"] == "none"):
-                raise ExportError(f"{path}: a BatchNorm1d must directly follow a Linear layer")
-            last["bn"] = _bn(child, path)
-        elif isinstance(child, nn.ReLU):
-            if last and last["type"] == "linear" and last["activation"] == "none":
-                last["activation"] = "relu"
-            elif not (last and last["type"] == "residual_block"):  # a block already ends in ReLU
-                raise ExportError(f"{path}: a ReLU must follow a Linear layer or a residual block")
-        elif isinstance(child, SKIPPED):
-            continue
-        elif list(child.children()) and not list(child.parameters(recurse=False)):
-            _walk(child, f"{path}.", layers)
-        else:
-            raise ExportError(f"{path} ({type(child).__name__}) cannot be expressed in a resgpu graph")
-
-
-def build_manifest(model, in_features):
-    layers = []
-    if _is_block(model):
-        layers.append(_block(model, ""))
-        # a bare block at the root has no prefix
-        for k in ("linear1", "bn1", "linear2", "bn2", "shortcut", "shortcut_bn"):
-            if layers[0][k]:
-                layers[0][k] = layers[0][k].lstrip(".")
-    else:
-        _walk(model, "", layers)
-    if not layers:
-        raise ExportError("the model has no Linear layers or residual blocks")
-    eps = {m.eps for m in model.modules() if isinstance(m, nn.BatchNorm1d)}
-    if len(eps) > 1:
-        raise ExportError(f"BatchNorms with different eps {sorted(eps)}; resgpu's manifest has one batchnorm_eps")
-    return {"format": "resgpu-graph", "version": 1, "input": in_features, "layers": layers,
-            "batchnorm_eps": eps.pop() if eps else 1e-5}
-
-
-def manifest_forward(manifest, state, x):
-    """The manifest's meaning, in plain torch ops: what resgpu will compute."""
-    eps = manifest["batchnorm_eps"]
-
-    def linear(p, h):
-        y = h @ state[f"{p}.weight"].T
-        return y + state[f"{p}.bias"] if f"{p}.bias" in state else y
-
-    def bn(p, h):
-        if not p:
-            return h
-        h = (h - state[f"{p}.running_mean"]) / torch.sqrt(state[f"{p}.running_var"] + eps)
-        if f"{p}.weight" in state:
-            h = h * state[f"{p}.weight"] + state[f"{p}.bias"]
-        return h
-
-    for layer in manifest["layers"]:
-        if layer["type"] == "linear":
-            y = bn(layer["bn"], linear(layer["linear"], x))
-            x = torch.relu(y) if layer["activation"] == "relu" else y
-        else:
-            h = torch.relu(bn(layer["bn1"], linear(layer["linear1"], x)))
-            y = bn(layer["bn2"], linear(layer["linear2"], h))
-            s = bn(layer["shortcut_bn"], linear(layer["shortcut"], x)) if layer["shortcut"] else x
-            x = torch.relu(y + s)
-    return x
-
-
-def _in_features(model):
-    for m in model.modules():
-        if isinstance(m, nn.Linear):
-            return m.in_features
-    raise ExportError("the model has no Linear layer")
+def _self_check(manifest, reference):
+    """Refuses a manifest that does not compute what the model's forward() does, in float64."""
+    tensors = {k: v for k, v in reference.state_dict().items() if v.is_floating_point()}
+    shape = manifest["inputs"][0]["shape"]
+    x = torch.randn(16, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected, got = reference(x), run_manifest(manifest, tensors, x)
+    if expected.shape != got.shape:
+        raise ExportError(f"the traced graph returns {list(got.shape)} for a batch, forward() {list(expected.shape)}; {FIX}")
+    scale = max(1.0, expected.abs().max().item())
+    error = (expected - got).abs().max().item() if expected.numel() else 0.0
+    if not error <= SELF_CHECK_TOLERANCE * scale:  # `not <=`: a NaN error fails too
+        raise ExportError(f"the traced graph does not compute what the model's forward() does in float64 (they differ "
+                          f"by {error:.3g} at an output scale of {scale:.3g}): something torch.fx does not see, such "
+                          f"as an in-place op on a value read again, a forward hook or a parametrization; {FIX}")
 
 
 def _names(names, count, what):
@@ -166,38 +82,45 @@ def _names(names, count, what):
     return names
 
 
-def export_model(model, path, dtype="float32", features=None, labels=None):
+def export_model(model, path, dtype="float32", features=None, labels=None, input_shape=None):
     """Writes `model` to `path` as resgpu's native .safetensors; returns the manifest.
 
-    features: one name per input column; labels: one class label per output (both optional).
+    features: one name per input column; labels: one class label per output (both optional);
+    input_shape: the input's row shape without the batch, e.g. [30] (default: [in_features of the
+    first Linear]).
     """
     if dtype not in DTYPES:
         raise ExportError(f"dtype must be one of {sorted(DTYPES)}")
+    if input_shape is not None:
+        input_shape = [int(d) for d in input_shape]
+        if not input_shape or min(input_shape) < 1:
+            raise ExportError(f"input_shape {input_shape} must be one or more positive sizes")
     if model.training:
         warnings.warn("the model is in training mode; resgpu runs eval-mode inference (BatchNorm running "
                       "statistics, no Dropout). Call model.eval() before exporting to silence this.")
-    manifest = build_manifest(model, _in_features(model))
-
+    # Traced and checked on an eval-mode float64 copy: the user's model is left as it was.
     reference = copy.deepcopy(model).double().eval()
-    state = {k: v for k, v in reference.state_dict().items() if v.is_floating_point()}
-    x = torch.randn(16, manifest["input"], dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        expected, got = reference(x), manifest_forward(manifest, state, x)
-    if expected.shape != got.shape or not torch.allclose(expected, got, rtol=1e-9, atol=1e-9):
-        raise ExportError("the module tree, read in registration order, does not compute what the model's forward() "
-                          "does; write the graph manifest by hand (see README) and pass it to loadModel")
-    features = _names(features, manifest["input"], "feature names")
-    labels = _names(labels, got.shape[1], "labels")
+    manifest, out_shape = build_manifest(reference, input_shape)
+    _self_check(manifest, reference)
+    features = _names(features, math.prod(manifest["inputs"][0]["shape"]), "feature names")
+    labels = _names(labels, math.prod(out_shape), "labels")
     if features is not None:
         manifest["features"] = features
     if labels is not None:
         manifest["labels"] = labels
+    _write_safetensors(path, model.state_dict(), manifest, DTYPES[dtype])
+    return manifest
 
-    torch_dtype, st_dtype = DTYPES[dtype]
+
+def _write_safetensors(path, state, manifest, dtypes):
+    """The tensors the manifest names, in state_dict order (buffers such as num_batches_tracked and
+    the weights of dead code play no part in inference)."""
+    torch_dtype, st_dtype = dtypes
+    named = {key for node in manifest["nodes"] for key in node.get("params", {}).values()}
     header, blobs, offset = {}, [], 0
-    for key, value in model.state_dict().items():
-        if not value.is_floating_point():
-            continue  # num_batches_tracked and other integer buffers play no part in inference
+    for key, value in state.items():
+        if key not in named:
+            continue
         t = value.detach().to("cpu", torch_dtype).contiguous()
         raw = t.view(torch.int16).numpy().tobytes() if t.element_size() == 2 else t.numpy().tobytes()
         header[key] = {"dtype": st_dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
@@ -211,7 +134,6 @@ def export_model(model, path, dtype="float32", features=None, labels=None):
         f.write(text)
         for raw in blobs:
             f.write(raw)
-    return manifest
 
 
 def _name_list(value):
@@ -220,6 +142,16 @@ def _name_list(value):
         with open(value[1:], encoding="utf-8") as f:
             return [line.strip() for line in f if line.strip()]
     return [v.strip() for v in value.split(",")]
+
+
+def _shape(value):
+    try:
+        shape = [int(v) for v in value.split(",")]
+    except ValueError:
+        shape = []
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a shape: positive sizes separated by commas, e.g. 30 or 3,32,32")
+    return shape
 
 
 def main(argv=None):
@@ -231,6 +163,8 @@ def main(argv=None):
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     parser.add_argument("--features", type=_name_list, help="input feature names: a,b,c or @file (one per line)")
     parser.add_argument("--labels", type=_name_list, help="output class labels: a,b or @file (one per line)")
+    parser.add_argument("--input-shape", type=_shape, help="the input's row shape without the batch: 30, or C,H,W "
+                                                           "(default: the in_features of the first Linear)")
     args = parser.parse_args(argv)
     try:
         model = torch.load(args.model)
@@ -243,7 +177,7 @@ def main(argv=None):
         sys.exit(f"export_resgpu.py: {args.model} holds a {type(model).__name__}, not a model. A state_dict needs "
                  "no export: resgpu loads .pt state_dicts directly (or save the module with torch.save(model))")
     try:
-        export_model(model.eval(), args.out, args.dtype, args.features, args.labels)
+        export_model(model.eval(), args.out, args.dtype, args.features, args.labels, args.input_shape)
     except ExportError as e:
         sys.exit(f"export_resgpu.py: {e}")
 

@@ -11,20 +11,22 @@ import { CliError, EXIT } from './exit-codes.js';
 const EXPORTER_CANDIDATES = ['../tools/export_resgpu.py', '../../tools/export_resgpu.py'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 
 export const EXPORT_HELP = `Usage: resgpu export WHOLE_MODEL.pth OUT.safetensors [--features NAMES] [--labels NAMES]
-                     [--dtype float32|float16|bfloat16|float64] [--python PYTHON]
+                     [--input-shape SHAPE] [--dtype float32|float16|bfloat16|float64] [--python PYTHON]
 
-Writes resgpu's native .safetensors (weights plus the graph manifest) from a file written by
-torch.save(model) (the whole module, so its classes must be importable), by running the bundled
-tools/export_resgpu.py with your python3 and PyTorch. The exporter reads the graph from the
-module tree, checks in float64 that it computes what forward() does, and refuses what it
-cannot express, by name.
+Writes resgpu's native .safetensors (weights plus the graph manifest, version 2) from a file
+written by torch.save(model) (the whole module, so its classes must be importable), by running
+the bundled tools/export_resgpu.py with your python3 and PyTorch. The exporter reads the real
+forward graph with torch.fx, checks in float64 that the file computes what forward() does, and
+refuses what it cannot express, naming the module or function.
 
 Options:
-  --features NAMES  input feature names, one per input column: a,b,c or @file (one per line)
-  --labels NAMES    class labels, one per output: a,b or @file
-  --dtype TYPE      weight dtype in the file (default float32)
-  --python PYTHON   the interpreter (default: $PYTHON, else python3)
-  -h, --help        this help
+  --features NAMES    input feature names, one per input column: a,b,c or @file (one per line)
+  --labels NAMES      class labels, one per output: a,b or @file
+  --input-shape SHAPE the input's row shape without the batch: 30, or C,H,W
+                      (default: the in_features of the first Linear)
+  --dtype TYPE        weight dtype in the file (default float32)
+  --python PYTHON     the interpreter (default: $PYTHON, else python3)
+  -h, --help          this help
 
 A model saved as a state_dict needs no export: resgpu loads .pt state_dicts directly.`;
 

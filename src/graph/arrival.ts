@@ -1,30 +1,43 @@
-import { densePart, layersOf, type DensePart, type LoweredModel, type Step } from './lower.js';
-import type { LayerSpec } from './spec.js';
-import type { StreamedModel } from './stream.js';
+import type { OpGraph, OpNode } from './op-graph.js';
+import type { FusedModel, Step } from './steps.js';
+
+/** The op nodes whose tensors a step needs. */
+export function nodesOf(step: Step): number[] {
+  const all = [...step.parts.flatMap((p) => [p.linear, p.before, p.after]), step.affine, step.norm];
+  return [...new Set(all.filter((i): i is number => i !== null))];
+}
 
 /**
- * Hands each step of the lowered model to `visit`, with its weights (unfolded), as soon as every
- * layer its weights come from has arrived; lets go of each layer (the file's bytes) once every
- * step that reads it has been visited. How every backend packs weights while a file streams.
+ * Hands each step of the fused model to `visit`, with the op graph's nodes holding the tensors it
+ * needs, as soon as they have all arrived; lets go of each node's tensors (the file's bytes) once
+ * every step that reads them has been visited. How every backend packs weights while a file streams.
  */
-export async function forEachStepAsLayersArrive(
-  model: StreamedModel,
-  lowered: LoweredModel,
-  visit: (step: Step, parts: DensePart[]) => void,
+export async function forEachStepAsNodesArrive(
+  model: { shapes: Promise<OpGraph>; node(i: number): Promise<OpNode> },
+  fused: FusedModel,
+  visit: (step: Step, nodes: readonly OpNode[]) => void,
 ): Promise<void> {
-  const layerCount = Math.max(0, ...lowered.steps.flatMap(layersOf).map((l) => l + 1));
-  const arrived: LayerSpec[] = [];
-  const readers = new Array<number>(layerCount).fill(0);
-  lowered.steps.forEach((s) => layersOf(s).forEach((l) => readers[l]!++));
-  const waiting = new Set(lowered.steps.keys());
-  for (let i = 0; i < layerCount; i++) {
-    arrived[i] = await model.layer(i);
-    for (const index of waiting) {
-      const step = lowered.steps[index]!;
-      if (!layersOf(step).every((l) => arrived[l])) continue;
-      visit(step, step.weights.map((ref) => densePart(arrived[ref.layer]!, ref.part)));
-      waiting.delete(index);
-      for (const l of layersOf(step)) if (--readers[l]! === 0) delete arrived[l];
+  const graph = await model.shapes;
+  const nodes: OpNode[] = [...graph.nodes];
+  const readers = new Array<number>(nodes.length).fill(0);
+  fused.steps.forEach((s) => nodesOf(s).forEach((n) => readers[n]!++));
+  const waiting = new Map(fused.steps.map((s) => [s.index, new Set(nodesOf(s))]));
+  const stepsOf = new Map<number, Step[]>();
+  fused.steps.forEach((s) => nodesOf(s).forEach((n) => stepsOf.set(n, [...(stepsOf.get(n) ?? []), s])));
+  const ready = (step: Step) => {
+    visit(step, nodes);
+    waiting.delete(step.index);
+    for (const n of nodesOf(step)) if (--readers[n]! === 0) nodes[n] = graph.nodes[n]!; // the shapes-only node: its data can go
+  };
+  for (const s of fused.steps) if (waiting.get(s.index)!.size === 0) ready(s);
+  for (let i = 0; i < nodes.length; i++) {
+    if (!stepsOf.has(i)) continue;
+    nodes[i] = await model.node(i);
+    for (const s of stepsOf.get(i)!) {
+      const missing = waiting.get(s.index);
+      if (!missing) continue;
+      missing.delete(i);
+      if (missing.size === 0) ready(s);
     }
   }
 }

@@ -1,36 +1,72 @@
 import { GraphError } from '../errors.js';
-import type { BatchNormSpec, LinearSpec } from './spec.js';
+import { batchNormAffine, batchNormOf } from './kinds/batchnorm.js';
+import { layerNormOf } from './kinds/layernorm.js';
+import { linearOf } from './kinds/linear.js';
+import type { OpNode } from './op-graph.js';
+import type { Step } from './steps.js';
 
 /** The largest finite float32: backends that compute in f32 store folded weights as such. */
 const F32_MAX = 3.4028234663852886e38;
 
 /**
- * A linear layer with a BatchNorm folded in, as a per-output-row scale of the original weight
- * plus a new bias: W' = diag(scale) · W, b'. Keeping the scale separate lets the weight be
- * scaled while it is packed for the GPU, with no folded copy of the weight ever allocated.
+ * One Linear of a step with its BatchNorms folded in, kept as scales of the original weight so
+ * that the weight is scaled while it is packed, with no folded copy ever allocated:
+ * W' = diag(rowScale) · W · diag(colScale).
  */
-export interface FoldedLinear {
-  scale: Float64Array;
+export interface FoldedPart {
+  /** PyTorch's [out, in] layout. */
+  weight: ArrayLike<number>;
+  inFeatures: number;
+  rowScale: Float64Array;
+  /** null: every column scale is 1 (no BatchNorm before the Linear). */
+  colScale: Float64Array | null;
+}
+
+/** A step as numbers a backend packs: steps.ts says how each is used. */
+export interface FoldedStep {
+  parts: FoldedPart[];
+  /** [outFeatures]: gemm: the folded biases, summed over parts; layernorm: β (zeros without); elementwise: zeros. */
   bias: Float64Array;
+  /** [outFeatures] when epilogue.affine. */
+  scale: Float64Array | null;
+  shift: Float64Array | null;
+  /** layernorm: γ ([outFeatures]); null without (γ = 1) and for other kinds. */
+  gamma: Float64Array | null;
 }
 
 /**
- * Folds an eval-mode BatchNorm1d into the linear layer before it:
- *   s = γ / √(σ² + ε),   W' = W · s (per output row),   b' = (b − μ) · s + β.
- * In float64 (JS arithmetic), so the only rounding is the final f32 store.
+ * Folds a step's BatchNorms in float64 (JS arithmetic, so the only rounding is the backend's
+ * final f32 store). For a Linear W, b with a BatchNorm (s₀, t₀) before it and (s₁, t₁) after it
+ * (each BatchNorm as x · s + t, per channel):
+ *   y = s₁ ⊙ (W · (s₀ ⊙ x + t₀) + b) + t₁ = diag(s₁) W diag(s₀) · x + s₁ ⊙ (W · t₀ + b) + t₁.
+ * `nodes` are the op graph's nodes, with the tensors of those the step names.
  */
-export function foldBatchNorm(linear: LinearSpec, bn: BatchNormSpec | null): FoldedLinear {
-  const n = linear.outFeatures;
-  const scale = new Float64Array(n).fill(1);
-  const bias = linear.bias ? Float64Array.from(linear.bias) : new Float64Array(n);
-  if (bn) {
+export function foldStep(step: Step, nodes: readonly OpNode[]): FoldedStep {
+  const n = step.outFeatures;
+  const bias = new Float64Array(n);
+  const parts = step.parts.map((p): FoldedPart => {
+    const lin = linearOf(nodes[p.linear]!);
+    const k = lin.inFeatures;
+    const pre = p.before === null ? null : batchNormAffine(batchNormOf(nodes[p.before]!));
+    const post = p.after === null ? null : batchNormAffine(batchNormOf(nodes[p.after]!));
+    const rowScale = post ? post.scale : new Float64Array(n).fill(1);
     for (let o = 0; o < n; o++) {
-      scale[o] = (bn.weight ? bn.weight[o]! : 1) / Math.sqrt(bn.runningVar[o]! + bn.eps);
-      bias[o] = (bias[o]! - bn.runningMean[o]!) * scale[o]! + (bn.bias ? bn.bias[o]! : 0);
+      let b = lin.bias ? lin.bias[o]! : 0;
+      if (pre) for (let i = 0; i < k; i++) b += lin.weight[o * k + i]! * pre.shift[i]!;
+      bias[o]! += post ? b * post.scale[o]! + post.shift[o]! : b;
     }
-    checkFloat32Range(linear, bn, scale, bias);
+    const part = { weight: lin.weight, inFeatures: k, rowScale, colScale: pre?.scale ?? null };
+    checkFloat32Range(nodes[p.linear]!, part, bias, [p.before, p.after].filter((x): x is number => x !== null).map((i) => nodes[i]!.name));
+    return part;
+  });
+  let gamma: Float64Array | null = null;
+  if (step.norm !== null) {
+    const ln = layerNormOf(nodes[step.norm]!);
+    if (ln.weight) gamma = Float64Array.from(ln.weight);
+    if (ln.bias) bias.set(ln.bias);
   }
-  return { scale, bias };
+  const affine = step.affine === null ? null : batchNormAffine(batchNormOf(nodes[step.affine]!));
+  return { parts, bias, scale: affine?.scale ?? null, shift: affine?.shift ?? null, gamma };
 }
 
 /**
@@ -39,17 +75,18 @@ export function foldBatchNorm(linear: LinearSpec, bn: BatchNormSpec | null): Fol
  * infinities, and Inf · 0 = NaN outputs PyTorch never gives. Refused instead. Values that were
  * already non-finite in the file stay as they are (they propagate as in PyTorch).
  */
-function checkFloat32Range(linear: LinearSpec, bn: BatchNormSpec, scale: Float64Array, bias: Float64Array): void {
-  const k = linear.inFeatures;
+function checkFloat32Range(linear: OpNode, part: FoldedPart, bias: Float64Array, batchNorms: string[]): void {
+  if (batchNorms.length === 0) return;
+  const { weight, inFeatures: k, rowScale, colScale } = part;
   const beyond = (v: number) => Number.isFinite(v) && Math.abs(v) > F32_MAX;
-  for (let o = 0; o < linear.outFeatures; o++) {
+  for (let o = 0; o < rowScale.length; o++) {
     let largest = 0;
-    for (let i = 0; i < k; i++) largest = Math.max(largest, Math.abs(linear.weight[o * k + i]!));
-    const weight = largest * Math.abs(scale[o]!);
-    if (!beyond(weight) && !beyond(bias[o]!)) continue;
+    for (let i = 0; i < k; i++) largest = Math.max(largest, Math.abs(weight[o * k + i]! * (colScale ? colScale[i]! : 1)));
+    const w = largest * Math.abs(rowScale[o]!);
+    if (!beyond(w) && !beyond(bias[o]!)) continue;
     throw new GraphError(
-      `Folding BatchNorm "${bn.name}" into "${linear.name}" gives output ${o} a ${beyond(weight) ? `weight of ${weight}` : `bias of ${bias[o]}`}, ` +
-        `beyond float32's range (largest weight ${largest}, BatchNorm scale ${scale[o]}): the WebGPU backend computes in float32 and ` +
+      `Folding BatchNorm "${batchNorms.join('", "')}" into "${linear.name}" gives output ${o} a ${beyond(w) ? `weight of ${w}` : `bias of ${bias[o]}`}, ` +
+        `beyond float32's range (largest weight ${largest}, BatchNorm scale ${rowScale[o]}): the backends compute in float32 and ` +
         "would turn it into an infinity, and Inf · 0 into NaN. Check the layer's weights and the BatchNorm's weight and running_var, " +
         "or run on { backend: 'cpu' } (float64).",
     );

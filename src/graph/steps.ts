@@ -75,6 +75,8 @@ export interface Step {
   affine: number | null;
   /** layernorm: the layernorm node; else null. */
   norm: number | null;
+  /** layernorm: its eps; 0 otherwise. */
+  eps: number;
   epilogue: Epilogue;
   /** Features read from `input` (the GEMM's main inner size). */
   inFeatures: number;

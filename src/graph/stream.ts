@@ -1,4 +1,4 @@
-import type { LayerSpec, ModelSpec } from './spec.js';
+import type { OpGraph, OpNode } from './op-graph.js';
 
 /**
  * The contract between a loader reading a file and a backend building from it while it
@@ -22,27 +22,27 @@ export type ProgressCallback = (p: LoadProgress) => void;
 
 /**
  * A model file being read. Each promise settles as early as the file allows: `shapes` once the
- * header is in (layers with checked shapes but empty tensors), `layer(i)` once layer i's
+ * header is in (the op graph with checked shapes but no tensor data), `node(i)` once node i's
  * tensors have all arrived, `finished` once the whole file has been read and checked.
  */
 export interface StreamedModel {
-  shapes: Promise<ModelSpec>;
-  layer(i: number): Promise<LayerSpec>;
+  shapes: Promise<OpGraph>;
+  node(i: number): Promise<OpNode>;
   finished: Promise<void>;
   /** The whole model with its data, after `finished`. */
-  complete(): Promise<ModelSpec>;
+  complete(): Promise<OpGraph>;
   /** Stops reading (the promises then reject with an AbortError); for a load abandoned part way. */
   cancel(): void;
 }
 
 /** A model already complete in memory, as a stream (a backend rebuilding from a host copy reads it the same way). */
-export function streamOfSpec(spec: ModelSpec): StreamedModel {
+export function streamOfGraph(graph: OpGraph): StreamedModel {
   const ready = Promise.resolve();
   return {
-    shapes: Promise.resolve(spec),
-    layer: (i) => Promise.resolve(spec.layers[i]!),
+    shapes: Promise.resolve(graph),
+    node: (i) => Promise.resolve(graph.nodes[i]!),
     finished: ready,
-    complete: () => Promise.resolve(spec),
+    complete: () => Promise.resolve(graph),
     cancel: () => undefined,
   };
 }

@@ -11,7 +11,7 @@ export const gemmTiled: DenseKernelSpec = {
   name: 'gemm_tiled',
   file: 'shaders/gemm_tiled.wgsl',
   body,
-  overrides: ['SHORTCUT', 'RELU'],
+  overrides: [],
   workgroupSize: [16, 16, 1],
   padding: { rows: 4, features: 8 },
   maxRows: Infinity,

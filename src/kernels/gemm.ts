@@ -14,7 +14,7 @@ export const gemm: DenseKernelSpec = {
   name: 'gemm',
   file: 'shaders/gemm.wgsl',
   body,
-  overrides: ['SHORTCUT', 'RELU', 'WORKGROUP_X', 'WORKGROUP_Y'],
+  overrides: ['WORKGROUP_X', 'WORKGROUP_Y'],
   workgroupSize: WORKGROUP,
   // The shader walks whole tiles, unguarded within one: rows by 4, columns by 8.
   padding: { rows: TILE_ROWS, features: TILE_COLS },

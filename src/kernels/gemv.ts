@@ -11,7 +11,7 @@ export const gemv: DenseKernelSpec = {
   name: 'gemv',
   file: 'shaders/gemv.wgsl',
   body,
-  overrides: ['SHORTCUT', 'RELU'],
+  overrides: [],
   workgroupSize: [128, 1, 1],
   padding: { rows: 4, features: 8 },
   // Each group of 4 rows re-reads the weights, so output tiles win past small batches.

@@ -1,4 +1,5 @@
-import type { Step } from '../graph/lower.js';
+import type { FoldedStep } from '../graph/fold.js';
+import type { Step, StepKind } from '../graph/steps.js';
 
 /**
  * A WebGPU kernel, self-described next to its WGSL: how to compile it, what it binds by name,
@@ -21,9 +22,9 @@ export type BindingSource =
   | { kind: 'uniform' }
   /** A numbered activation value of the lowered model. */
   | { kind: 'value'; value: number }
-  /** The step's packed weight, or its packed bias, in the model's weight buffer. */
+  /** The step's packed weight, or its epilogue parameters ([bias | scale | shift]), in the model's weight buffer. */
   | { kind: 'weight' }
-  | { kind: 'bias' };
+  | { kind: 'params' };
 
 /** The sizes a dispatch sees, padded: as the activation buffers and weights are laid out. */
 export interface StepLayout {
@@ -49,31 +50,39 @@ export interface DeviceCaps {
   features: ReadonlySet<string>;
 }
 
-/** How a kernel wants a step's weights and bias packed into the weight buffer. */
+/** How a kernel wants a step's weights packed into the weight buffer. */
 export interface WeightLayout {
   /** Names a packing: kernels with the same name read the same packed weights. */
   name: string;
-  /** Floats of the packed weight for a step (given the activation strides). */
+  /** Whether the packed weights are stored at the model's precision (f16 halves them); else always f32. */
+  followsPrecision: boolean;
+  /** Floats of the packed weight for a step (given the activation strides); 0 when the kernel reads none. */
   weightLength(step: Step, strides: readonly number[]): number;
-  biasLength(step: Step, strides: readonly number[]): number;
-  /**
-   * Writes the step's weights, each scaled per output row (a folded BatchNorm), into `out`
-   * (length weightLength), and the summed biases into `bias` (length biasLength).
-   */
-  pack(step: Step, strides: readonly number[], parts: readonly PackPart[], out: Float32Array, bias: Float32Array): void;
+  /** Writes the step's folded weights (fold.ts) into `out` (length weightLength). */
+  pack(step: Step, strides: readonly number[], folded: FoldedStep, out: Float32Array): void;
 }
 
-/** One weight of a step: PyTorch's [out, in] layout, with its folded BatchNorm as a row scale and a new bias. */
-export interface PackPart {
-  weight: ArrayLike<number>;
-  inFeatures: number;
-  rowScale: Float64Array;
-  bias: Float64Array;
+/** Floats of a step's epilogue parameters: bias, scale and shift, each padded to the output's stride. */
+export function paramsLength(step: Step, strides: readonly number[]): number {
+  return 3 * strides[step.output]!;
+}
+
+/** Writes [bias | scale | shift] (scale 1 and shift 0 without an affine), zero in padded columns. */
+export function packParams(step: Step, strides: readonly number[], folded: FoldedStep, out: Float32Array): void {
+  const cols = strides[step.output]!;
+  out.fill(0);
+  for (let o = 0; o < step.outFeatures; o++) {
+    out[o] = folded.bias[o]!;
+    out[cols + o] = folded.scale ? folded.scale[o]! : 1;
+    out[2 * cols + o] = folded.shift ? folded.shift[o]! : 0;
+  }
 }
 
 export interface KernelDef {
   name: string;
-  /** How the weights it reads are stored: f32, or f16 pairs packed in u32. */
+  /** The kind of step it runs (steps.ts). */
+  stepKind: StepKind;
+  /** How the weights it reads are stored: f32, or f16 pairs packed in u32 (kernels whose layout does not follow the precision say 'f32'). */
   precision: 'f32' | 'f16';
   /** Source file under shaders/, for error messages and the reflection test. */
   file: string;

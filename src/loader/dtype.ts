@@ -1,5 +1,5 @@
 import { GraphError } from '../errors.js';
-import type { FloatArray } from '../graph/spec.js';
+import type { FloatArray } from '../graph/op-graph.js';
 
 /**
  * Every element type a model file may hold, by its safetensors name (PyTorch's storages map

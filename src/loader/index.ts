@@ -1,11 +1,12 @@
 import { GraphError, ModelFormatError } from '../errors.js';
-import type { LayerSpec, ModelSpec } from '../graph/spec.js';
-import { layerOutputSize } from '../graph/spec.js';
+import type { OpGraph, OpNode } from '../graph/op-graph.js';
 import type { ProgressCallback, StreamedModel } from '../graph/stream.js';
 import { weightParser } from './formats.js';
 import { inferGraph } from './infer-graph.js';
-import { GRAPH_METADATA_KEY, parseManifest, type CheckedManifest, type GraphManifest, type ManifestLayer } from './manifest.js';
-import { resolveGraph } from './resolve.js';
+import { v1ToV2, type GraphExtras } from './graph-v1.js';
+import { GRAPH_METADATA_KEY, parseManifest, type GraphManifest } from './manifest.js';
+import type { CheckedManifestV2, GraphManifestV2 } from './manifest-v2.js';
+import { nodeTensors, resolveGraph } from './resolve.js';
 import { byteChunks, isByteSource, readBytes, type ByteSource } from './source.js';
 import type { RawTensor, TensorMap } from './tensors.js';
 
@@ -16,7 +17,7 @@ import type { RawTensor, TensorMap } from './tensors.js';
  */
 export type ModelSource =
   | ByteSource
-  | { weights: ByteSource; graph: GraphManifest | ByteSource }
+  | { weights: ByteSource; graph: GraphManifest | GraphManifestV2 | ByteSource }
   | { model: ByteSource; externalData: Record<string, ByteSource> };
 
 interface Deferred<T> {
@@ -32,34 +33,8 @@ function deferred<T>(): Deferred<T> {
   return d;
 }
 
-/**
- * The keys of `tensors` each layer reads (a key belongs to a layer when it starts with one of
- * the prefixes the layer names), found by looking up each key's dotted prefixes: linear in the
- * number of keys, where scanning every key per layer was quadratic in files of many layers.
- */
-function keysByLayer(layers: readonly ManifestLayer[], tensors: TensorMap): string[][] {
-  const owner = new Map<string, number[]>();
-  layers.forEach((layer, i) => {
-    for (const [k, v] of Object.entries(layer)) {
-      if (k === 'type' || k === 'activation' || typeof v !== 'string') continue;
-      const list = owner.get(v);
-      if (list) list.push(i);
-      else owner.set(v, [i]);
-    }
-  });
-  const keys = layers.map((): string[] => []);
-  for (const key of tensors.keys()) {
-    const found = new Set<number>();
-    for (let dot = key.indexOf('.'); dot > 0; dot = key.indexOf('.', dot + 1)) {
-      for (const i of owner.get(key.slice(0, dot)) ?? []) found.add(i);
-    }
-    for (const i of found) keys[i]!.push(key);
-  }
-  return keys;
-}
-
 /** Starts reading a model: bytes → tensors as they arrive → graph → checked layers (the stream contract of graph/stream.ts). */
-export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallback, signal?: AbortSignal): StreamedModel {
+export function streamModel(source: ModelSource, onProgress?: ProgressCallback, signal?: AbortSignal): StreamedModel {
   const abort = new AbortController();
   // The caller's signal stops this stream too; the stream's own controller also serves cancel().
   if (signal?.aborted) abort.abort();
@@ -73,24 +48,25 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
     throw new ModelFormatError('loadModel({ weights, graph }) needs a graph: a manifest object, its JSON text, or a URL or bytes holding it.');
   }
   const file = separate ? source.weights : withData ? source.model : (source as ByteSource);
-  const shapes = deferred<ModelSpec>();
+  const shapes = deferred<OpGraph>();
   const finished = deferred<void>();
-  let layers: Deferred<LayerSpec>[] = [];
+  let nodes: Deferred<OpNode>[] = [];
   const arrived: TensorMap = new Map();
-  let manifest: CheckedManifest | null = null;
-  let widths: number[] = [];
+  let manifest: { graph: CheckedManifestV2; extras: GraphExtras } | null = null;
+  let opGraph: OpGraph | null = null;
 
-  // Layer i is released once `missing[i]` of its keys have all arrived: a count per layer and
-  // a list of layers per key, so each arriving tensor costs what it touches.
+  // Node i is released once `missing[i]` of its tensors have all arrived: a count per node and
+  // the node of each tensor (a tensor is used once), so each arriving tensor costs what it touches.
   let missing: number[] = [];
-  let layersOfKey = new Map<string, number[]>();
+  let nodeOfKey = new Map<string, number>();
   const release = (i: number) => {
-    const one = { ...manifest!, input: widths[i]!, layers: [manifest!.layers[i]!] };
-    layers[i]!.resolve(resolveGraph(one, arrived).layers[0]!);
+    const node = opGraph!.nodes[i]!;
+    nodes[i]!.resolve({ ...node, tensors: nodeTensors(node, arrived) });
   };
   const arrive = (key: string) => {
-    for (const i of layersOfKey.get(key) ?? []) if (--missing[i]! === 0) release(i);
-    layersOfKey.delete(key);
+    const i = nodeOfKey.get(key);
+    if (i !== undefined && --missing[i]! === 0) release(i);
+    nodeOfKey.delete(key);
   };
 
   const pump = async () => {
@@ -110,17 +86,18 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
                 'npx resgpu export whole_model.pth out.safetensors (tools/export_resgpu.py in the package).',
           );
         }
-        manifest = chosen === undefined ? inferGraph(tensors) : parseManifest(chosen);
+        const parsed = chosen === undefined ? inferGraph(tensors) : parseManifest(chosen);
+        manifest = parsed.version === 1 ? (({ manifest: g, extras }) => ({ graph: g, extras }))(v1ToV2(parsed, tensors)) : { graph: parsed, extras: {} };
         // Shapes only: every check runs now, before any data or GPU memory is touched.
         const empty = new Map([...tensors].map(([k, t]): [string, RawTensor] => [k, { ...t, bytes: new Uint8Array(0) }]));
-        const spec = resolveGraph(manifest, empty);
-        widths = [spec.inputSize, ...spec.layers.map(layerOutputSize)];
-        const keys = keysByLayer(manifest.layers, tensors);
-        layers = manifest.layers.map(() => deferred<LayerSpec>());
-        missing = keys.map((k) => k.length);
-        layersOfKey = new Map();
-        keys.forEach((k, i) => k.forEach((key) => (layersOfKey.get(key) ?? layersOfKey.set(key, []).get(key)!).push(i)));
-        shapes.resolve(spec);
+        opGraph = resolveGraph(manifest.graph, empty, manifest.extras);
+        nodes = opGraph.nodes.map(() => deferred<OpNode>());
+        missing = opGraph.nodes.map((n) => Object.keys(n.params).length);
+        nodeOfKey = new Map();
+        opGraph.nodes.forEach((n, i) => Object.values(n.params).forEach((key) => nodeOfKey.set(key, i)));
+        shapes.resolve(opGraph);
+        // Nodes without tensors (activations, adds) are complete now.
+        missing.forEach((m, i) => m === 0 && release(i));
         // Tensors that arrived with the header (ONNX, or storages before data.pkl) count now.
         for (const key of [...arrived.keys()]) arrive(key);
       },
@@ -135,14 +112,14 @@ export function streamModelSpec(source: ModelSource, onProgress?: ProgressCallba
   };
   pump().then(
     () => finished.resolve(),
-    (e) => [shapes, finished, ...layers].forEach((d) => d.reject(e)),
+    (e) => [shapes, finished, ...nodes].forEach((d) => d.reject(e)),
   );
 
   return {
     shapes: shapes.promise,
-    layer: (i) => shapes.promise.then(() => layers[i]!.promise),
+    node: (i) => shapes.promise.then(() => nodes[i]!.promise),
     finished: finished.promise,
-    complete: () => finished.promise.then(() => resolveGraph(manifest!, arrived)),
+    complete: () => finished.promise.then(() => resolveGraph(manifest!.graph, arrived, manifest!.extras)),
     cancel: () => abort.abort(),
   };
 }

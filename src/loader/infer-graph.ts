@@ -1,5 +1,5 @@
 import { GraphError } from '../errors.js';
-import { DEFAULT_BATCHNORM_EPS } from '../graph/spec.js';
+import { DEFAULT_NORM_EPS as DEFAULT_BATCHNORM_EPS } from '../graph/op-graph.js';
 import { MAX_LAYERS, type CheckedManifest, type GraphManifest, type ManifestLayer } from './manifest.js';
 import type { TensorMap } from './tensors.js';
 

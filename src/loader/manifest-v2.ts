@@ -1,3 +1,6 @@
+import type { AttrValue } from '../graph/op-graph.js';
+import { KINDS } from '../graph/kinds/registry.js';
+
 /**
  * The graph manifest, version 2: the op graph itself. Nodes in execution order, each reading
  * named values and writing one, with its tensors named by role (`params`) and its attributes
@@ -44,4 +47,94 @@ export interface GraphManifestV2 {
   features?: string[];
   /** One class label per output, in column order. */
   labels?: string[];
+}
+
+/** Nodes a graph may have: each costs bookkeeping and maybe a dispatch, so a tiny hostile file cannot ask for unbounded work. */
+export const MAX_NODES = 10_000;
+
+/** A version-2 manifest after parseManifestV2: structure checked, attributes checked and defaulted by their kinds. */
+export interface CheckedManifestV2 extends Omit<GraphManifestV2, 'nodes'> {
+  nodes: (Omit<ManifestNode, 'attrs'> & { name: string; params: Record<string, string>; attrs: Record<string, AttrValue> })[];
+}
+
+/**
+ * Validates a version-2 manifest's structure: known ops, arities, tensor roles, attributes (by
+ * each kind), each value written once and read only after it is written, every node's output
+ * used. Shapes are checked later, against the file's tensors (resolve.ts). Linear in the size
+ * of the manifest.
+ */
+export function parseManifestV2(o: Record<string, unknown>, bad: (why: string) => Error): CheckedManifestV2 {
+  const inputs = o.inputs;
+  if (!Array.isArray(inputs) || inputs.length !== 1) throw bad('"inputs" must be an array of one input ({ "name", "shape" }); resgpu runs models with one input');
+  const input = inputs[0] as Record<string, unknown>;
+  if (typeof input !== 'object' || input === null || typeof input.name !== 'string' || input.name === '') throw bad('inputs[0].name must be a non-empty string');
+  if (!Array.isArray(input.shape) || input.shape.length < 1 || input.shape.length > 3 || !input.shape.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= 1 << 24)) {
+    throw bad('inputs[0].shape must be the row shape without the batch: 1 to 3 positive integers, e.g. [30]');
+  }
+  const outputs = o.outputs;
+  if (!Array.isArray(outputs) || outputs.length !== 1 || typeof outputs[0] !== 'string') throw bad('"outputs" must be an array of one value name');
+  if (!Array.isArray(o.nodes) || o.nodes.length === 0) throw bad('"nodes" must be a non-empty array');
+  if (o.nodes.length > MAX_NODES) throw bad(`it has ${o.nodes.length} nodes, more than the ${MAX_NODES} resgpu runs`);
+  const written = new Map<string, number>([[input.name, -1]]);
+  const read = new Set<string>([outputs[0]]);
+  const nodes = o.nodes.map((raw, i) => {
+    const node = parseNode(raw, i, bad);
+    for (const v of node.inputs) {
+      if (!written.has(v)) throw bad(`nodes[${i}] (${node.name}) reads "${v}" before any node writes it (nodes must come after the nodes whose outputs they read)`);
+      read.add(v);
+    }
+    if (written.has(node.output)) throw bad(`nodes[${i}] (${node.name}) writes "${node.output}", which ${written.get(node.output) === -1 ? 'is the graph input' : `nodes[${written.get(node.output)}] already writes`}`);
+    written.set(node.output, i);
+    return node;
+  });
+  if (!written.has(outputs[0])) throw bad(`the output "${outputs[0]}" is written by no node`);
+  nodes.forEach((n, i) => {
+    if (!read.has(n.output)) throw bad(`nodes[${i}] (${n.name}) writes "${n.output}", which nothing reads and which is not the output`);
+  });
+  const names = (key: 'features' | 'labels') => {
+    const v = o[key];
+    if (v === undefined) return {};
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(`"${key}" must be an array of strings`);
+    return { [key]: v as string[] };
+  };
+  return {
+    format: 'resgpu-graph',
+    version: 2,
+    inputs: [{ name: input.name, shape: input.shape as number[] }],
+    outputs: [outputs[0]],
+    nodes,
+    ...names('features'),
+    ...names('labels'),
+  };
+}
+
+function parseNode(raw: unknown, i: number, bad: (why: string) => Error): CheckedManifestV2['nodes'][number] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad(`nodes[${i}] must be an object`);
+  const n = raw as Record<string, unknown>;
+  const kind = typeof n.op === 'string' && Object.hasOwn(KINDS, n.op) ? KINDS[n.op]! : null;
+  if (!kind) throw bad(`nodes[${i}].op ${JSON.stringify(n.op)} is unknown (resgpu runs ${Object.keys(KINDS).join(', ')})`);
+  if (typeof n.output !== 'string' || n.output === '') throw bad(`nodes[${i}].output must be a non-empty value name`);
+  if (n.name !== undefined && typeof n.name !== 'string') throw bad(`nodes[${i}].name must be a string`);
+  const name = (n.name as string | undefined) || n.output;
+  const where = `nodes[${i}] (${name}, ${kind.op})`;
+  if (!Array.isArray(n.inputs) || n.inputs.length !== kind.arity || !n.inputs.every((v) => typeof v === 'string')) {
+    throw bad(`${where}.inputs must be an array of ${kind.arity} value name${kind.arity === 1 ? '' : 's'}`);
+  }
+  const params = (n.params ?? {}) as Record<string, unknown>;
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) throw bad(`${where}.params must be an object of tensor names`);
+  const roles = [...kind.params.required, ...kind.params.optional];
+  for (const [role, tensor] of Object.entries(params)) {
+    if (!roles.includes(role)) throw bad(`${where}.params has "${role}"; a ${kind.op} has ${roles.length > 0 ? roles.join(', ') : 'no tensors'}`);
+    if (typeof tensor !== 'string' || tensor === '') throw bad(`${where}.params.${role} must be a tensor name`);
+  }
+  for (const role of kind.params.required) if (!(role in params)) throw bad(`${where} needs params.${role}`);
+  const rawAttrs = (n.attrs ?? {}) as Record<string, unknown>;
+  if (typeof rawAttrs !== 'object' || rawAttrs === null || Array.isArray(rawAttrs)) throw bad(`${where}.attrs must be an object`);
+  let attrs: Record<string, AttrValue>;
+  try {
+    attrs = kind.attrs(rawAttrs);
+  } catch (e) {
+    throw bad(`${where}: ${(e as Error).message}`);
+  }
+  return { op: kind.op, name, inputs: n.inputs as string[], output: n.output, params: params as Record<string, string>, attrs };
 }

@@ -1,5 +1,9 @@
 import { GraphError, ModelFormatError } from '../errors.js';
-import { DEFAULT_BATCHNORM_EPS, type Activation } from '../graph/spec.js';
+import { DEFAULT_NORM_EPS as DEFAULT_BATCHNORM_EPS } from '../graph/op-graph.js';
+import { parseManifestV2, type CheckedManifestV2 } from './manifest-v2.js';
+
+/** The activations a version-1 linear layer may name. */
+export type Activation = 'relu' | 'none';
 
 /**
  * The graph manifest, version 1: which state_dict prefixes form which layers, in order.
@@ -74,8 +78,8 @@ export const MAX_LAYERS = 10_000;
 /** Key under which a safetensors file's __metadata__ carries the manifest as a JSON string. */
 export const GRAPH_METADATA_KEY = 'resgpu.graph';
 
-/** Validates a manifest given as a parsed object or as JSON text; returns it with defaults filled in. */
-export function parseManifest(input: unknown): CheckedManifest {
+/** Validates a manifest (version 1 or 2) given as a parsed object or as JSON text; returns it with defaults filled in. */
+export function parseManifest(input: unknown): CheckedManifest | CheckedManifestV2 {
   let m = input;
   if (typeof m === 'string') {
     try {
@@ -88,7 +92,8 @@ export function parseManifest(input: unknown): CheckedManifest {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad('it must be a JSON object');
   const o = m as Record<string, unknown>;
   if (o.format !== 'resgpu-graph') throw bad(`"format" must be "resgpu-graph", got ${JSON.stringify(o.format)}`);
-  if (o.version !== 1) throw bad(`"version" ${JSON.stringify(o.version)} is not supported (this resgpu reads version 1)`);
+  if (o.version === 2) return parseManifestV2(o, bad);
+  if (o.version !== 1) throw bad(`"version" ${JSON.stringify(o.version)} is not supported (this resgpu reads versions 1 and 2)`);
   if (!Number.isSafeInteger(o.input) || (o.input as number) < 1) throw bad('"input" must be a positive integer');
   if (!Array.isArray(o.layers) || o.layers.length === 0) throw bad('"layers" must be a non-empty array');
   if (o.layers.length > MAX_LAYERS) throw bad(`it has ${o.layers.length} layers, more than the ${MAX_LAYERS} resgpu runs`);

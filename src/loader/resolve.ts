@@ -1,132 +1,95 @@
 import { GraphError } from '../errors.js';
-import type { BatchNormSpec, LayerSpec, LinearSpec, ModelSpec } from '../graph/spec.js';
-import { layerOutputSize } from '../graph/spec.js';
+import { KINDS } from '../graph/kinds/registry.js';
+import type { FloatArray, OpGraph, OpNode, ValueInfo } from '../graph/op-graph.js';
 import { decodeFloats } from './dtype.js';
+import { v1ToV2, type GraphExtras } from './graph-v1.js';
 import { checkEachPrefixOnce, type CheckedManifest } from './manifest.js';
+import type { CheckedManifestV2 } from './manifest-v2.js';
 import { formatShape, type TensorMap } from './tensors.js';
 
 /**
- * Binds a manifest to the tensors of a file: looks up every named prefix, decodes the floats,
- * and checks that every shape fits and that the layers chain. All checks happen here, before
- * any backend allocates anything, so a bad model leaves nothing behind.
+ * Binds a version-2 manifest to the tensors of a file: looks up every tensor a node names,
+ * checks its shape by the node's kind, and decodes the floats that have arrived (none at header
+ * time: then only shapes are checked). Every check happens here, before any backend allocates
+ * anything, so a bad model leaves nothing behind.
  */
-export function resolveGraph(manifest: CheckedManifest, tensors: TensorMap): ModelSpec {
-  const eps = manifest.batchnorm_eps;
-  let width = manifest.input;
-  const layers: LayerSpec[] = [];
-  for (const [i, entry] of manifest.layers.entries()) {
-    let layer: LayerSpec;
-    if (entry.type === 'linear') {
-      const linear = readLinear(tensors, entry.linear, width);
-      layer = {
-        type: 'linear',
-        name: entry.linear,
-        linear,
-        bn: entry.bn ? readBatchNorm(tensors, entry.bn, linear, eps) : null,
-        activation: entry.activation ?? 'none',
-      };
-    } else {
-      const linear1 = readLinear(tensors, entry.linear1, width);
-      const linear2 = readLinear(tensors, entry.linear2, linear1.outFeatures);
-      const shortcutLinear = entry.shortcut ? readLinear(tensors, entry.shortcut, width) : null;
-      if (shortcutLinear && shortcutLinear.outFeatures !== linear2.outFeatures) {
-        throw new GraphError(
-          `layers[${i}]: shortcut ${entry.shortcut} has ${shortcutLinear.outFeatures} outputs but ` +
-            `${entry.linear2} has ${linear2.outFeatures}; the two branches must have the same width to be added.`,
-        );
-      }
-      if (!shortcutLinear && width !== linear2.outFeatures) {
-        throw new GraphError(
-          `layers[${i}]: an identity shortcut needs the block's input width (${width}) to equal ` +
-            `${entry.linear2}'s output width (${linear2.outFeatures}); give the block a projection "shortcut".`,
-        );
-      }
-      layer = {
-        type: 'residual_block',
-        name: commonPrefix(entry.linear1, entry.linear2),
-        linear1,
-        bn1: entry.bn1 ? readBatchNorm(tensors, entry.bn1, linear1, eps) : null,
-        linear2,
-        bn2: entry.bn2 ? readBatchNorm(tensors, entry.bn2, linear2, eps) : null,
-        shortcut: shortcutLinear && {
-          linear: shortcutLinear,
-          bn: entry.shortcut_bn ? readBatchNorm(tensors, entry.shortcut_bn, shortcutLinear, eps) : null,
-        },
-      };
+export function resolveGraph(m: CheckedManifestV2, tensors: TensorMap, extras: GraphExtras = {}): OpGraph {
+  const input = m.inputs[0];
+  const values: ValueInfo[] = [{ name: input.name, shape: [...input.shape] }];
+  const ids = new Map<string, number>([[input.name, 0]]);
+  const usedBy = new Map<string, string>();
+  const nodes = m.nodes.map((n): OpNode => {
+    const kind = KINDS[n.op]!;
+    const where = `${kind.title} "${n.name}"`;
+    const inputs = n.inputs.map((v) => ids.get(v)!);
+    const fileShapes: Record<string, readonly number[]> = {};
+    for (const [role, key] of Object.entries(n.params)) {
+      const t = tensors.get(key);
+      if (!t) throw new GraphError(`The graph needs tensor "${key}" (the ${role} of ${where}), but the file has no such tensor.`);
+      decodeFloats(t.dtype, new Uint8Array(0), `Tensor "${key}"`); // a dtype resgpu cannot read fails now, before any allocation
+      fileShapes[role] = t.shape;
     }
-    layers.push(layer);
-    width = layerOutputSize(layer);
+    const { output, params } = kind.shapes({ where, inputs: inputs.map((v) => values[v]!.shape), attrs: n.attrs, tensors: fileShapes });
+    const shapes: Record<string, number[]> = {};
+    for (const [role, key] of Object.entries(n.params)) {
+      const want = params[role]!;
+      const got = fileShapes[role]!;
+      if (got.length !== want.shape.length || got.some((d, j) => d !== want.shape[j])) {
+        throw new GraphError(`Tensor "${key}" has shape ${formatShape(got)}, but the graph needs ${formatShape(want.shape)} (${want.why}).`);
+      }
+      shapes[role] = want.shape;
+    }
+    values.push({ name: n.output, shape: output });
+    ids.set(n.output, values.length - 1);
+    return { op: n.op, name: n.name, inputs, output: values.length - 1, attrs: n.attrs, params: n.params, shapes, tensors: {} };
+  });
+  // After the shapes, so that a shape error is reported as such. Shared weights are refused:
+  // nothing in the model families needs them, and a manifest naming one tiny tensor thousands
+  // of times would cost memory out of all proportion to the file.
+  if (extras.v1Layers) checkEachPrefixOnce(extras.v1Layers);
+  else {
+    m.nodes.forEach((n) => {
+      for (const key of Object.values(n.params)) {
+        const before = usedBy.get(key);
+        if (before) throw new GraphError(`The graph's node "${n.name}" names tensor "${key}", already used by "${before}"; each tensor is used once (shared weights are not supported).`);
+        usedBy.set(key, n.name);
+      }
+    });
   }
-  checkEachPrefixOnce(manifest.layers);
-  const names = manifest.input_names && { inputNames: manifest.input_names, outputNames: manifest.output_names ?? [] };
-  const metadata = { ...(manifest.features && { features: manifest.features }), ...(manifest.labels && { labels: manifest.labels }) };
-  return { inputSize: manifest.input, outputSize: width, layers, ...names, ...metadata };
+  const output = ids.get(m.outputs[0])!;
+  const graph: OpGraph = { values, nodes, output };
+  // A version-2 manifest names its input and output; a version-1 one only where it kept ONNX's names.
+  const inputNames = extras.layers ? extras.inputNames : (extras.inputNames ?? [input.name]);
+  if (inputNames) Object.assign(graph, { inputNames, outputNames: extras.outputNames ?? [m.outputs[0]] });
+  if (m.features) {
+    const width = values[0]!.shape.reduce((a, b) => a * b, 1);
+    if (m.features.length !== width || new Set(m.features).size !== width) {
+      throw new GraphError(`Invalid graph manifest: "features" must name each of the ${width} inputs once (got ${m.features.length} names).`);
+    }
+    graph.features = m.features;
+  }
+  if (m.labels) graph.labels = m.labels;
+  if (extras.layers) {
+    const width = (name: string) => values[ids.get(name)!]!.shape[0]!;
+    graph.layers = extras.layers.map(({ input: i, output: o, ...l }) => ({ ...l, inFeatures: width(i), outFeatures: width(o) }));
+  }
+  for (const node of nodes) if (Object.keys(node.params).every((r) => tensors.get(node.params[r]!)!.bytes.length > 0)) node.tensors = nodeTensors(node, tensors);
+  return graph;
 }
 
-/** "blocks.0.linear1" and "blocks.0.linear2" → "blocks.0". */
-function commonPrefix(a: string, b: string): string {
-  const pa = a.split('.');
-  const pb = b.split('.');
-  let n = 0;
-  while (n < pa.length && n < pb.length && pa[n] === pb[n]) n++;
-  return pa.slice(0, n).join('.') || a;
+/** A node's tensors, decoded (the shapes were checked by resolveGraph). */
+export function nodeTensors(node: Pick<OpNode, 'params'>, tensors: TensorMap): Record<string, FloatArray> {
+  const out: Record<string, FloatArray> = {};
+  for (const [role, key] of Object.entries(node.params)) {
+    const t = tensors.get(key)!;
+    out[role] = decodeFloats(t.dtype, t.bytes, `Tensor "${key}"`);
+  }
+  return out;
 }
 
-function tensor(tensors: TensorMap, key: string, shape: number[], why: string) {
-  const t = tensors.get(key);
-  if (!t) {
-    throw new GraphError(`The graph needs tensor "${key}" (${why}), but the file has no such tensor.`);
-  }
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new GraphError(
-      `Tensor "${key}" has shape ${formatShape(t.shape)}, but the graph needs ${formatShape(shape)} (${why}).`,
-    );
-  }
-  return decodeFloats(t.dtype, t.bytes, `Tensor "${key}"`);
-}
-
-function readLinear(tensors: TensorMap, prefix: string, inFeatures: number): LinearSpec {
-  const w = tensors.get(`${prefix}.weight`);
-  if (!w) throw new GraphError(`The graph needs tensor "${prefix}.weight" (a Linear weight), but the file has no such tensor.`);
-  if (w.shape.length !== 2) {
-    throw new GraphError(`Tensor "${prefix}.weight" has shape ${formatShape(w.shape)}; a Linear weight is 2-D [out, in].`);
-  }
-  const outFeatures = w.shape[0]!;
-  if (outFeatures === 0 || inFeatures === 0) {
-    // PyTorch accepts Linear(n, 0); its outputs are empty or constant. Refused rather than run on zero-size GPU buffers.
-    throw new GraphError(
-      `Linear "${prefix}" is zero-width (${inFeatures} inputs, ${outFeatures} outputs; weight ${formatShape(w.shape)}): ` +
-        'resgpu refuses degenerate layers. Remove the layer, or give it at least one feature.',
-    );
-  }
-  const weight = tensor(tensors, `${prefix}.weight`, [outFeatures, inFeatures], `a Linear fed ${inFeatures} features`);
-  const bias = tensors.has(`${prefix}.bias`)
-    ? tensor(tensors, `${prefix}.bias`, [outFeatures], `the bias of a Linear with ${outFeatures} outputs`)
-    : null;
-  return { name: prefix, inFeatures, outFeatures, weight, bias };
-}
-
-function readBatchNorm(tensors: TensorMap, prefix: string, after: LinearSpec, eps: number): BatchNormSpec {
-  const n = after.outFeatures;
-  const why = `a BatchNorm1d after ${after.name}, which has ${n} outputs`;
-  if (!tensors.has(`${prefix}.running_mean`) && !tensors.has(`${prefix}.weight`)) {
-    throw new GraphError(`The graph names BatchNorm "${prefix}", but the file has no tensor "${prefix}.running_mean".`);
-  }
-  if (!tensors.has(`${prefix}.running_mean`) || !tensors.has(`${prefix}.running_var`)) {
-    throw new GraphError(
-      `BatchNorm "${prefix}" has no running statistics (track_running_stats=False?); resgpu runs eval-mode ` +
-        `inference and needs "${prefix}.running_mean" and "${prefix}.running_var".`,
-    );
-  }
-  // affine=False BatchNorms store neither weight nor bias.
-  const optional = (key: string) => (tensors.has(key) ? tensor(tensors, key, [n], why) : null);
-  return {
-    name: prefix,
-    features: n,
-    weight: optional(`${prefix}.weight`),
-    bias: optional(`${prefix}.bias`),
-    runningMean: tensor(tensors, `${prefix}.running_mean`, [n], why),
-    runningVar: tensor(tensors, `${prefix}.running_var`, [n], why),
-    eps,
-  };
+/** A checked manifest of either version, bound to its tensors (see resolveGraph). */
+export function graphOf(m: CheckedManifest | CheckedManifestV2, tensors: TensorMap): OpGraph {
+  if (m.version === 2) return resolveGraph(m, tensors);
+  const { manifest, extras } = v1ToV2(m, tensors);
+  return resolveGraph(manifest, tensors, extras);
 }

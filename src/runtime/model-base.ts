@@ -1,6 +1,6 @@
 import { describeLayers } from '../graph/describe.js';
-import type { ModelSpec } from '../graph/spec.js';
-import type { LayerDescription, ModelDescription } from '../model.js';
+import { graphSizes, type LayerDescription, type OpGraph } from '../graph/op-graph.js';
+import type { ModelDescription } from '../model.js';
 import { batchOf, checkBatchOption, checkFinite } from './input.js';
 
 /** How every backend checks run() inputs. */
@@ -18,19 +18,20 @@ export abstract class ModelBase {
   /** Names of the input columns and of the output classes, where the file carries them. */
   readonly features?: readonly string[];
   readonly labels?: readonly string[];
-  /** The description only: holding the spec would hold the file's bytes. */
+  /** The description only: holding the graph would hold the file's bytes. */
   private readonly layers: LayerDescription[];
   private readonly rejectNonFinite: boolean;
 
-  protected constructor(spec: ModelSpec, policy: InputPolicy = {}) {
+  protected constructor(graph: OpGraph, policy: InputPolicy = {}) {
     this.rejectNonFinite = policy.rejectNonFinite === true;
-    this.inputSize = spec.inputSize;
-    this.outputSize = spec.outputSize;
-    this.inputNames = spec.inputNames;
-    this.outputNames = spec.outputNames;
-    this.features = spec.features;
-    this.labels = spec.labels;
-    this.layers = describeLayers(spec);
+    const { inputSize, outputSize } = graphSizes(graph);
+    this.inputSize = inputSize;
+    this.outputSize = outputSize;
+    this.inputNames = graph.inputNames;
+    this.outputNames = graph.outputNames;
+    this.features = graph.features;
+    this.labels = graph.labels;
+    this.layers = describeLayers(graph);
   }
 
   /** Checks a run() input (shape, and finiteness when asked) and returns its batch size. */

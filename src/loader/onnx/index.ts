@@ -1,5 +1,5 @@
 import { GraphError, ModelFormatError } from '../../errors.js';
-import { DEFAULT_BATCHNORM_EPS } from '../../graph/spec.js';
+import { DEFAULT_NORM_EPS as DEFAULT_BATCHNORM_EPS } from '../../graph/op-graph.js';
 import type { GraphManifest } from '../manifest.js';
 import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from '../tensors.js';
 import { decodeModel, num, rawTensor } from './decode.js';

@@ -1,4 +1,4 @@
-import { DEFAULT_BATCHNORM_EPS } from '../../graph/spec.js';
+import { DEFAULT_NORM_EPS as DEFAULT_BATCHNORM_EPS } from '../../graph/op-graph.js';
 import type { RawTensor, TensorMap } from '../tensors.js';
 import { f64Tensor, floats, num, onnx, rawTensor, type Node } from './decode.js';
 import type { DenseExpr, Expr } from './layers.js';

@@ -1,5 +1,5 @@
-import type { LoweredModel, Step, StepOp } from '../../graph/lower.js';
-import type { ActivationFn } from '../../graph/steps.js';
+import { rowSize } from '../../graph/op-graph.js';
+import type { FusedModel, Step } from '../../graph/steps.js';
 import { assignBuffers } from '../buffer-assignment.js';
 import { DESCRIPTOR_BYTES, EPILOGUE_PANEL_BYTES, PANELS_FIELD, writeDescriptor } from './descriptor.js';
 
@@ -7,7 +7,7 @@ import { DESCRIPTOR_BYTES, EPILOGUE_PANEL_BYTES, PANELS_FIELD, writeDescriptor }
  * Where everything lives in the WebAssembly memory, and the step table the module runs
  * (the descriptor format is documented at the top of gemm.wat):
  *
- *   [control words | step table | packed weights and biases, step by step | activations]
+ *   [control words | step table | packed weights and epilogue vectors, step by step | activations]
  *
  * Weights are laid out from the shapes alone, so the memory can be made as soon as a
  * file's header is in. Activations are row-major, every value with the row stride of the widest
@@ -23,16 +23,17 @@ const CONTROL_BYTES = 64;
 /** Regions start on cache lines. */
 const ALIGN = 64;
 
-/** Every lowered op is a gemm step; its activation (residual steps end in ReLU). */
-const ACTIVATION_OF: Record<StepOp, ActivationFn> = { linear: 'none', linear_relu: 'relu', residual_identity: 'relu', residual_projection: 'relu' };
-
 export const padFeatures = (n: number) => Math.ceil(n / PANEL) * PANEL;
 const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
 export interface PackedStepLayout {
-  shape: Step;
+  step: Step;
   panels: number;
-  /** Byte offsets of the step's weight panels and of its epilogue vectors (bias, scale, shift per panel). */
+  /**
+   * Byte offsets of the step's weights (gemm: the panels of [W ; Ws]; layernorm: γ, padded to
+   * panels; elementwise: none, so equal to `epilogue`) and of its epilogue vectors (bias, scale,
+   * shift per panel).
+   */
   weights: number;
   epilogue: number;
 }
@@ -43,7 +44,7 @@ export interface WasmLayout {
   plan: number;
   /** First byte after the weights: where activations start. */
   weightsEnd: number;
-  /** Bytes of weights and biases, padding included. */
+  /** Bytes of weights and epilogue vectors, padding included. */
   weightBytes: number;
   /** Row stride in bytes of each value (0: the input; i + 1: step i's output): all the same. */
   strides: number[];
@@ -53,23 +54,29 @@ export interface WasmLayout {
   bufferRowBytes: number;
 }
 
-export function layoutModel({ steps: shapes }: LoweredModel, inputSize: number): WasmLayout {
+/** Floats of weights a step reads, padding included. */
+function weightFloats(step: Step, panels: number): number {
+  if (step.kind === 'gemm') return panels * (step.inFeatures + step.shortcutFeatures) * PANEL;
+  return step.kind === 'layernorm' ? panels * PANEL : 0;
+}
+
+export function layoutModel(fused: FusedModel): WasmLayout {
   const plan = CONTROL_BYTES;
-  let end = align(plan + shapes.length * DESCRIPTOR_BYTES);
+  let end = align(plan + fused.steps.length * DESCRIPTOR_BYTES);
   const weightsStart = end;
-  const steps = shapes.map((shape) => {
-    const panels = Math.ceil(shape.outFeatures / PANEL);
+  const steps = fused.steps.map((step) => {
+    const panels = Math.ceil(step.outFeatures / PANEL);
     const weights = end;
-    const epilogue = align(weights + panels * (shape.inFeatures + shape.shortcutFeatures) * PANEL * 4);
+    const epilogue = align(weights + weightFloats(step, panels) * 4);
     end = align(epilogue + panels * EPILOGUE_PANEL_BYTES);
-    return { shape, panels, weights, epilogue };
+    return { step, panels, weights, epilogue };
   });
   // Every value has the same row stride, the widest value's: then row r of any value a buffer
   // holds sits at the same bytes, so threads that each own a range of rows never touch another
   // thread's bytes, even when a buffer passes from a narrow value to a wide one.
-  const rowBytes = Math.max(...[inputSize, ...shapes.map((s) => s.outFeatures)].map((w) => padFeatures(w) * 4));
-  const strides = new Array<number>(shapes.length + 1).fill(rowBytes);
-  const { bufferOf, bufferCount } = assignBuffers(shapes.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
+  const rowBytes = Math.max(...fused.values.map((v) => padFeatures(rowSize(v.shape)) * 4));
+  const strides = new Array<number>(fused.values.length).fill(rowBytes);
+  const { bufferOf, bufferCount } = assignBuffers(fused.steps.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
   return { steps, plan, weightsEnd: end, weightBytes: end - weightsStart, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
 }
 
@@ -91,16 +98,18 @@ export function valueOffset(layout: WasmLayout, rows: number, v: number): number
  */
 export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array): void {
   const rowSplit = Math.floor(rows / 4) >= 2 * threads;
-  layout.steps.forEach(({ shape, panels, weights, epilogue }, i) => {
-    const x = shape.shortcut;
+  const at = (v: number | null) => (v === null ? 0 : valueOffset(layout, rows, v));
+  const stride = (v: number | null) => (v === null ? 0 : layout.strides[v]!);
+  layout.steps.forEach(({ step, panels, weights, epilogue }, i) => {
+    const { residual, affine, activation } = step.epilogue;
     writeDescriptor(words, layout.plan + i * DESCRIPTOR_BYTES, {
-      kind: 'gemm', rows, panels, columns: shape.outFeatures,
-      a: valueOffset(layout, rows, shape.input), lda: layout.strides[shape.input]!, k1: shape.inFeatures,
-      x: x === null ? 0 : valueOffset(layout, rows, x), ldx: x === null ? 0 : layout.strides[x]!, k2: shape.shortcutFeatures,
-      w: weights, e: epilogue,
-      out: valueOffset(layout, rows, shape.output), ldo: layout.strides[shape.output]!,
-      splitPanels: !rowSplit, identity: shape.op === 'residual_identity', affine: false,
-      activation: ACTIVATION_OF[shape.op], slope: 0, eps: 0,
+      kind: step.kind, rows, panels, columns: step.outFeatures,
+      a: at(step.input), lda: stride(step.input), k1: step.kind === 'elementwise' ? 0 : step.inFeatures,
+      x: at(step.shortcut), ldx: stride(step.shortcut), k2: step.shortcutFeatures,
+      w: step.kind === 'elementwise' ? 0 : weights, e: epilogue,
+      out: at(step.output), ldo: stride(step.output),
+      splitPanels: !rowSplit, identity: residual === 'identity', affine,
+      activation: activation.fn, slope: activation.slope, eps: step.eps,
     });
   });
 }

@@ -1,7 +1,8 @@
 import { DisposedError, OptionError, WasmUnavailableError } from '../../errors.js';
-import { forEachStepAsLayersArrive } from '../../graph/arrival.js';
-import { lowerModel } from '../../graph/lower.js';
-import type { ModelSpec } from '../../graph/spec.js';
+import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
+import { foldStep } from '../../graph/fold.js';
+import { fuseGraph } from '../../graph/fuse.js';
+import type { OpGraph } from '../../graph/op-graph.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { LoadOptions } from '../../options.js';
 import type { Model, ModelDescription } from '../../model.js';
@@ -29,6 +30,11 @@ export const wasmTuning = {
 /** The load's JIT warm-up (warmUp): calls per row count, and a time cap per row count. */
 const WARM_UP_CALLS = 300;
 const WARM_UP_MS = 15;
+/**
+ * What a layernorm or elementwise step costs per output column, counted as flops for the
+ * threading threshold: a few operations for the epilogue, more for an exp or erf (a rough mean).
+ */
+const ELEMENTWISE_FLOPS = 20;
 /** How long a worker polls for the next run before sleeping (loop iterations, ~0.1 ms). */
 const WORKER_SPINS = 100_000;
 
@@ -47,7 +53,7 @@ export class WasmModel extends ModelBase implements Model {
   private planned = { rows: 0, threads: 0 };
 
   private constructor(
-    spec: ModelSpec,
+    graph: OpGraph,
     private readonly layout: WasmLayout,
     private memory: WebAssembly.Memory | null,
     private kernels: GemmExports | null,
@@ -58,8 +64,8 @@ export class WasmModel extends ModelBase implements Model {
     readonly simd: SimdLevel,
     policy: InputPolicy,
   ) {
-    super(spec, policy);
-    this.flopsPerRow = layout.steps.reduce((n, s) => n + 2 * s.shape.outFeatures * (s.shape.inFeatures + s.shape.shortcutFeatures), 0);
+    super(graph, policy);
+    this.flopsPerRow = layout.steps.reduce((n, { step: s }) => n + (s.kind === 'gemm' ? 2 * s.outFeatures * (s.inFeatures + s.shortcutFeatures) : ELEMENTWISE_FLOPS * s.outFeatures), 0);
   }
 
   /**
@@ -75,18 +81,18 @@ export class WasmModel extends ModelBase implements Model {
       const shared = threads > 1;
       const compiled = WebAssembly.compile(gemmModuleBytes(simd, shared));
       compiled.catch(() => undefined); // awaited below, after the weights
-      const spec = await model.shapes;
-      const lowered = lowerModel(spec);
-      const layout = layoutModel(lowered, spec.inputSize);
+      const graph = await model.shapes;
+      const lowered = fuseGraph(graph);
+      const layout = layoutModel(lowered);
       const memory = new WebAssembly.Memory({ initial: pagesFor(layout.weightsEnd), maximum: MAX_PAGES, shared });
       const floats = new Float32Array(memory.buffer);
       const start = layout.weightsEnd - layout.weightBytes;
-      await forEachStepAsLayersArrive(model, lowered, (step, parts) => {
+      await forEachStepAsNodesArrive(model, lowered, (step, nodes) => {
         // Progress in bytes of packed weights: from this step's start to the next one's.
         const packed = layout.steps[step.index]!;
         const end = (layout.steps[step.index + 1]?.weights ?? layout.weightsEnd) - start;
         options.onProgress?.({ stage: 'fold', loadedBytes: packed.weights - start, totalBytes: layout.weightBytes });
-        packStep(floats, step, parts, packed);
+        packStep(floats, step, foldStep(step, nodes), packed);
         options.onProgress?.({ stage: 'upload', loadedBytes: end, totalBytes: layout.weightBytes });
       });
       await model.finished;
@@ -94,7 +100,7 @@ export class WasmModel extends ModelBase implements Model {
       const module = await compiled;
       const instance = await WebAssembly.instantiate(module, { env: { memory } });
       const pool = shared ? await WorkerPool.start(module, memory, threads, WORKER_SPINS) : null;
-      const built = new WasmModel(spec, layout, memory, instance.exports as unknown as GemmExports, pool, threads, simd, options);
+      const built = new WasmModel(graph, layout, memory, instance.exports as unknown as GemmExports, pool, threads, simd, options);
       built.warmUp();
       return built;
     } catch (e) {

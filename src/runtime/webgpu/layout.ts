@@ -1,5 +1,5 @@
 import { GpuLimitError } from '../../errors.js';
-import type { LoweredModel, Step } from '../../graph/lower.js';
+import type { FusedModel, Step } from '../../graph/steps.js';
 import type { DeviceCaps, KernelDef, RunData } from '../../kernels/kernel.js';
 import type { DispatchDescription } from '../../model.js';
 import { assignBuffers } from '../buffer-assignment.js';
@@ -16,7 +16,7 @@ import { FEATURE_ALIGN, ROW_ALIGN, selectKernel, type Selection } from './select
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** Row stride, in floats, of each value of the lowered model. */
-export function valueStrides(model: LoweredModel): number[] {
+export function valueStrides(model: FusedModel): number[] {
   return model.values.map((v) => roundUp(v.shape.reduce((n, d) => n * d, 1), FEATURE_ALIGN));
 }
 
@@ -41,7 +41,7 @@ export interface LayoutDevice extends DeviceCaps {
   limits: DeviceCaps['limits'] & Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
 }
 
-function layoutFor(model: LoweredModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
+function layoutFor(model: FusedModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
   // Rows are padded before choosing, so that measurements are keyed by what the kernels see.
   const rows = roundUp(batch, ROW_ALIGN);
   const kernels = model.steps.map((s) => selectKernel(s, rows, device, selection));
@@ -59,7 +59,7 @@ function fits(layout: PlanLayout, device: LayoutDevice): boolean {
 }
 
 /** The layout of a batch size; a batch beyond the device's limits fails naming the largest that fits. */
-export function planLayout(model: LoweredModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
+export function planLayout(model: FusedModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
   const layout = layoutFor(model, strides, batch, device, selection);
   if (fits(layout, device)) return layout;
   // Everything grows with the batch, so the largest batch that fits is found by bisection.
@@ -82,6 +82,7 @@ export function describeDispatches(layout: PlanLayout): DispatchDescription[] {
     kernel: step.op,
     variant: kernel.name,
     layer: step.label,
+    nodes: step.nodes,
     batch: layout.batch,
     inFeatures: step.inFeatures,
     outFeatures: step.outFeatures,

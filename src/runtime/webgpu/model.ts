@@ -1,7 +1,8 @@
 import { DeviceLostError, DisposedError } from '../../errors.js';
-import { forEachStepAsLayersArrive } from '../../graph/arrival.js';
-import { lowerModel, type LoweredModel } from '../../graph/lower.js';
-import type { ModelSpec } from '../../graph/spec.js';
+import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
+import { fuseGraph } from '../../graph/fuse.js';
+import { graphSizes, type OpGraph } from '../../graph/op-graph.js';
+import type { FusedModel } from '../../graph/steps.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { Model, ModelDescription } from '../../model.js';
 import { checkBatchOption } from '../input.js';
@@ -43,8 +44,8 @@ export class GpuModel extends ModelBase implements Model {
   private readonly unwatch: () => void;
 
   private constructor(
-    spec: ModelSpec,
-    private readonly lowered: LoweredModel,
+    graph: OpGraph,
+    private readonly lowered: FusedModel,
     private readonly strides: readonly number[],
     private readonly ctx: PlanContext,
     private readonly acquired: AcquiredDevice,
@@ -54,7 +55,7 @@ export class GpuModel extends ModelBase implements Model {
     private readonly tuner: Tuner | null,
     policy: InputPolicy,
   ) {
-    super(spec, policy);
+    super(graph, policy);
     const state = this.state;
     this.unwatch = onDeviceLoss(ctx.device, (info) => (state.lost = info.message || info.reason));
   }
@@ -79,8 +80,8 @@ export class GpuModel extends ModelBase implements Model {
       const { precision, kernel: forced } = kernelOptions(options);
       const caps: LayoutDevice = { software: acquired.adapter?.software ?? false, limits: device.limits, features: device.features };
       const selection = { precision, forced, measured: new Map<string, KernelVariant>() };
-      const spec = await model.shapes;
-      const lowered = lowerModel(spec);
+      const graph = await model.shapes;
+      const lowered = fuseGraph(graph);
       const strides = valueStrides(lowered);
       weights = await allocateWeights(device, lowered, strides, precision);
       const kernels = compiledKernelsFor(device, options.debug);
@@ -88,18 +89,18 @@ export class GpuModel extends ModelBase implements Model {
       const likely = lowered.steps.flatMap((step) => [1, 1024].map((rows) => ({ step, kernel: selectKernel(step, rows, caps, selection) })));
       const compiled = kernels.prepare(likely);
       compiled.catch(() => undefined); // awaited below, after the upload
-      const scratch = new Float32Array(scratchLength(weights));
-      await forEachStepAsLayersArrive(model, lowered, (step, parts) => {
-        const { weight, bias } = weights!.ranges[step.index]!;
+      const scratch = new Float32Array(scratchLength(lowered, weights));
+      await forEachStepAsNodesArrive(model, lowered, (step, nodes) => {
+        const { weight, params } = weights!.ranges[step.index]!;
         options.onProgress?.({ stage: 'fold', loadedBytes: weight.offset, totalBytes: weights!.bytes });
-        uploadStep(device, weights!, step, parts, strides, scratch);
-        options.onProgress?.({ stage: 'upload', loadedBytes: bias.offset + bias.size, totalBytes: weights!.bytes });
+        uploadStep(device, weights!, step, nodes, strides, scratch);
+        options.onProgress?.({ stage: 'upload', loadedBytes: params.offset + params.size, totalBytes: weights!.bytes });
       });
       await model.finished;
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
       await compiled;
       const profile = Boolean(options.profile) && device.features.has('timestamp-query');
-      const ctx: PlanContext = { device, kernels, weights, inputSize: spec.inputSize, outputSize: spec.outputSize, profile };
+      const ctx: PlanContext = { device, kernels, weights, ...graphSizes(graph), profile };
       const tuner: Tuner | null =
         !(options.autotune ?? !caps.software) || forced
           ? null
@@ -113,7 +114,7 @@ export class GpuModel extends ModelBase implements Model {
               adapterKey: JSON.stringify([acquired.adapter?.vendor, acquired.adapter?.architecture, acquired.adapter?.description]),
               budgetMs: TUNING_BUDGET_MS,
             };
-      return new GpuModel(spec, lowered, strides, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4), caps, selection, tuner, options);
+      return new GpuModel(graph, lowered, strides, ctx, acquired, Math.max(1, options.maxCachedPlans ?? 4), caps, selection, tuner, options);
     } catch (e) {
       model.cancel();
       weights?.buffer.destroy();

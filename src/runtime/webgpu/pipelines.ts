@@ -1,4 +1,4 @@
-import type { Step } from '../../graph/lower.js';
+import type { Step } from '../../graph/steps.js';
 import { pipelineKey, type KernelDef } from '../../kernels/kernel.js';
 import { ShaderStage } from './gpu-flags.js';
 

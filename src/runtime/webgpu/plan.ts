@@ -83,7 +83,7 @@ export class BatchPlan {
             uniform: { buffer: uniforms, offset: i * UNIFORM_STRIDE, size: kernel.uniform.fields.length * 4 },
             value: (v) => ({ buffer: activations[bufferOf[v]!]! }),
             weight: { buffer: ctx.weights.buffer, ...ctx.weights.ranges[step.index]!.weight },
-            bias: { buffer: ctx.weights.buffer, ...ctx.weights.ranges[step.index]!.bias },
+            params: { buffer: ctx.weights.buffer, ...ctx.weights.ranges[step.index]!.params },
           });
           return { pipeline, bindGroup, workgroups: run.workgroups };
         });
@@ -165,7 +165,7 @@ export interface BoundBuffers {
   uniform: GPUBufferBinding;
   value(v: number): GPUBufferBinding;
   weight: GPUBufferBinding;
-  bias: GPUBufferBinding;
+  params: GPUBufferBinding;
 }
 
 /** A dispatch's bind group: each declared binding, by name, bound to what the kernel's run data says. */

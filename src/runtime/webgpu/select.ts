@@ -1,14 +1,14 @@
 import { OptionError } from '../../errors.js';
-import type { Step } from '../../graph/lower.js';
+import type { Step, StepKind } from '../../graph/steps.js';
 import type { Precision } from '../../kernels/dense.js';
 import type { DeviceCaps, KernelDef, WeightLayout } from '../../kernels/kernel.js';
 import { KERNELS, type KernelVariant } from '../../kernels/registry.js';
-import { transposedWeights } from '../../kernels/transposed-weights.js';
 
 /**
- * The one place a kernel is chosen for a step at a batch size on a device. Only kernels reading
- * this backend's weight layout at the model's precision are candidates, since weights are
- * packed once at load, before any batch size is known. In order:
+ * The one place a kernel is chosen for a step at a batch size on a device. Only kernels of the
+ * step's kind reading its weight layout (and, for GEMMs, the model's precision) are
+ * candidates, since weights are packed once at load, before any batch size is known. LayerNorm
+ * and elementwise steps have one kernel each. For GEMM steps, in order:
  *  1. the `kernel` option forces a variant for every step;
  *  2. a winner measured on this adapter for this step's shape and batch (tune.ts);
  *  3. the rule below, which measurements on a software adapter and the kernels' designs give:
@@ -16,7 +16,9 @@ import { transposedWeights } from '../../kernels/transposed-weights.js';
  *     there (barriers cost a coroutine switch); on a GPU `gemv` for small batches, whose
  *     split-K fills the GPU where output tiles cannot, and `gemm_tiled` for large ones.
  */
-export const WEIGHT_LAYOUT: WeightLayout = transposedWeights;
+export function weightLayout(kind: StepKind): WeightLayout {
+  return KERNELS.find((k) => k.stepKind === kind)!.weights;
+}
 
 /** Up to this many rows, a hardware adapter starts with gemv (its maxRows); above, with gemm_tiled. */
 const GEMV_ROWS = 16;
@@ -31,8 +33,14 @@ export interface Selection {
 
 /** The kernels that may run a step: this layout and precision, supported on the device, and (when `rows` is given) chosen at that many rows. */
 export function candidates(step: Step, device: DeviceCaps, precision: Precision, rows?: number): KernelDef[] {
+  const layout = weightLayout(step.kind);
   return KERNELS.filter(
-    (k) => k.precision === precision && k.weights.name === WEIGHT_LAYOUT.name && k.supports(step, device) && (rows === undefined || rows <= k.maxRows),
+    (k) =>
+      k.stepKind === step.kind &&
+      (!k.weights.followsPrecision || k.precision === precision) &&
+      k.weights.name === layout.name &&
+      k.supports(step, device) &&
+      (rows === undefined || rows <= k.maxRows),
   );
 }
 
@@ -43,6 +51,11 @@ export function tuningKey(step: Step, rows: number, precision: Precision): strin
 
 export function selectKernel(step: Step, rows: number, device: DeviceCaps, selection: Selection): KernelDef {
   const named = (name: string, from = candidates(step, device, selection.precision, rows)) => from.find((k) => k.name === name);
+  if (step.kind !== 'gemm') {
+    const only = candidates(step, device, selection.precision)[0];
+    if (!only) throw new Error(`resgpu bug: no kernel runs ${step.kind} step ${step.label}`);
+    return only;
+  }
   if (selection.forced) {
     const options = candidates(step, device, selection.precision);
     const forced = named(selection.forced, options);

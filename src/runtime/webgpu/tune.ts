@@ -1,4 +1,4 @@
-import type { LoweredModel, Step } from '../../graph/lower.js';
+import type { FusedModel, Step } from '../../graph/steps.js';
 import type { DeviceCaps, KernelDef } from '../../kernels/kernel.js';
 import { UNIFORM_STRIDE } from '../../kernels/kernel.js';
 import type { KernelVariant } from '../../kernels/registry.js';
@@ -35,7 +35,7 @@ export interface Tuner {
 const REPEATS = 4;
 const TRIALS = 3;
 
-export async function tuneBatch(t: Tuner, model: LoweredModel, strides: readonly number[], batch: number): Promise<void> {
+export async function tuneBatch(t: Tuner, model: FusedModel, strides: readonly number[], batch: number): Promise<void> {
   const rows = Math.ceil(batch / ROW_ALIGN) * ROW_ALIGN;
   // The budget bounds measuring; compiling is not counted: pipelines are shared per device and
   // compiled once, whether for measuring or for running.
@@ -88,7 +88,7 @@ async function timeStep(t: Tuner, step: Step, kernel: KernelDef, rows: number, s
         uniform: { buffer: uniforms, offset: 0, size: fields.byteLength },
         value,
         weight: { buffer: t.weights.buffer, ...t.weights.ranges[step.index]!.weight },
-        bias: { buffer: t.weights.buffer, ...t.weights.ranges[step.index]!.bias },
+        params: { buffer: t.weights.buffer, ...t.weights.ranges[step.index]!.params },
       });
       const resolve = timestamps && buffer(16, BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC);
       const readback = timestamps && buffer(16, BufferUsage.MAP_READ | BufferUsage.COPY_DST);

@@ -1,11 +1,13 @@
 import { GpuLimitError } from '../../errors.js';
-import { foldBatchNorm } from '../../graph/fold.js';
-import type { DensePart, LoweredModel, Step } from '../../graph/lower.js';
+import { foldStep } from '../../graph/fold.js';
+import type { OpNode } from '../../graph/op-graph.js';
+import type { FusedModel, Step } from '../../graph/steps.js';
+import { WEIGHT_BYTES, type Precision } from '../../kernels/dense.js';
+import { packParams, paramsLength } from '../../kernels/kernel.js';
 import { withErrorScopes } from './error-scopes.js';
 import { BufferUsage } from './gpu-flags.js';
-import { WEIGHT_LAYOUT } from './select.js';
 import { toHalves } from './half.js';
-import { WEIGHT_BYTES, type Precision } from '../../kernels/dense.js';
+import { weightLayout } from './select.js';
 
 export interface Range {
   offset: number;
@@ -13,21 +15,26 @@ export interface Range {
 }
 
 export interface UploadedWeights {
-  /** One buffer holds every step's weight and bias, each range aligned for binding. */
+  /** One buffer holds every step's weights and epilogue parameters, each range aligned for binding. */
   buffer: GPUBuffer;
-  /** How the weights are stored (biases are always f32). */
+  /** How GEMM weights are stored (everything else is f32). */
   precision: Precision;
-  /** By step index of the lowered model. */
-  ranges: { weight: Range; bias: Range }[];
+  /** By step index of the fused model; `weight` has size 0 for steps that read none. */
+  ranges: { weight: Range; params: Range }[];
   bytes: number;
 }
 
+/** Bytes per stored weight element of a step: its layout's, at the model's precision where the layout follows it. */
+function elementBytes(step: Step, precision: Precision): number {
+  return weightLayout(step.kind).followsPrecision ? WEIGHT_BYTES[precision] : 4;
+}
+
 /**
- * One GPU buffer for every step's weight and bias, laid out from the shapes alone, so it can
- * be made before the weights have arrived. Fill it with uploadStep. A failed allocation is a
- * GpuLimitError, whether the limits forbid it or the device runs out of memory.
+ * One GPU buffer for every step's weights and epilogue parameters, laid out from the shapes
+ * alone, so it can be made before the weights have arrived. Fill it with uploadStep. A failed
+ * allocation is a GpuLimitError, whether the limits forbid it or the device runs out of memory.
  */
-export async function allocateWeights(device: GPUDevice, model: LoweredModel, strides: readonly number[], precision: Precision): Promise<UploadedWeights> {
+export async function allocateWeights(device: GPUDevice, model: FusedModel, strides: readonly number[], precision: Precision): Promise<UploadedWeights> {
   const align = device.limits.minStorageBufferOffsetAlignment;
   let end = 0;
   const take = (bytes: number): Range => {
@@ -36,8 +43,8 @@ export async function allocateWeights(device: GPUDevice, model: LoweredModel, st
     return { offset, size: bytes };
   };
   const ranges = model.steps.map((s) => ({
-    weight: take(WEIGHT_LAYOUT.weightLength(s, strides) * WEIGHT_BYTES[precision]),
-    bias: take(WEIGHT_LAYOUT.biasLength(s, strides) * 4),
+    weight: take(weightLayout(s.kind).weightLength(s, strides) * elementBytes(s, precision)),
+    params: take(paramsLength(s, strides) * 4),
   }));
   const largest = ranges.reduce((n, r) => Math.max(n, r.weight.size), 0);
   if (end > device.limits.maxBufferSize || largest > device.limits.maxStorageBufferBindingSize) {
@@ -59,35 +66,36 @@ export async function allocateWeights(device: GPUDevice, model: LoweredModel, st
 }
 
 /** Floats of scratch space uploadStep needs for any step of these weights. */
-export function scratchLength(weights: UploadedWeights): number {
-  const floats = (r: UploadedWeights['ranges'][number]) => r.weight.size / WEIGHT_BYTES[weights.precision] + r.bias.size / 4;
-  return weights.ranges.reduce((n, r) => Math.max(n, floats(r)), 0);
+export function scratchLength(model: FusedModel, weights: UploadedWeights): number {
+  const floats = (s: Step) => weights.ranges[s.index]!.weight.size / elementBytes(s, weights.precision) + weights.ranges[s.index]!.params.size / 4;
+  return model.steps.reduce((n, s) => Math.max(n, floats(s)), 0);
 }
 
 /**
- * Folds one step's BatchNorms into its weights (float64 arithmetic; the scale is applied while
- * packing, so no folded copy exists), packs them in the backend's layout and uploads them.
+ * Folds one step's BatchNorms into its weights (fold.ts, float64; the scales are applied while
+ * packing, so no folded copy exists), packs them in the kernel's layout and uploads them.
  * `scratch` is reused from step to step: writeBuffer copies before it returns.
  */
 export function uploadStep(
   device: GPUDevice,
   weights: UploadedWeights,
   step: Step,
-  dense: readonly DensePart[],
+  nodes: readonly OpNode[],
   strides: readonly number[],
   scratch: Float32Array<ArrayBuffer>,
 ): void {
-  const { weight, bias } = weights.ranges[step.index]!;
-  const parts = dense.map(({ linear, bn }) => {
-    const folded = foldBatchNorm(linear, bn);
-    return { weight: linear.weight, inFeatures: linear.inFeatures, rowScale: folded.scale, bias: folded.bias };
-  });
-  const weightFloats = weight.size / WEIGHT_BYTES[weights.precision];
+  const { weight, params } = weights.ranges[step.index]!;
+  const folded = foldStep(step, nodes);
+  const bytes = elementBytes(step, weights.precision);
+  const weightFloats = weight.size / bytes;
   const packedWeight = scratch.subarray(0, weightFloats);
-  const packedBias = scratch.subarray(weightFloats, weightFloats + bias.size / 4);
-  WEIGHT_LAYOUT.pack(step, strides, parts, packedWeight, packedBias);
-  // f16: rounded from the f32 of the folded weight (a float64 product), as PyTorch's .half() would.
-  const stored = weights.precision === 'f16' ? toHalves(packedWeight, new Uint16Array(weightFloats)) : packedWeight;
-  device.queue.writeBuffer(weights.buffer, weight.offset, stored);
-  device.queue.writeBuffer(weights.buffer, bias.offset, packedBias);
+  const packedParams = scratch.subarray(weightFloats, weightFloats + params.size / 4);
+  weightLayout(step.kind).pack(step, strides, folded, packedWeight);
+  packParams(step, strides, folded, packedParams);
+  if (weightFloats > 0) {
+    // f16: rounded from the f32 of the folded weight (a float64 product), as PyTorch's .half() would.
+    const stored = bytes === 2 ? toHalves(packedWeight, new Uint16Array(weightFloats)) : packedWeight;
+    device.queue.writeBuffer(weights.buffer, weight.offset, stored);
+  }
+  device.queue.writeBuffer(weights.buffer, params.offset, packedParams);
 }

@@ -1,0 +1,234 @@
+import { GraphError } from '../errors.js';
+import { activationOf } from './kinds/activation.js';
+import { KINDS } from './kinds/registry.js';
+import type { OpGraph, OpNode } from './op-graph.js';
+import type { Epilogue, FusedModel, GemmPart, Step, StepKind, ValueInfo } from './steps.js';
+
+/**
+ * The one fusion pass: the op graph becomes backend steps (steps.ts), once per model, from
+ * shapes alone. Rules, each exact:
+ *  - dropout, identity and flatten of a row vanish (eval mode);
+ *  - a BatchNorm right after a Linear, read by nothing else, folds into the Linear's rows;
+ *  - a BatchNorm read only by a Linear folds into that Linear's columns (exact: a Linear has no
+ *    padding, unlike a zero-padded convolution);
+ *  - a residual add becomes the epilogue of the step making one operand (when nothing else reads
+ *    that operand); when both operands are Linears (+ BatchNorm) read only by the add, the
+ *    shallower one is stacked into the deeper one's GEMM along the inner dimension;
+ *  - then a BatchNorm that could not fold (read only after an add) becomes the epilogue's
+ *    per-column scale and shift, and an activation the epilogue's activation.
+ * Every other node is a step of its own: LayerNorm, and a BatchNorm, add or activation that
+ * no step absorbs (elementwise). Nothing is refused for being unfusable.
+ */
+export function fuseGraph(g: OpGraph): FusedModel {
+  const { nodes } = g;
+  const producer = new Map<number, number>();
+  nodes.forEach((n, i) => producer.set(n.output, i));
+  // Pass-through nodes vanish: each value read is replaced by the value it passes on.
+  const canon = g.values.map((_, v) => v);
+  for (const n of nodes) if (KINDS[n.op]!.passThrough) canon[n.output] = canon[n.inputs[0]!]!;
+  const inputsOf = (n: OpNode) => n.inputs.map((v) => canon[v]!);
+  const output = canon[g.output]!;
+
+  const readers = new Map<number, number[]>();
+  nodes.forEach((n, i) => {
+    if (KINDS[n.op]!.passThrough) return;
+    for (const v of inputsOf(n)) {
+      const list = readers.get(v);
+      if (list) list.push(i);
+      else readers.set(v, [i]);
+    }
+  });
+  /** The one node reading v, or -1 (several readers, none, or v is the model output). */
+  const soleReader = (v: number): number => {
+    const r = readers.get(v) ?? [];
+    return r.length === 1 && v !== output ? r[0]! : -1;
+  };
+  const opAt = (i: number) => (i < 0 ? '' : nodes[i]!.op);
+
+  // Longest path from the input, to tell a block's main branch from its shortcut.
+  const depth = g.values.map(() => 0);
+  nodes.forEach((n) => (depth[n.output] = 1 + Math.max(...inputsOf(n).map((v) => depth[v]!))));
+
+  const claimed = new Set<number>();
+  const after = new Map<number, number>();
+  const linearBefore = new Map<number, number>(); // an after-BatchNorm → its Linear
+  const before = new Map<number, number>();
+  nodes.forEach((n, i) => {
+    const r = soleReader(n.output);
+    if (n.op === 'linear' && opAt(r) === 'batchnorm') {
+      after.set(i, r);
+      linearBefore.set(r, i);
+      claimed.add(r);
+    }
+  });
+  nodes.forEach((n, i) => {
+    const r = soleReader(n.output);
+    if (n.op === 'batchnorm' && !claimed.has(i) && opAt(r) === 'linear' && !before.has(r)) {
+      before.set(r, i);
+      claimed.add(i);
+    }
+  });
+  const partOf = (linear: number): GemmPart => ({ linear, before: before.get(linear) ?? null, after: after.get(linear) ?? null });
+  const partInput = (p: GemmPart) => inputsOf(nodes[p.before ?? p.linear]!)[0]!;
+  const partOutput = (p: GemmPart) => nodes[p.after ?? p.linear]!.output;
+  /** The Linear (+ its BatchNorm) making v for the add at `add` alone, or null. */
+  const chainedLinear = (v: number, add: number): number | null => {
+    const p = producer.get(v);
+    if (p === undefined || soleReader(v) !== add) return null;
+    if (nodes[p]!.op === 'linear' && !after.has(p)) return p;
+    return linearBefore.get(p) ?? null;
+  };
+  const projections = new Map<number, { main: number; projection: number }>();
+  nodes.forEach((n, i) => {
+    if (n.op !== 'add') return;
+    const [a, b] = inputsOf(n).map((v) => chainedLinear(v, i));
+    if (a == null || b == null || a === b) return;
+    const deeper = depth[partInput(partOf(a))]! >= depth[partInput(partOf(b))]!;
+    const [main, projection] = deeper ? [a, b] : [b, a];
+    projections.set(i, { main, projection });
+    claimed.add(projection);
+  });
+
+  const steps: (Omit<Step, 'index' | 'input' | 'shortcut' | 'output'> & { input: number; shortcut: number | null; output: number; last: number })[] = [];
+  nodes.forEach((head, h) => {
+    if (claimed.has(h) || KINDS[head.op]!.passThrough) return;
+    const members = [h];
+    const epilogue: Epilogue = { residual: 'none', affine: false, activation: { fn: 'none', slope: 0 } };
+    let kind: StepKind = 'elementwise';
+    let parts: GemmPart[] = [];
+    let input = inputsOf(head)[0]!;
+    let shortcut: number | null = null;
+    let affine: number | null = null;
+    let cur = head.output;
+    let stages = { residual: true, affine: true };
+    if (head.op === 'linear') {
+      kind = 'gemm';
+      parts = [partOf(h)];
+      input = partInput(parts[0]!);
+      cur = partOutput(parts[0]!);
+      members.push(...[parts[0]!.before, parts[0]!.after].filter((x): x is number => x !== null));
+    } else if (head.op === 'layernorm') {
+      kind = 'layernorm';
+    } else if (head.op === 'add') {
+      epilogue.residual = 'identity';
+      shortcut = inputsOf(head)[1]!;
+      stages = { residual: false, affine: true };
+    } else if (head.op === 'batchnorm') {
+      epilogue.affine = true;
+      affine = h;
+      stages = { residual: false, affine: false };
+    } else if (head.op === 'activation') {
+      epilogue.activation = activationOf(head.attrs);
+      stages = { residual: false, affine: false };
+      cur = -1; // nothing follows an activation inside a step
+    } else {
+      throw new GraphError(`${KINDS[head.op]!.title} "${head.name}" has no kernel that runs it on its own, and no fusion rule absorbs it here.`);
+    }
+    const take = (r: number) => {
+      claimed.add(r);
+      members.push(r);
+      cur = nodes[r]!.output;
+    };
+    if (cur >= 0 && stages.residual) {
+      const r = soleReader(cur);
+      if (opAt(r) === 'add' && !claimed.has(r)) {
+        const pair = projections.get(r);
+        if (pair && kind === 'gemm' && pair.main === h) {
+          const p = partOf(pair.projection);
+          parts.push(p);
+          shortcut = partInput(p);
+          epilogue.residual = 'projection';
+          members.push(...[p.before, p.linear, p.after].filter((x): x is number => x !== null));
+        } else if (!pair) {
+          const [a, b] = inputsOf(nodes[r]!);
+          shortcut = a === cur ? b! : a!;
+          epilogue.residual = 'identity';
+        }
+        if (epilogue.residual !== 'none') take(r);
+      }
+    }
+    if (cur >= 0 && stages.affine) {
+      const r = soleReader(cur);
+      if (opAt(r) === 'batchnorm' && !claimed.has(r)) {
+        epilogue.affine = true;
+        affine = r;
+        take(r);
+      }
+    }
+    if (cur >= 0 && epilogue.activation.fn === 'none') {
+      const r = soleReader(cur);
+      if (opAt(r) === 'activation' && !claimed.has(r)) {
+        epilogue.activation = activationOf(nodes[r]!.attrs);
+        take(r);
+      }
+    }
+    const out = cur >= 0 ? cur : head.output;
+    members.sort((a, b) => a - b);
+    const shape = g.values[out]!.shape;
+    const features = (v: number) => g.values[v]!.shape.reduce((a, b) => a * b, 1);
+    steps.push({
+      kind,
+      op: opName(kind, epilogue),
+      label: labelOf(members.map((i) => nodes[i]!)),
+      nodes: members.map((i) => nodes[i]!.name),
+      input,
+      shortcut,
+      output: out,
+      parts,
+      affine,
+      norm: kind === 'layernorm' ? h : null,
+      eps: kind === 'layernorm' ? (head.attrs.eps as number) : 0,
+      epilogue,
+      inFeatures: features(input),
+      shortcutFeatures: epilogue.residual === 'projection' ? features(shortcut!) : 0,
+      outFeatures: shape.reduce((a, b) => a * b, 1),
+      last: members[members.length - 1]!,
+    });
+  });
+  if (steps.length === 0 || steps.every((s) => s.output !== output)) {
+    // The model returns its input (every node passes it through): one copy step.
+    const width = g.values[0]!.shape.reduce((a, b) => a * b, 1);
+    const none = { residual: 'none', affine: false, activation: { fn: 'none', slope: 0 } } as const;
+    steps.push({ kind: 'elementwise', op: 'copy', label: 'copy', nodes: [], input: 0, shortcut: null, output, parts: [], affine: null, norm: null, eps: 0, epilogue: none, inFeatures: width, shortcutFeatures: 0, outFeatures: width, last: nodes.length });
+  }
+  // A step runs once the last node it computes may: every value it reads is made by a node
+  // before that one, hence by a step that ends earlier.
+  steps.sort((a, b) => a.last - b.last);
+  const renumber = new Map<number, number>([[0, 0]]);
+  const values: ValueInfo[] = [{ shape: [...g.values[0]!.shape] }];
+  const fused = steps.map(({ last, ...s }, index): Step => {
+    const id = (v: number) => {
+      const n = renumber.get(v);
+      if (n === undefined) throw new Error(`resgpu bug: step ${s.label} reads a value no earlier step makes`);
+      return n;
+    };
+    const step = { ...s, index, input: id(s.input), shortcut: s.shortcut === null ? null : id(s.shortcut) };
+    values.push({ shape: [...g.values[s.output]!.shape] });
+    renumber.set(s.output, index + 1);
+    void last;
+    return { ...step, output: index + 1 };
+  });
+  if (renumber.get(output) !== fused.length) throw new Error('resgpu bug: the last step does not make the model output');
+  return { values, steps: fused, output: fused.length };
+}
+
+/** The fused operation's name: today's names where they apply, else its parts joined by '+'. */
+function opName(kind: StepKind, e: Epilogue): string {
+  const act = e.activation.fn;
+  if (kind === 'gemm' && !e.affine) {
+    if (e.residual === 'none' && (act === 'none' || act === 'relu')) return act === 'relu' ? 'linear_relu' : 'linear';
+    if (e.residual !== 'none' && act === 'relu') return `residual_${e.residual}`;
+  }
+  const parts = [kind === 'gemm' ? 'linear' : kind === 'layernorm' ? 'layernorm' : null];
+  if (e.residual === 'projection') parts.push('projection');
+  if (e.residual !== 'none') parts.push('add');
+  if (e.affine) parts.push('scale_shift');
+  if (act !== 'none') parts.push(act);
+  return parts.filter((p) => p !== null).join('+') || 'copy';
+}
+
+/** "blocks.0.linear1 (linear + batchnorm + relu)": the first named module, then what is fused. */
+function labelOf(members: OpNode[]): string {
+  const main = members.find((n) => Object.keys(n.params).length > 0) ?? members[0]!;
+  return `${main.name} (${members.map((n) => KINDS[n.op]!.describe(n)).join(' + ')})`;
+}

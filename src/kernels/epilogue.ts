@@ -1,0 +1,53 @@
+import epilogueShader from '../../shaders/epilogue.wgsl?raw';
+import type { ActivationFn, Step } from '../graph/steps.js';
+import type { BindingSource, KernelBinding, StepLayout } from './kernel.js';
+
+/**
+ * The epilogue every kernel shares (steps.ts; the WGSL in shaders/epilogue.wgsl, put in front of
+ * each kernel body): the uniform struct and bindings it reads, its override constants for a
+ * step, and its share of a dispatch's run data. A kernel adds its own `a` and `y` bindings
+ * (and `w` where it reads weights) and computes what goes into epilogue().
+ */
+export const EPILOGUE_WGSL = epilogueShader;
+
+/** The Shape struct of the prelude: u32 fields in declaration order. */
+export const SHAPE_UNIFORM = { struct: 'Shape', fields: ['rows', 'cols', 'inner', 'shortcut_inner', 'out_cols'] } as const;
+
+export const EPILOGUE_BINDINGS: readonly KernelBinding[] = [
+  { name: 'shape', binding: 0, type: 'uniform' },
+  { name: 'x', binding: 2, type: 'read-only-storage' },
+  { name: 'params', binding: 4, type: 'read-only-storage' },
+];
+
+export const EPILOGUE_OVERRIDES = ['RESIDUAL', 'AFFINE', 'ACT', 'SLOPE'] as const;
+
+/** The ACT numbers of shaders/epilogue.wgsl. */
+const ACT: Record<ActivationFn, number> = { none: 0, relu: 1, leaky_relu: 2, gelu: 3, gelu_tanh: 4, silu: 5, sigmoid: 6, tanh: 7 };
+const RESIDUAL = { none: 0, identity: 1, projection: 2 } as const;
+
+/** The epilogue's override constants for a step (part of the pipeline key). */
+export function epilogueConstants(step: Step): Record<string, number> {
+  const { residual, affine, activation } = step.epilogue;
+  return { RESIDUAL: RESIDUAL[residual], AFFINE: affine ? 1 : 0, ACT: ACT[activation.fn], SLOPE: activation.slope };
+}
+
+/** The epilogue's uniforms and bindings for a step; `inner` is the kernel's own. */
+export function epilogueRunData(step: Step, { strides }: StepLayout, rows: number, inner: number) {
+  const uniforms = {
+    rows,
+    cols: strides[step.output]!,
+    inner,
+    shortcut_inner: step.epilogue.residual === 'projection' ? strides[step.shortcut!]! : 0,
+    // Every kernel writes columns past the step's real width as exact zeros (epilogue.wgsl).
+    out_cols: step.outFeatures,
+  };
+  const bindings: Record<string, BindingSource> = {
+    shape: { kind: 'uniform' },
+    // Steps without a residual bind their input in its place (read-only twice is allowed).
+    x: { kind: 'value', value: step.shortcut ?? step.input },
+    params: { kind: 'params' },
+    a: { kind: 'value', value: step.input },
+    y: { kind: 'value', value: step.output },
+  };
+  return { uniforms, bindings };
+}
