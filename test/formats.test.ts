@@ -35,6 +35,9 @@ describe('recognised by content, reported as what it is', () => {
   const cases: [string, () => Uint8Array, RegExp][] = [
     ['an empty file', () => new Uint8Array(0), /The model file is empty \(0 bytes\)/],
     ['a safetensors header length past the end', () => withLength(5000n, '{"a": 1}'), /Truncated or corrupt safetensors file: its header length 5000 runs past the end/],
+    // A length of 4 GiB or more (bytes 4 to 8 not zero) was "not a model file resgpu reads" (issue 16).
+    ['a safetensors header length past 4 GiB', () => withLength(2n ** 40n + 7n, '{"a": 1}'), /Truncated or corrupt safetensors file: its header length 1099511627783 runs past the end of the 16-byte file/],
+    ['a safetensors header length of all ones', () => withLength(2n ** 64n - 1n, '{}'), /its header length 18446744073709551615 runs past the end of the 10-byte file/],
     ['a safetensors file cut in its data', () => makeRandomModel({ input: 4, blocks: [{ hidden: 4 }] }).bytes.slice(0, -10), /safetensors.*the file is truncated/],
     ['an HDF5 (Keras) file', () => hdf5, /Not a model file resgpu reads: this looks like an HDF5 file \(a Keras \.h5 model\?\)/],
     ['random bytes', () => random, /Not a model file resgpu reads: expected \.safetensors, a torch\.save zip, or ONNX.*starts with bytes/],

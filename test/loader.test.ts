@@ -50,10 +50,18 @@ describe('safetensors', () => {
     expect(Array.from(decodeFloats('F32', bytes.subarray(1, 5), 't'))).toEqual([2.5]);
   });
 
+  test('reads unaligned data of a Node Buffer (whose slice() is a view of its pool, not a copy)', () => {
+    const pool = Buffer.alloc(17, 0xff);
+    pool.writeFloatLE(-1.25, 3);
+    pool.writeDoubleLE(0.1, 9);
+    expect(Array.from(decodeFloats('F32', pool.subarray(3, 7), 't'))).toEqual([-1.25]);
+    expect(Array.from(decodeFloats('F64', pool.subarray(9, 17), 't'))).toEqual([0.1]);
+  });
+
   const malformed: [string, Uint8Array, RegExp][] = [
     ['a file shorter than the length field', new Uint8Array(5), /shorter than the 8-byte/],
     ['a header length past the end of the file', rawFile({}, new Uint8Array(0), 1000n), /header length 1000 runs past the end/],
-    ['a huge header length', rawFile({}, new Uint8Array(0), 2n ** 63n), /runs past the end/],
+    ['a huge header length', rawFile({}, new Uint8Array(0), 2n ** 63n), /header length 9223372036854775808 runs past the end of the 10-byte file/],
     ['a header that is not JSON', rawFile('{"a": '), /not valid JSON/],
     ['a header that is a JSON array', rawFile([1, 2]), /must be a JSON object/],
     ['an unknown dtype', rawFile({ t: { dtype: 'F24', shape: [1], data_offsets: [0, 3] } }, new Uint8Array(3)), /unknown dtype "F24"/],

@@ -20,8 +20,17 @@ const startsWith = (head: Uint8Array, bytes: number[], at = 0) => bytes.every((b
 export const isZip = (head: Uint8Array) => head[0] === 0x50 && head[1] === 0x4b && [3, 5, 7].includes(head[2]!) && head[3] === head[2]! + 1;
 export const isLegacyTorch = (head: Uint8Array) => head[0] === 0x80 && startsWith(head, LEGACY_MAGIC, 2);
 
-/** An 8-byte header length, then the header's JSON object: `{` at byte 8, whatever the length says. */
-const isSafetensors = (head: Uint8Array) => head.byteLength > 8 && head[8] === 0x7b && head[9] !== undefined && head.subarray(4, 8).every((b) => b === 0);
+/** What may follow the `{` opening a safetensors header: a key's quote, `}`, or JSON whitespace. */
+const JSON_OBJECT_NEXT = [0x22, 0x7d, 0x20, 0x09, 0x0a, 0x0d];
+
+/**
+ * An 8-byte header length, then the header's JSON object: `{` at byte 8, whatever the length
+ * says. A length under 4 GiB (bytes 4 to 8 zero) or an object that visibly starts (`{"`, `{}`)
+ * is enough: a corrupt length, however large, is still a safetensors file, and its parser then
+ * names the length and the file size instead of "not a model file".
+ */
+const isSafetensors = (head: Uint8Array) =>
+  head.byteLength > 9 && head[8] === 0x7b && (head.subarray(4, 8).every((b) => b === 0) || JSON_OBJECT_NEXT.includes(head[9]!));
 
 /**
  * ONNX is a protobuf ModelProto; torch.onnx.export and every other exporter write field 1

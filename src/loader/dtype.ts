@@ -38,15 +38,16 @@ function halfToNumber(h: number): number {
  */
 export function decodeFloats(dtype: string, bytes: Uint8Array, what: string): FloatArray {
   const { buffer, byteOffset, byteLength } = bytes;
+  // A copy for unaligned data: new Uint8Array(view), since a Node Buffer's slice() is a view of its whole pool.
   switch (dtype) {
     case 'F32':
       return byteOffset % 4 === 0
         ? new Float32Array(buffer, byteOffset, byteLength / 4)
-        : new Float32Array(bytes.slice().buffer);
+        : new Float32Array(new Uint8Array(bytes).buffer);
     case 'F64':
       return byteOffset % 8 === 0
         ? new Float64Array(buffer, byteOffset, byteLength / 8)
-        : new Float64Array(bytes.slice().buffer);
+        : new Float64Array(new Uint8Array(bytes).buffer);
     case 'F16':
     case 'BF16': {
       const view = new DataView(buffer, byteOffset, byteLength);

@@ -1,7 +1,7 @@
 import { runningInNode } from '../environment.js';
 import { AbortError, FetchError } from '../errors.js';
 import type { ProgressCallback } from '../graph/stream.js';
-import type { Arrived } from './source.js';
+import type { Arrived } from './arrived.js';
 
 /**
  * Model files on disk, in Node: `loadModel('./model.pt')` or a `file:` URL. The file is

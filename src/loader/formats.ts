@@ -1,7 +1,7 @@
 import { detectFormat, SNIFF_BYTES } from './detect.js';
 import { torchZipParser } from './pytorch.js';
 import { safetensorsParser } from './safetensors.js';
-import type { Arrived } from './source.js';
+import type { Arrived } from './arrived.js';
 import type { IncrementalParser, TensorEvents } from './tensors.js';
 
 /** A parser that picks the format by content (detect.ts) once enough of the file is in. */

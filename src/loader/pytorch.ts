@@ -2,7 +2,7 @@ import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { ModelFormatError } from '../errors.js';
 import { DTYPE_BYTES } from './dtype.js';
 import { unpickle, type PickledTensor } from './pickle.js';
-import type { Arrived } from './source.js';
+import type { Arrived } from './arrived.js';
 import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './tensors.js';
 import { WHOLE_MODEL_REMEDY } from './remedies.js';
 import { checkZipStructure } from './zip.js';

@@ -1,7 +1,7 @@
 import { ModelFormatError } from '../errors.js';
 import { DTYPE_BYTES } from './dtype.js';
 import { GRAPH_METADATA_KEY } from './manifest.js';
-import type { Arrived } from './source.js';
+import type { Arrived } from './arrived.js';
 import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './tensors.js';
 
 /**
@@ -25,12 +25,14 @@ export function parseSafetensors(file: Uint8Array): Safetensors {
   }
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(Math.min(file.byteLength - 8, MAX_HEADER_BYTES))) {
+  // Past the end first: a length no file could satisfy is a corrupt or truncated file, whatever the cap says.
+  if (headerLength > BigInt(file.byteLength - 8)) {
     throw new ModelFormatError(
-      headerLength > BigInt(MAX_HEADER_BYTES)
-        ? `Refused to load: the safetensors header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte cap (and runs past the end of the file, or would).`
-        : `Truncated or corrupt safetensors file: its header length ${headerLength} runs past the end of the ${file.byteLength}-byte file. Is the file complete?`,
+      `Truncated or corrupt safetensors file: its header length ${headerLength} runs past the end of the ${file.byteLength}-byte file. Is the file complete?`,
     );
+  }
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    throw new ModelFormatError(`Refused to load: the safetensors header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte cap.`);
   }
   const dataStart = 8 + Number(headerLength);
   const header = parseHeaderJson(file.subarray(8, dataStart));

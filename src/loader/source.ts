@@ -1,5 +1,6 @@
 import { AbortError, FetchError, ModelFormatError } from '../errors.js';
 import type { ProgressCallback } from '../graph/stream.js';
+import type { Arrived } from './arrived.js';
 import { fileChunks, isLocalFile } from './file-source.js';
 
 /**
@@ -7,7 +8,6 @@ import { fileChunks, isLocalFile } from './file-source.js';
  * URL reads from disk), a Response, a Blob or File, or bytes already in memory.
  */
 export type ByteSource = string | URL | Response | Blob | ArrayBuffer | ArrayBufferView;
-
 
 export function isByteSource(v: unknown): v is ByteSource {
   return (
@@ -20,11 +20,6 @@ export function isByteSource(v: unknown): v is ByteSource {
   );
 }
 
-/** The whole file's final buffer, of which the first `arrived` bytes are there so far. */
-export interface Arrived {
-  file: Uint8Array;
-  arrived: number;
-}
 
 /**
  * The source's bytes as they arrive. The file's buffer has its final size from the start, so

@@ -1,5 +1,6 @@
 import type { GraphManifest } from './manifest.js';
-import type { Arrived } from './source.js';
+import type { GraphManifestV2 } from './manifest-v2.js';
+import type { Arrived } from './arrived.js';
 
 /** A tensor as a file stores it: raw bytes plus dtype and shape, not yet decoded. */
 export interface RawTensor {
@@ -24,7 +25,7 @@ export function formatShape(shape: readonly number[]): string {
  */
 export interface TensorEvents {
   /** Shapes and dtypes of every tensor; their `bytes` are not to be read yet. */
-  header(tensors: TensorMap, graph: string | GraphManifest | undefined, format: 'safetensors' | 'pytorch' | 'onnx'): void;
+  header(tensors: TensorMap, graph: string | GraphManifest | GraphManifestV2 | undefined, format: 'safetensors' | 'pytorch' | 'onnx'): void;
   /** A tensor whose bytes have all arrived. */
   tensor(t: RawTensor): void;
 }

@@ -23,6 +23,7 @@ from export_resgpu import export_model  # noqa: E402
 from residual_mlp import ResidualBlock, ResidualMLP, randomize_batchnorm  # noqa: E402
 sys.path.insert(0, HERE)
 from make_hostile_cases import write_hostile_cases  # noqa: E402
+from make_onnx_graph_cases import main as write_onnx_graph_cases  # noqa: E402
 
 CASES = [
     # name, in, [(hidden, out) per block], head, batchnorm, dtype
@@ -107,6 +108,7 @@ def main(out):
     write_inference_cases(os.path.join(out, "infer"), gen)
     write_nonfinite_case(os.path.join(out, "nonfinite"), gen)
     write_hostile_cases(os.path.join(out, "hostile"))
+    write_onnx_graph_cases(os.path.join(out, "graphs"))
 
 
 class Evil:

@@ -72,4 +72,4 @@ export function floats(t: RawTensor): Float64Array {
   return decodeNumbers(t.dtype, t.bytes, `ONNX tensor "${t.name}"`);
 }
 
-export const f64Tensor = (name: string, shape: number[], data: Float64Array): RawTensor => ({ name, dtype: 'F64', shape, bytes: new Uint8Array(data.buffer) });
+export const f64Tensor = (name: string, shape: number[], data: Float64Array): RawTensor => ({ name, dtype: 'F64', shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
