@@ -3,7 +3,7 @@
 ;; (include "epilogue.wat"), tools/vite-plugin-wat.mjs).
 ;;
 ;; The math is plain f32x4.mul and f32x4.add, never relaxed_madd: every engine then rounds it
-;; alike, so the error bounds below (measured by test/wasm-epilogue.node.test.ts against float64,
+;; alike, so the error bounds below (measured by test/wasm-math.node.test.ts against float64,
 ;; over every multiple of 1e-4 in [-10, 10] and the extremes) hold on every build variant.
 ;; Coefficients are Chebyshev fits made for this file (float64 fit, rounded to f32, the error
 ;; then measured in f32 arithmetic).

@@ -3,7 +3,7 @@
 ;; epilogue (epilogue.wat), and a driver that runs a whole inference (a table of steps) on one or
 ;; more threads with a barrier between steps.
 ;;
-;; Build-time variants (vite-plugin-wat.ts): `f32x4.relaxed_madd` is kept where the engine has
+;; Build-time variants (tools/vite-plugin-wat.mjs): `f32x4.relaxed_madd` is kept where the engine has
 ;; relaxed SIMD and rewritten to f32x4.mul + f32x4.add otherwise; the memory import is shared
 ;; (threads) or not. Nothing else differs. (include "file") lines splice in the named file.
 ;;
