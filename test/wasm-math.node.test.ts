@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { ActivationFn } from '../src/graph/steps.js';
-import { erf as erf64 } from '../src/graph/kinds/activation.js';
+import { ACTIVATIONS, erf as erf64 } from '../src/graph/kinds/activation.js';
 import { kernelHarness, type KernelHarness } from './helpers/wasm-kernels.js';
 
 /**
@@ -143,4 +143,46 @@ test('layernorm: a row holding ±inf or NaN is NaN throughout, a constant row gi
   await h.run([{ ...d, splitPanels: false, identity: false, affine: false, activation: 'none', slope: 0, eps: 1e-5 }]);
   const y = Array.from({ length: rows.length }, (_, i) => Array.from(h.read(out + i * 32, 3)));
   expect(y).toEqual([[NaN, NaN, NaN], [NaN, NaN, NaN], [NaN, NaN, NaN], [0.5, 0, -1], [NaN, NaN, NaN]]);
+});
+
+/**
+ * Each activation as the epilogue computes it (an elementwise step) over the same sweep, against
+ * float64: at most 4 ulp of the exact value, except GELU. GELU's h + h·erf(x/√2) cancels for
+ * x < −1 (as in PyTorch's own kernel), so its bound is absolute: erf's 8.2e-8, the rounding of
+ * x/√2 and of the product and sum, each times |x|/2, under 1e-7·|x|. The tanh GELU's reference is
+ * x / (1 + e^(−2w)), its exact value without the cancellation of 0.5·x·(1 + tanh(w)) that float64
+ * suffers too (1 + tanh(w) is 0 in float64 from w = 19, x ≈ −5.4; PyTorch's f32 kernel returns 0
+ * from x ≈ −5.6, and is 30 % off at −5). Its relative error grows with |2w|, which f32 holds to 4 roundings: 4·2⁻²⁴·|2w|
+ * relative more (e^(2w) turns an absolute error of 2w into a relative one): 189 ulp at x = −10,
+ * where the value is −4e-37. Measured maxima are printed.
+ */
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const exactly = (activation: keyof typeof ACTIVATIONS, x: number) =>
+  activation === 'gelu_tanh' ? x / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))) : ACTIVATIONS[activation](x, 0.01);
+
+test.each(['leaky_relu', 'gelu', 'gelu_tanh', 'silu', 'sigmoid', 'tanh'] as const)('%s over the sweep, against float64', async (activation) => {
+  h.reset();
+  const xs = sweep();
+  const count = Math.ceil(xs.length / 8) * 8;
+  const [a, e, out] = [h.alloc(count), h.alloc((count / 8) * 24), h.alloc(count)];
+  h.write(a, xs);
+  const d = { kind: 'elementwise', rows: 1, panels: count / 8, columns: xs.length, a, lda: count * 4, k1: 0, x: 0, ldx: 0, k2: 0, w: 0, e, out, ldo: count * 4 } as const;
+  await h.run([{ ...d, splitPanels: false, identity: false, affine: false, activation, slope: 0.01, eps: 0 }]);
+  const ys = h.read(out, xs.length);
+  let [worstUlp, worstAbs, over] = [0, 0, 0];
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    const r = exactly(activation, x);
+    const err = Math.abs(ys[i]! - r);
+    worstAbs = Math.max(worstAbs, err);
+    worstUlp = Math.max(worstUlp, ulps(ys[i]!, r));
+    const twoW = 2 * SQRT_2_OVER_PI * Math.abs(x + 0.044715 * x * x * x);
+    const bound =
+      4 * 2 ** (Math.floor(Math.log2(Math.max(Math.abs(r), 2 ** -126))) - 23) +
+      (activation === 'gelu' ? 1e-7 * Math.abs(x) : 0) +
+      (activation === 'gelu_tanh' ? 4 * 2 ** -24 * twoW * Math.abs(r) : 0);
+    if (err > bound) over++;
+  }
+  console.log(`${activation}: max error ${worstUlp.toFixed(2)} ulp, ${worstAbs.toExponential(2)} absolute over ${xs.length} points`);
+  expect(over).toBe(0);
 });
