@@ -152,9 +152,9 @@ test('layernorm: a row holding ±inf or NaN is NaN throughout, a constant row gi
  * x/√2 and of the product and sum, each times |x|/2, under 1e-7·|x|. The tanh GELU's reference is
  * x / (1 + e^(−2w)), its exact value without the cancellation of 0.5·x·(1 + tanh(w)) that float64
  * suffers too (1 + tanh(w) is 0 in float64 from w = 19, x ≈ −5.4; PyTorch's f32 kernel returns 0
- * from x ≈ −5.6, and is 30 % off at −5). Its relative error grows with |2w|, which f32 holds to 4 roundings: 4·2⁻²⁴·|2w|
- * relative more (e^(2w) turns an absolute error of 2w into a relative one): 189 ulp at x = −10,
- * where the value is −4e-37. Measured maxima are printed.
+ * from x ≈ −5.6 and is 30 % off at −5). Its relative error grows with |2w|, which f32 holds to 4
+ * roundings: 4·2⁻²⁴·|2w| relative more (e^(2w) turns an absolute error of 2w into a relative one),
+ * 189 ulp at x = −10, where the value is −4e-37. Measured maxima are printed.
  */
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const exactly = (activation: keyof typeof ACTIVATIONS, x: number) =>
