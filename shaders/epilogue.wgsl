@@ -41,12 +41,23 @@ fn erf4(z: vec4f) -> vec4f {
   return sign(z) * (1.0 - p * exp(-a * a));
 }
 
-// WGSL's tanh may overflow inside (e^2x) to NaN for large |x|: |x| >= 15 is ±1 in f32 anyway.
-fn tanh4(z: vec4f) -> vec4f {
-  return select(tanh(clamp(z, vec4f(-15.0), vec4f(15.0))), z, z != z);
+// NaN, tested on the bits: WGSL lets compilers assume floats are never NaN, and SwiftShader
+// folds z != z to false.
+fn is_nan4(z: vec4f) -> vec4<bool> {
+  return (bitcast<vec4u>(z) & vec4u(0x7fffffffu)) > vec4u(0x7f800000u);
 }
 
+// WGSL's tanh may overflow inside (e^2x) to NaN for large |x|: |x| >= 15 is ±1 in f32 anyway.
+fn tanh4(z: vec4f) -> vec4f {
+  return tanh(clamp(z, vec4f(-15.0), vec4f(15.0)));
+}
+
+// NaN in, NaN out, whatever the built-ins (exp, clamp) do with it.
 fn activate(v: vec4f) -> vec4f {
+  return select(activate_finite(v), v, is_nan4(v));
+}
+
+fn activate_finite(v: vec4f) -> vec4f {
   if (ACT == 1u) {
     // WGSL's max(NaN, 0) may return either operand; a compare keeps NaN (NaN < 0 is false).
     return select(v, vec4f(0.0), v < vec4f(0.0));

@@ -13,7 +13,7 @@ import { streamOfGraph, type StreamedModel } from './graph/stream.js';
 import { streamModel, type ModelSource } from './loader/index.js';
 import { isByteSource } from './loader/source.js';
 import type { Model } from './model.js';
-import { checkOptions, requestedBackend, type LoadOptions } from './options.js';
+import { checkOptions, type LoadOptions } from './options.js';
 import { chooseBackend } from './runtime/auto.js';
 import { ReferenceModel } from './runtime/reference/model.js';
 import { RecoveringModel, type Reload } from './runtime/webgpu/recovery.js';
@@ -25,9 +25,9 @@ import { RecoveringModel, type Reload } from './runtime/webgpu/recovery.js';
  * The file is read once, as it arrives, and the layers are folded and packed as their tensors
  * come in. Rejects with a ResgpuError subclass (see errors.ts) and leaves nothing allocated when it fails.
  */
-export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
-  checkOptions(options);
-  const requested = requestedBackend(options);
+export async function loadModel(source: ModelSource, loadOptions: LoadOptions = {}): Promise<Model> {
+  const options = checkOptions(loadOptions);
+  const requested = options.backend;
   const { signal } = options;
   if (signal?.aborted) throw new AbortError();
   // Reading starts now; choosing the backend, device set-up and layer uploads overlap the download.
@@ -83,8 +83,7 @@ async function abortable(loading: Promise<Model>, signal: AbortSignal): Promise<
 }
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';
-export type { KernelVariant } from './kernels/variant.js';
-export type { TuningCache } from './runtime/webgpu/tuning-cache.js';
+export type { KernelVariant, TuningCache } from './options.js';
 export type { Model, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
 export type { ModelSource } from './loader/index.js';
 export type { ByteSource } from './loader/source.js';

@@ -1,9 +1,26 @@
 import './webgpu-globals.js';
 import { OptionError } from './errors.js';
 import type { ProgressCallback } from './graph/stream.js';
-import { KERNEL_FAMILIES } from './kernels/registry.js';
-import type { KernelVariant } from './kernels/variant.js';
-import type { TuningCache } from './runtime/webgpu/tuning-cache.js';
+
+/**
+ * The WebGPU GEMM kernels the `kernel` option can force (kernels/registry.ts defines one family
+ * per name and checks that this list names them all).
+ */
+export const KERNEL_VARIANTS = ['gemm', 'gemv', 'gemm_tiled'] as const;
+/** A kernel's name, as describe() reports it and as the `kernel` option forces it. */
+export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
+
+/**
+ * Where kernel measurements are remembered, per adapter and shape: keys are
+ * `<adapter>|<tuningKey>`, values the winning kernel. Every cache also keeps what it saw in
+ * memory for the life of the page or process.
+ */
+export interface TuningCache {
+  /** The kernel measured fastest for this key, if it was measured. */
+  get(key: string): KernelVariant | undefined;
+  /** Remembers the fastest kernel for this key. */
+  set(key: string, kernel: KernelVariant): void;
+}
 
 /** The backends loadModel can put a model on. `'reference'` is another name for `'cpu'`. */
 export const BACKENDS = ['auto', 'webgpu', 'wasm', 'cpu', 'reference'] as const;
@@ -92,37 +109,39 @@ export interface LoadOptions {
 
 const PRECISIONS = ['f32', 'f16'] as const;
 
-/** The precision and kernel options, checked. */
-export function kernelOptions(options: LoadOptions): { precision: 'f32' | 'f16'; kernel: KernelVariant | null } {
+/** Options after checkOptions: the backend resolved ('reference' read as 'cpu'), the precision filled in. */
+export type CheckedOptions = Omit<LoadOptions, 'backend' | 'precision'> & { backend: BackendName | 'auto'; precision: 'f32' | 'f16' };
+
+/**
+ * Checks every option whose wrong value would otherwise be silently misread (maxCachedPlans: NaN
+ * kept every plan) or fail deep in a backend; the one place options are validated. Returns them
+ * with defaults filled in.
+ */
+export function checkOptions(options: LoadOptions): CheckedOptions {
+  if (typeof options !== 'object' || options === null) throw new OptionError(`loadModel options must be an object, got ${String(options)}.`);
+  const backend = options.backend ?? 'auto';
+  if (!(BACKENDS as readonly unknown[]).includes(backend)) {
+    throw new OptionError(`Unknown backend ${JSON.stringify(backend)}: use ${BACKENDS.map((b) => `'${b}'`).join(', ')}.`);
+  }
   const precision = options.precision ?? 'f32';
   if (!(PRECISIONS as readonly unknown[]).includes(precision)) {
     throw new OptionError(`Unknown precision ${JSON.stringify(precision)}: use 'f32' or 'f16'.`);
   }
   const kernel = options.kernel ?? null;
-  if (kernel !== null && !(kernel in KERNEL_FAMILIES)) {
-    throw new OptionError(`Unknown kernel ${JSON.stringify(kernel)}: use ${Object.keys(KERNEL_FAMILIES).map((k) => `'${k}'`).join(', ')}.`);
+  if (kernel !== null && !(KERNEL_VARIANTS as readonly unknown[]).includes(kernel)) {
+    throw new OptionError(`Unknown kernel ${JSON.stringify(kernel)}: use ${KERNEL_VARIANTS.map((k) => `'${k}'`).join(', ')}.`);
   }
-  return { precision, kernel };
-}
-
-/** The backend an options object asks for, checked ('reference' read as 'cpu'). */
-export function requestedBackend(options: LoadOptions): BackendName | 'auto' {
-  const backend = options.backend ?? 'auto';
-  if (!(BACKENDS as readonly unknown[]).includes(backend)) {
-    throw new OptionError(`Unknown backend ${JSON.stringify(backend)}: use ${BACKENDS.map((b) => `'${b}'`).join(', ')}.`);
-  }
-  return backend === 'reference' ? 'cpu' : backend;
-}
-
-/** Checks the options whose wrong values would otherwise be silently misread (maxCachedPlans: NaN kept every plan). */
-export function checkOptions(options: LoadOptions): void {
-  if (typeof options !== 'object' || options === null) throw new OptionError(`loadModel options must be an object, got ${String(options)}.`);
   const plans = options.maxCachedPlans;
   if (plans !== undefined && !(Number.isSafeInteger(plans) && plans >= 1)) {
     throw new OptionError(`maxCachedPlans must be a positive integer, got ${String(plans)}.`);
+  }
+  const threads = options.threads;
+  if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
+    throw new OptionError(`The threads option needs a positive integer, got ${String(threads)}.`);
   }
   const signal = options.signal;
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
     throw new OptionError('signal must be an AbortSignal (new AbortController().signal).');
   }
+  return { ...options, backend: backend === 'reference' ? 'cpu' : backend, precision };
 }

@@ -35,6 +35,19 @@ test.each([
   expect(offenders).toEqual([]);
 });
 
+test.each([
+  // The backend-neutral model and the options sit below the backends and the public API.
+  ['graph/', ['model.ts', 'options.ts', 'index.ts']],
+  ['options.ts', ['runtime/', 'kernels/', 'loader/', 'graph/fuse.ts']],
+  ['kernels/', ['model.ts', 'index.ts']],
+])('%s imports none of %j', (from, forbidden) => {
+  const offenders = sources()
+    .map((f) => relative(SRC, f))
+    .filter((f) => (from.endsWith('/') ? under(from.slice(0, -1))(f) : f === from))
+    .flatMap((f) => imports(join(SRC, f)).map((i) => i.replace(/\.js$/, '.ts')).filter((i) => forbidden.some((x) => (x.endsWith('/') ? under(x.slice(0, -1))(i) : i === x))).map((i) => `${f} → ${i}`));
+  expect(offenders).toEqual([]);
+});
+
 test('the library entry reaches neither the Node-only entry nor the server nor the CLI', () => {
   const seen = new Set<string>();
   const visit = (path: string) => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { loadModel } from '../src/index.js';
-import { requestedBackend } from '../src/options.js';
+import { checkOptions } from '../src/options.js';
 import { chooseBackend } from '../src/runtime/auto.js';
 import { isSoftwareAdapter } from '../src/runtime/webgpu/device.js';
 import { nodeGpu } from './helpers/node-gpu.js';
@@ -37,9 +37,9 @@ describe('software adapters', () => {
 
 describe('chooseBackend', () => {
   test('an explicit backend is kept; a given gpu or device means WebGPU', async () => {
-    for (const backend of ['webgpu', 'wasm', 'cpu'] as const) expect(requestedBackend({ backend })).toBe(backend);
-    expect(requestedBackend({ backend: 'reference' })).toBe('cpu');
-    expect(requestedBackend({})).toBe('auto');
+    for (const backend of ['webgpu', 'wasm', 'cpu'] as const) expect(checkOptions({ backend }).backend).toBe(backend);
+    expect(checkOptions({ backend: 'reference' }).backend).toBe('cpu');
+    expect(checkOptions({}).backend).toBe('auto');
     expect(await chooseBackend({ gpu: fakeGpu(null) })).toBe('webgpu');
     expect(await chooseBackend({ device: {} as GPUDevice })).toBe('webgpu');
   });

@@ -123,6 +123,7 @@ export function mutateSafetensors(bytes: Uint8Array, r: Rng): Uint8Array {
 
 /** A graph manifest: its structure mutated (layer types, prefixes, sizes, missing or wrong-typed fields, repeated layers). */
 export function mutateManifest(manifest: Record<string, unknown>, r: Rng): Record<string, unknown> {
+  if (manifest.version === 2) return mutateManifestV2(manifest, r);
   const m = structuredClone(manifest) as Record<string, unknown> & { layers: Record<string, unknown>[] };
   const edits = 1 + int(r, 3);
   for (let e = 0; e < edits; e++) {
@@ -142,6 +143,41 @@ export function mutateManifest(manifest: Record<string, unknown>, r: Rng): Recor
   return m;
 }
 
+/**
+ * A version-2 manifest (the op graph): ops, value names (a node reading its own output, a later
+ * value, nothing), tensor roles and names, attributes (eps, activation fns, slopes), the input
+ * shape, nodes dropped, duplicated, moved or reversed (use before definition).
+ */
+export function mutateManifestV2(manifest: Record<string, unknown>, r: Rng): Record<string, unknown> {
+  type Node = { op?: unknown; inputs?: unknown; output?: unknown; params?: Record<string, unknown>; attrs?: Record<string, unknown>; name?: unknown };
+  const m = structuredClone(manifest) as Record<string, unknown> & { nodes: Node[]; inputs: { shape: unknown }[] };
+  const edits = 1 + int(r, 3);
+  for (let e = 0; e < edits; e++) {
+    const i = int(r, Math.max(1, m.nodes.length));
+    const node = m.nodes[i];
+    const other = m.nodes.length > 0 ? pick(r, m.nodes) : undefined;
+    const kind = int(r, 14);
+    if (!node) m.nodes = [];
+    else if (kind === 0) node.op = pick(r, ['linear', 'batchnorm', 'layernorm', 'activation', 'add', 'dropout', 'identity', 'flatten', 'conv2d', 'softmax', '', null, 3]);
+    else if (kind === 1) node.inputs = pick(r, [[node.output], [other?.output], [], ['x', 'x'], ['nope'], 'x', [m.nodes[m.nodes.length - 1]?.output]]);
+    else if (kind === 2) node.output = pick(r, [other?.output, 'x', '', null, `${String(node.output)}'`]);
+    else if (kind === 3 && node.params) {
+      const role = pick(r, [...Object.keys(node.params), 'weight', 'bias', 'running_var', 'gamma']);
+      node.params[role] = pick(r, [other?.params?.weight, 'nope', '', null, 7, node.params[role]]);
+    } else if (kind === 4 && node.params) delete node.params[pick(r, Object.keys(node.params).concat('weight'))];
+    else if (kind === 5) node.attrs = { ...node.attrs, [pick(r, ['eps', 'fn', 'negative_slope', 'approximate', 'p', 'axis'])]: pick(r, [-1, 0, 1e30, NaN, 'gelu', 'tanh', 'leaky_relu', 'none', 'swish', null, [1, 2], true]) };
+    else if (kind === 6) m.nodes.splice(i, 1);
+    else if (kind === 7) m.nodes.splice(i, 0, structuredClone(other!));
+    else if (kind === 8) m.nodes = m.nodes.slice().reverse();
+    else if (kind === 9) m.nodes.push(...m.nodes.splice(i, 1));
+    else if (kind === 10) m.inputs[0]!.shape = pick(r, [[0], [-1], [1], [2 ** 30], [5, 5], [], 'x', [(m.inputs[0]!.shape as number[])[0]! + 1]]);
+    else if (kind === 11) m.outputs = pick(r, [[other?.output], [], ['x'], ['nope'], 'y']);
+    else if (kind === 12) m.version = pick(r, [1, 3, '2']);
+    else m.nodes = Array.from({ length: pick(r, [2, 50, 20_001]) }, (_, k) => ({ ...structuredClone(node), output: `r${k}`, inputs: [k === 0 ? 'x' : `r${k - 1}`] }));
+  }
+  return m;
+}
+
 const { onnx } = onnxProto;
 
 /** An ONNX model: mutate nodes, attributes, initializers or value infos through the protobuf schema, then re-encode. */
@@ -154,7 +190,7 @@ export function mutateOnnx(bytes: Uint8Array, r: Rng): Uint8Array {
   const kind = int(r, 10);
   const node = pick(r, nodes);
   const init = pick(r, inits);
-  if (kind === 0) node.opType = pick(r, ['Gemm', 'MatMul', 'Add', 'Relu', 'Identity', 'Sigmoid', 'Reshape', 'BatchNormalization', 'Flatten']);
+  if (kind === 0) node.opType = pick(r, ['Gemm', 'MatMul', 'Add', 'Relu', 'Identity', 'Sigmoid', 'Reshape', 'BatchNormalization', 'Flatten', 'LeakyRelu', 'Tanh', 'Gelu', 'Erf', 'Mul', 'Div', 'Sub', 'Pow', 'Sqrt', 'ReduceMean', 'LayerNormalization', 'Constant']);
   else if (kind === 1 && node.attribute!.length > 0) {
     const a = pick(r, node.attribute!);
     a.i = pick(r, [0, 1, -1, 2]);

@@ -30,7 +30,7 @@ export interface RandomGraph {
   dispatches: number;
 }
 
-export function makeRandomGraph(family: GraphFamily, act: Act, seed = 3): RandomGraph {
+export function makeRandomGraph(family: GraphFamily | 'probe', act: Act, seed = 3): RandomGraph {
   const r = rng(seed);
   const tensors: TensorToWrite[] = [];
   const nodes: ManifestNode[] = [];
@@ -64,7 +64,11 @@ export function makeRandomGraph(family: GraphFamily, act: Act, seed = 3): Random
   const [input, d, hidden, out] = [13, 21, 37, 3];
   let x = 'x';
   let dispatches = 0;
-  if (family === 'prenorm') {
+  if (family === 'probe') {
+    // One GEMM step whose epilogue applies the activation, then a plain one.
+    x = linear('head', activation('act', linear('first', x, input, d)), d, out);
+    dispatches = 2;
+  } else if (family === 'prenorm') {
     // rtdl: first Linear; x + Linear1(act(Linear0(BatchNorm(x)))); head BatchNorm → act → Linear.
     x = linear('first', x, input, d);
     for (let i = 0; i < 2; i++) x = add(`b${i}.add`, x, linear(`b${i}.linear1`, node('dropout', `b${i}.drop`, [activation(`b${i}.act`, linear(`b${i}.linear0`, batchnorm(`b${i}.norm`, x, d), d, hidden))]), hidden, d));
@@ -74,7 +78,7 @@ export function makeRandomGraph(family: GraphFamily, act: Act, seed = 3): Random
     // widedeep: bias-free Linears, BatchNorm after each, act; a resize shortcut where widths change.
     x = activation('stem.act', batchnorm('stem.bn', linear('stem', x, input, d, false), d));
     for (const [i, w] of [[0, d], [1, d + 8]] as const) {
-      const from = i === 0 ? d : d;
+      const from = d;
       const h = activation(`b${i}.act1`, batchnorm(`b${i}.bn1`, linear(`b${i}.lin1`, x, from, w, false), w));
       const main = batchnorm(`b${i}.bn2`, linear(`b${i}.lin2`, h, w, w, false), w);
       const shortcut = w === from ? x : batchnorm(`b${i}.resize.1`, linear(`b${i}.resize.0`, x, from, w, false), w);

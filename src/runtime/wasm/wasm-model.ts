@@ -1,4 +1,4 @@
-import { DisposedError, OptionError, WasmUnavailableError } from '../../errors.js';
+import { DisposedError, WasmUnavailableError } from '../../errors.js';
 import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
 import { foldStep } from '../../graph/fold.js';
 import { fuseGraph } from '../../graph/fuse.js';
@@ -200,10 +200,8 @@ function copyRows(src: Float32Array, srcAt: number, srcStride: number, dst: Floa
   for (let r = 0; r < rows; r++) dst.set(src.subarray(srcAt + r * srcStride, srcAt + r * srcStride + width), dstAt + r * dstStride);
 }
 
+/** The threads a model computes on; `requested` was checked where options enter (options.ts). */
 async function threadCount(requested: number | undefined): Promise<number> {
-  if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1)) {
-    throw new OptionError(`The threads option needs a positive integer, got ${String(requested)}.`);
-  }
   if (!canShareMemory()) return 1;
   return requested ?? Math.min(await coreCount(), 4);
 }

@@ -15,7 +15,7 @@ import { BatchPlan, type PlanContext } from './plan.js';
 import { selectKernel, type Selection } from './select.js';
 import { tuneBatch, type Tuner } from './tune.js';
 import { defaultTuningCache } from './tuning-cache.js';
-import { kernelOptions, type LoadOptions } from '../../options.js';
+import type { LoadOptions } from '../../options.js';
 import type { KernelVariant } from '../../kernels/registry.js';
 import { allocateWeights, scratchLength, uploadStep, type UploadedWeights } from './weights.js';
 
@@ -77,7 +77,8 @@ export class GpuModel extends ModelBase implements Model {
     const { device, owned } = acquired;
     let weights: UploadedWeights | undefined;
     try {
-      const { precision, kernel: forced } = kernelOptions(options);
+      // Checked where options enter (options.ts).
+      const [precision, forced] = [options.precision ?? 'f32', options.kernel ?? null];
       const caps: LayoutDevice = { software: acquired.adapter?.software ?? false, limits: device.limits, features: device.features };
       const selection = { precision, forced, measured: new Map<string, KernelVariant>() };
       const graph = await model.shapes;

@@ -1,16 +1,6 @@
-import type { KernelVariant } from '../../kernels/variant.js';
+import type { KernelVariant, TuningCache } from '../../options.js';
 
-/**
- * Where kernel measurements are remembered, per adapter and shape: keys are
- * `<adapter>|<tuningKey>`, values the winning kernel. Every cache also keeps what it saw in
- * memory for the life of the page or process.
- */
-export interface TuningCache {
-  /** The kernel measured fastest for this key, if it was measured. */
-  get(key: string): KernelVariant | undefined;
-  /** Remembers the fastest kernel for this key. */
-  set(key: string, kernel: KernelVariant): void;
-}
+export type { TuningCache };
 
 /** In memory only. */
 export function memoryTuningCache(): TuningCache {
