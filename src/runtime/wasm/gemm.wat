@@ -14,8 +14,9 @@
 ;;     part; panels follow each other (panel stride = (k1 + k2) · 32);
 ;;   γ (layernorm): padded to 8 floats per panel;
 ;;   epilogue vectors: 96 bytes per panel, its 8 columns' bias, then scale, then shift (scale and
-;;     shift are read only with the affine bit; padding columns hold zeros). A step without a
-;;     bias holds −0 there: x + (−0) = x for every float, −0 included (+0 would turn −0 into +0).
+;;     shift are read only with the affine bit; padding columns hold zeros). An elementwise step
+;;     without a bias holds −0 there: x + (−0) = x for every float, −0 included (+0 would turn
+;;     −0 into +0, and relu(−0) is −0 in PyTorch).
 ;; A step descriptor (80 bytes, i32 fields unless said):
 ;;   0 kind (0 gemm, 1 layernorm, 2 elementwise)
 ;;   4 rows, 8 panels (of output columns)
