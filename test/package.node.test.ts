@@ -128,7 +128,8 @@ test('a safetensors-only app bundle has no protobuf: ONNX decoding is a chunk of
   expect(atStart.some((c) => c.protobuf)).toBe(false);
   expect(chunks.some((c) => c.protobuf && !c.loadedAtStart)).toBe(true);
   // The whole engine for safetensors, .pt and WebGPU, minified: 70 kB when this was written (198 kB
-  // with protobuf); 96 kB before the op graph, 107 kB with it (node kinds, manifest v2, the fusion
-  // pass, the LayerNorm and elementwise kernels; the bundle's WGSL without its comments).
-  expect(atStart.reduce((n, c) => n + c.bytes, 0)).toBeLessThan(110_000);
+  // with protobuf); 96 kB before the op graph, 110 kB with it (node kinds, manifest v2, the fusion
+  // pass, the LayerNorm and elementwise kernels, golden vectors and the self-test; the bundle's
+  // WGSL without its comments).
+  expect(atStart.reduce((n, c) => n + c.bytes, 0)).toBeLessThan(115_000);
 });
