@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { encodeSafetensors, GpuLimitError, GRAPH_METADATA_KEY, GraphError, loadModel, OptionError, type GraphManifestV2, type KernelVariant } from '../src/index.js';
-import { fuseGraph } from '../src/graph/fuse.js';
+import { fuseAnyGraph } from '../src/graph/fuse.js';
 import { KERNEL_FAMILIES } from '../src/kernels/registry.js';
 import { streamModel } from '../src/loader/index.js';
 import { referenceForward } from '../src/runtime/reference/forward.js';
@@ -44,13 +44,13 @@ describe.each(FAMILIES)('%s', (family) => {
 });
 
 test('a BasicBlock is 2 dispatches with either shortcut, a Bottleneck 3', async () => {
-  const ops = async (family: CnnFamily) => fuseGraph(await streamModel(makeRandomCnn(family).bytes).complete()).steps.map((s) => s.op);
+  const ops = async (family: CnnFamily) => fuseAnyGraph(await streamModel(makeRandomCnn(family).bytes).complete()).steps.map((s) => s.op);
   expect(await ops('basic')).toEqual(['conv2d+relu', 'maxpool2d', 'conv2d+relu', 'conv2d+add+relu', 'conv2d+relu', 'conv2d+projection+add+relu', 'global_avgpool', 'linear']);
   expect((await ops('bottleneck')).slice(1, 4)).toEqual(['conv2d+relu', 'conv2d+relu', 'conv2d+projection+add+relu']);
 });
 
 test('a BatchNorm before a conv folds into it only when the conv has no padding', async () => {
-  const steps = fuseGraph(await streamModel(makeRandomCnn('bottleneck').bytes).complete()).steps;
+  const steps = fuseAnyGraph(await streamModel(makeRandomCnn('bottleneck').bytes).complete()).steps;
   const stepOf = (node: string) => steps.find((s) => s.nodes.includes(node))!;
   expect(stepOf('pre.unpadded').nodes).toEqual(['pre.unpadded', 'unpadded', 'unpadded.relu']);
   expect(stepOf('pre.padded')).toMatchObject({ kind: 'elementwise', op: 'scale_shift', nodes: ['pre.padded'] });
@@ -107,7 +107,7 @@ test('flattening an image of more than one pixel is refused on WebGPU, naming th
 
 test('activations past the device limits are a GpuLimitError naming the step and the limit, before any allocation', async () => {
   const m = makeRandomCnn('basic');
-  const fused = fuseGraph(await streamModel(m.bytes).complete());
+  const fused = fuseAnyGraph(await streamModel(m.bytes).complete());
   const limits = { maxStorageBufferBindingSize: 4096, maxBufferSize: 1 << 30, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 };
   const small = { software: true, limits, features: new Set<string>() };
   const selection = { precision: 'f32' as const, forced: null, measured: new Map() };

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 // wgsl_reflect's package "main" is CommonJS inside a "type": "module" package; its ES build imports cleanly.
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
-import { fuseGraph } from '../src/graph/fuse.js';
-import type { Step } from '../src/graph/steps.js';
+import { fuseAnyGraph } from '../src/graph/fuse.js';
+import type { AnyStep } from '../src/graph/steps.js';
 import type { KernelDef } from '../src/kernels/kernel.js';
 import { KERNELS } from '../src/kernels/registry.js';
 import { parseManifest } from '../src/loader/manifest.js';
@@ -21,16 +21,16 @@ import { makeRandomModel } from './helpers/random-model.js';
 const kernels = KERNELS;
 
 /** One step of every kind: linear, linear_relu, residual_identity, residual_projection. */
-function everyStepKind(): Step[] {
+function everyStepKind(): AnyStep[] {
   const { bytes, manifest } = makeRandomModel({ input: 5, stem: { out: 6, activation: 'relu' }, blocks: [{ hidden: 7 }, { hidden: 4, out: 3 }], head: { out: 2 } });
-  return fuseGraph(graphOf(parseManifest(manifest), parseSafetensors(bytes).tensors)).steps;
+  return fuseAnyGraph(graphOf(parseManifest(manifest), parseSafetensors(bytes).tensors)).steps;
 }
 
 /** The image steps: convolutions with and without a projection or an identity residual, every pooling op. */
 function imageModels() {
   return (['basic', 'bottleneck'] as const).map((family) => {
     const { bytes, manifest } = makeRandomCnn(family);
-    const fused = fuseGraph(graphOf(parseManifest(manifest), parseSafetensors(bytes).tensors));
+    const fused = fuseAnyGraph(graphOf(parseManifest(manifest), parseSafetensors(bytes).tensors));
     return { fused, layout: stepLayout(fused, valueStrides(fused), 4) };
   });
 }
@@ -84,7 +84,7 @@ describe.each(kernels.map((k) => [`${k.name} (${k.precision} weights, ${k.file})
 
   test('runs some step of the test models (every kernel is covered)', () => {
     const ln = makeRandomGraph('prenorm_ln', { fn: 'relu' });
-    const norms = fuseGraph(graphOf(parseManifest(ln.manifest), parseSafetensors(ln.bytes).tensors)).steps;
+    const norms = fuseAnyGraph(graphOf(parseManifest(ln.manifest), parseSafetensors(ln.bytes).tensors)).steps;
     const kinds = new Set([...everyStepKind(), ...norms, ...imageModels().flatMap((m) => m.fused.steps)].map((s) => s.kind));
     expect(kinds).toContain(kernel.stepKind);
   });

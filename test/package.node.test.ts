@@ -128,9 +128,10 @@ test('a safetensors-only app bundle has no protobuf: ONNX decoding is a chunk of
   expect(atStart.some((c) => c.protobuf)).toBe(false);
   expect(chunks.some((c) => c.protobuf && !c.loadedAtStart)).toBe(true);
   // The whole engine for safetensors, .pt and WebGPU, minified: 70 kB when this was written (198 kB
-  // with protobuf); 96 kB before the op graph, 107 kB with it (node kinds, manifest v2, the fusion
-  // pass, the LayerNorm and elementwise kernels; the bundle's WGSL without its comments); 120 kB
-  // with the image node kinds and torchvision loading, 131 kB with the conv and pool kernels,
-  // the channels-last layout and their fusion rules.
-  expect(atStart.reduce((n, c) => n + c.bytes, 0)).toBeLessThan(135_000);
+  // with protobuf); 96 kB before the op graph, 110 kB with it (node kinds, manifest v2, the fusion
+  // pass, the LayerNorm and elementwise kernels, golden vectors and the self-test; the bundle's
+  // WGSL without its comments); about 10 kB more with the image node kinds and torchvision
+  // loading, and 11 kB more with the conv and pool kernels, the channels-last layout and their
+  // fusion rules (measured with tools/bundle-size.mjs).
+  expect(atStart.reduce((n, c) => n + c.bytes, 0)).toBeLessThan(140_000);
 });

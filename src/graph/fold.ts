@@ -4,7 +4,7 @@ import { conv2dOf } from './kinds/conv2d.js';
 import { layerNormOf } from './kinds/layernorm.js';
 import { linearOf } from './kinds/linear.js';
 import type { OpNode } from './op-graph.js';
-import type { Step } from './steps.js';
+import type { AnyStep } from './steps.js';
 
 /** The largest finite float32: backends that compute in f32 store folded weights as such. */
 const F32_MAX = 3.4028234663852886e38;
@@ -46,7 +46,7 @@ export interface FoldedStep {
  * (fuse.ts folds a BatchNorm before a conv only then).
  * `nodes` are the op graph's nodes, with the tensors of those the step names.
  */
-export function foldStep(step: Step, nodes: readonly OpNode[]): FoldedStep {
+export function foldStep(step: AnyStep, nodes: readonly OpNode[]): FoldedStep {
   const n = step.channels;
   const bias = new Float64Array(n);
   const parts = step.parts.map((p): FoldedPart => {

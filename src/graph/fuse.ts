@@ -1,8 +1,8 @@
-import { GraphError } from '../errors.js';
+import { GraphError, OptionError } from '../errors.js';
 import { activationOf } from './kinds/activation.js';
 import { KINDS } from './kinds/registry.js';
 import type { OpGraph, OpNode } from './op-graph.js';
-import type { ConvGeometry, Epilogue, FusedModel, GemmPart, PoolGeometry, Step, StepKind, ValueInfo } from './steps.js';
+import type { ConvGeometry, Epilogue, FusedModel, AnyFusedModel, GemmPart, PoolGeometry, AnyStep, AnyStepKind, ValueInfo } from './steps.js';
 
 /**
  * The one fusion pass: the op graph becomes backend steps (steps.ts), once per model, from
@@ -24,7 +24,7 @@ import type { ConvGeometry, Epilogue, FusedModel, GemmPart, PoolGeometry, Step, 
  * Every other node is a step of its own: LayerNorm, and a BatchNorm, add or activation that
  * no step absorbs (elementwise). Nothing is refused for being unfusable.
  */
-export function fuseGraph(g: OpGraph): FusedModel {
+export function fuseAnyGraph(g: OpGraph): AnyFusedModel {
   const { nodes } = g;
   const producer = new Map<number, number>();
   nodes.forEach((n, i) => producer.set(n.output, i));
@@ -107,12 +107,12 @@ export function fuseGraph(g: OpGraph): FusedModel {
     claimed.add(projection);
   });
 
-  const steps: (Omit<Step, 'index' | 'input' | 'shortcut' | 'output'> & { input: number; shortcut: number | null; output: number; last: number })[] = [];
+  const steps: (Omit<AnyStep, 'index' | 'input' | 'shortcut' | 'output'> & { input: number; shortcut: number | null; output: number; last: number })[] = [];
   nodes.forEach((head, h) => {
     if (claimed.has(h) || KINDS[head.op]!.passThrough) return;
     const members = [h];
     const epilogue: Epilogue = { residual: 'none', affine: false, activation: { fn: 'none', slope: 0 } };
-    let kind: StepKind = 'elementwise';
+    let kind: AnyStepKind = 'elementwise';
     let parts: GemmPart[] = [];
     let input = inputsOf(head)[0]!;
     let shortcut: number | null = null;
@@ -192,7 +192,7 @@ export function fuseGraph(g: OpGraph): FusedModel {
     steps.push({
       kind,
       op: opName(kind, epilogue, head),
-      label: labelOf(members.map((i) => nodes[i]!)),
+      label: labelOf(head, members.map((i) => nodes[i]!)),
       nodes: members.map((i) => nodes[i]!.name),
       input,
       shortcut,
@@ -221,7 +221,7 @@ export function fuseGraph(g: OpGraph): FusedModel {
   steps.sort((a, b) => a.last - b.last);
   const renumber = new Map<number, number>([[0, 0]]);
   const values: ValueInfo[] = [{ shape: [...g.values[0]!.shape] }];
-  const fused = steps.map(({ last, ...s }, index): Step => {
+  const fused = steps.map(({ last, ...s }, index): AnyStep => {
     const id = (v: number) => {
       const n = renumber.get(v);
       if (n === undefined) throw new Error(`resgpu bug: step ${s.label} reads a value no earlier step makes`);
@@ -235,6 +235,18 @@ export function fuseGraph(g: OpGraph): FusedModel {
   });
   if (renumber.get(output) !== fused.length) throw new Error('resgpu bug: the last step does not make the model output');
   return { values, steps: fused, output: fused.length };
+}
+
+/**
+ * The fused model of a graph without image steps, for backends that have no image kernels (the
+ * WebAssembly backend): a convolution or pooling step is refused by name before anything is
+ * allocated, pointing at the backends that run it.
+ */
+export function fuseGraph(g: OpGraph): FusedModel {
+  const fused = fuseAnyGraph(g);
+  const image = fused.steps.find((s) => s.kind === 'conv' || s.kind === 'pool');
+  if (image) throw new OptionError(`The WebAssembly backend does not run ${image.label} (${image.op}) yet; load it with backend: 'webgpu' or 'cpu'.`);
+  return fused as FusedModel;
 }
 
 /** The epilogue's columns for a value of this row shape: its channels for an image, its width otherwise. */
@@ -263,7 +275,7 @@ function poolGeometry(n: OpNode): PoolGeometry {
 }
 
 /** The fused operation's name: today's names where they apply, else its parts joined by '+'. */
-function opName(kind: StepKind, e: Epilogue, head: OpNode): string {
+function opName(kind: AnyStepKind, e: Epilogue, head: OpNode): string {
   const act = e.activation.fn;
   if (kind === 'gemm' && !e.affine) {
     if (e.residual === 'none' && (act === 'none' || act === 'relu')) return act === 'relu' ? 'linear_relu' : 'linear';
@@ -279,8 +291,7 @@ function opName(kind: StepKind, e: Epilogue, head: OpNode): string {
   return parts.filter((p) => p !== null).join('+') || 'copy';
 }
 
-/** "blocks.0.linear1 (linear + batchnorm + relu)": the first named module, then what is fused. */
-function labelOf(members: OpNode[]): string {
-  const main = members.find((n) => Object.keys(n.params).length > 0) ?? members[0]!;
-  return `${main.name} (${members.map((n) => KINDS[n.op]!.describe(n)).join(' + ')})`;
+/** "blocks.0.linear1 (linear + batchnorm + relu)": the step's head node, then what is fused, in graph order. */
+function labelOf(head: OpNode, members: OpNode[]): string {
+  return `${head.name} (${members.map((n) => KINDS[n.op]!.describe(n)).join(' + ')})`;
 }

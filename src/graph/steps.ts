@@ -47,7 +47,10 @@ export interface Epilogue {
   activation: StepActivation;
 }
 
-export type StepKind = 'gemm' | 'layernorm' | 'elementwise' | 'conv' | 'pool';
+/** The step kinds every backend runs. */
+export type StepKind = 'gemm' | 'layernorm' | 'elementwise';
+/** Every step kind: those, and the image steps, which only some backends run (WebGPU; the reference runs the graph). */
+export type AnyStepKind = StepKind | 'conv' | 'pool';
 
 /** Where a convolution's window reads, per output pixel: PyTorch's attributes, as pairs [along H, along W]. */
 export interface ConvGeometry {
@@ -82,10 +85,10 @@ export interface GemmPart {
   conv?: ConvGeometry;
 }
 
-export interface Step {
+export interface AnyStep {
   /** Position in FusedModel.steps. */
   index: number;
-  kind: StepKind;
+  kind: AnyStepKind;
   /** The fused operation's name, as describe() reports it (e.g. 'linear_relu', 'residual_identity'). */
   op: string;
   /** e.g. "blocks.0.linear1 + blocks.0.bn1 + relu". */
@@ -126,9 +129,18 @@ export interface ValueInfo {
   shape: number[];
 }
 
-export interface FusedModel {
+export interface AnyFusedModel {
   /** Value 0 is the model input; `output` is the model output. */
   values: ValueInfo[];
-  steps: Step[];
+  steps: AnyStep[];
   output: number;
+}
+
+/** A step of a model without image steps (what fuseGraph gives backends that have no image kernels). */
+export interface Step extends AnyStep {
+  kind: StepKind;
+}
+
+export interface FusedModel extends AnyFusedModel {
+  steps: Step[];
 }

@@ -1,4 +1,4 @@
-import type { Step } from '../graph/steps.js';
+import type { AnyStep } from '../graph/steps.js';
 import type { WeightLayout } from './kernel.js';
 
 /**
@@ -39,7 +39,7 @@ export const convWeights: WeightLayout = {
 };
 
 /** Inner rows of each part: kh·kw taps of the padded channels of the value it reads (the input, then the shortcut). */
-function partRows(step: Step, strides: readonly number[]): number[] {
+function partRows(step: AnyStep, strides: readonly number[]): number[] {
   const inputs = step.epilogue.residual === 'projection' ? [step.input, step.shortcut!] : [step.input];
   return step.parts.map((p, j) => p.conv!.kernel[0] * p.conv!.kernel[1] * strides[inputs[j]!]!);
 }

@@ -1,6 +1,6 @@
 import body from '../../shaders/conv.wgsl?raw';
 import tile from '../../shaders/tile_4x8.wgsl?raw';
-import type { Step } from '../graph/steps.js';
+import type { AnyStep } from '../graph/steps.js';
 import { convWeights } from './conv-weights.js';
 import { WEIGHT_PRELUDE, type Precision } from './dense.js';
 import { EPILOGUE_BINDINGS, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
@@ -26,7 +26,7 @@ const BINDINGS: readonly KernelBinding[] = (
 ).sort((p, q) => p.binding - q.binding);
 
 /** The window of the step's main conv, and the projection's stride. */
-function windowConstants(step: Step): Record<string, number> {
+function windowConstants(step: AnyStep): Record<string, number> {
   const g = step.parts[0]!.conv!;
   const projection = step.parts[1]?.conv?.stride ?? [1, 1];
   return {

@@ -1,6 +1,6 @@
 import f16Weights from '../../shaders/weights_f16.wgsl?raw';
 import f32Weights from '../../shaders/weights_f32.wgsl?raw';
-import type { Step } from '../graph/steps.js';
+import type { AnyStep } from '../graph/steps.js';
 import { EPILOGUE_BINDINGS, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
 import type { DeviceCaps, KernelBinding, KernelDef, StepLayout } from './kernel.js';
 import { transposedWeights } from './transposed-weights.js';
@@ -39,8 +39,8 @@ export interface DenseKernelSpec {
   workgroupSize: readonly [number, number, number];
   padding: { rows: number; features: number };
   maxRows: number;
-  supports(step: Step, device: DeviceCaps): boolean;
-  workgroups(step: Step, layout: StepLayout): [number, number, number];
+  supports(step: AnyStep, device: DeviceCaps): boolean;
+  workgroups(step: AnyStep, layout: StepLayout): [number, number, number];
 }
 
 export function denseKernel(spec: DenseKernelSpec, precision: Precision): KernelDef {

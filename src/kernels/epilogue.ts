@@ -1,5 +1,5 @@
 import epilogueShader from '../../shaders/epilogue.wgsl?raw';
-import type { ActivationFn, Step } from '../graph/steps.js';
+import type { ActivationFn, AnyStep } from '../graph/steps.js';
 import type { BindingSource, KernelBinding, StepLayout } from './kernel.js';
 
 /**
@@ -26,13 +26,13 @@ const ACT: Record<ActivationFn, number> = { none: 0, relu: 1, leaky_relu: 2, gel
 const RESIDUAL = { none: 0, identity: 1, projection: 2 } as const;
 
 /** The epilogue's override constants for a step (part of the pipeline key). */
-export function epilogueConstants(step: Step): Record<string, number> {
+export function epilogueConstants(step: AnyStep): Record<string, number> {
   const { residual, affine, activation } = step.epilogue;
   return { RESIDUAL: RESIDUAL[residual], AFFINE: affine ? 1 : 0, ACT: ACT[activation.fn], SLOPE: activation.slope };
 }
 
 /** The epilogue's uniforms and bindings for a step; `inner` is the kernel's own. */
-export function epilogueRunData(step: Step, { strides }: StepLayout, rows: number, inner: number) {
+export function epilogueRunData(step: AnyStep, { strides }: StepLayout, rows: number, inner: number) {
   const uniforms = {
     rows,
     cols: strides[step.output]!,

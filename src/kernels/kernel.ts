@@ -1,5 +1,5 @@
 import type { FoldedStep } from '../graph/fold.js';
-import type { Step, StepKind } from '../graph/steps.js';
+import type { AnyStep, AnyStepKind } from '../graph/steps.js';
 
 /**
  * A WebGPU kernel, self-described next to its WGSL: how to compile it, what it binds by name,
@@ -67,18 +67,18 @@ export interface WeightLayout {
   /** Whether the packed weights are stored at the model's precision (f16 halves them); else always f32. */
   followsPrecision: boolean;
   /** Floats of the packed weight for a step (given the activation strides); 0 when the kernel reads none. */
-  weightLength(step: Step, strides: readonly number[]): number;
+  weightLength(step: AnyStep, strides: readonly number[]): number;
   /** Writes the step's folded weights (fold.ts) into `out` (length weightLength). */
-  pack(step: Step, strides: readonly number[], folded: FoldedStep, out: Float32Array): void;
+  pack(step: AnyStep, strides: readonly number[], folded: FoldedStep, out: Float32Array): void;
 }
 
 /** Floats of a step's epilogue parameters: bias, scale and shift, each padded to the output's stride. */
-export function paramsLength(step: Step, strides: readonly number[]): number {
+export function paramsLength(step: AnyStep, strides: readonly number[]): number {
   return 3 * strides[step.output]!;
 }
 
 /** Writes [bias | scale | shift] (scale 1 and shift 0 without an affine), zero in padded columns. */
-export function packParams(step: Step, strides: readonly number[], folded: FoldedStep, out: Float32Array): void {
+export function packParams(step: AnyStep, strides: readonly number[], folded: FoldedStep, out: Float32Array): void {
   const cols = strides[step.output]!;
   out.fill(0);
   for (let o = 0; o < step.channels; o++) {
@@ -91,7 +91,7 @@ export function packParams(step: Step, strides: readonly number[], folded: Folde
 export interface KernelDef {
   name: string;
   /** The kind of step it runs (steps.ts). */
-  stepKind: StepKind;
+  stepKind: AnyStepKind;
   /** How the weights it reads are stored: f32, or f16 pairs packed in u32 (kernels whose layout does not follow the precision say 'f32'). */
   precision: 'f32' | 'f16';
   /** Source file under shaders/, for error messages and the reflection test. */
@@ -115,17 +115,17 @@ export interface KernelDef {
   maxRows: number;
   weights: WeightLayout;
   /** Whether the kernel can run this step on this device. */
-  supports(step: Step, device: DeviceCaps): boolean;
+  supports(step: AnyStep, device: DeviceCaps): boolean;
   /** The override constants for a step: with the kernel's name, the pipeline cache key. */
-  constants(step: Step): Readonly<Record<string, number>>;
-  runData(step: Step, layout: StepLayout): RunData;
+  constants(step: AnyStep): Readonly<Record<string, number>>;
+  runData(step: AnyStep, layout: StepLayout): RunData;
 }
 
 /** Uniform blocks are bound at offsets that are multiples of this (WebGPU's default minUniformBufferOffsetAlignment). */
 export const UNIFORM_STRIDE = 256;
 
 /** The pipeline cache key: what changes the compiled code (shapes travel in uniforms). */
-export function pipelineKey(kernel: KernelDef, step: Step): string {
+export function pipelineKey(kernel: KernelDef, step: AnyStep): string {
   const constants = kernel.constants(step);
   return `${kernel.name}/${kernel.precision}(${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')})`;
 }

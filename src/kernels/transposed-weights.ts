@@ -1,4 +1,4 @@
-import type { Step } from '../graph/steps.js';
+import type { AnyStep } from '../graph/steps.js';
 import type { WeightLayout } from './kernel.js';
 
 /**
@@ -29,10 +29,10 @@ export const transposedWeights: WeightLayout = {
 };
 
 /** The value each stacked part multiplies: the step's input, then the projection's shortcut. */
-function partInputs(step: Step): number[] {
+function partInputs(step: AnyStep): number[] {
   return step.epilogue.residual === 'projection' ? [step.input, step.shortcut!] : [step.input];
 }
 
-function innerRows(step: Step, strides: readonly number[]): number {
+function innerRows(step: AnyStep, strides: readonly number[]): number {
   return partInputs(step).reduce((n, v) => n + strides[v]!, 0);
 }

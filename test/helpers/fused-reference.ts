@@ -1,5 +1,5 @@
 import { foldStep } from '../../src/graph/fold.js';
-import { fuseGraph } from '../../src/graph/fuse.js';
+import { fuseAnyGraph } from '../../src/graph/fuse.js';
 import { ACTIVATIONS } from '../../src/graph/kinds/activation.js';
 import type { OpGraph } from '../../src/graph/op-graph.js';
 import { halfBits } from '../../src/runtime/webgpu/half.js';
@@ -13,7 +13,7 @@ import { halfBits } from '../../src/runtime/webgpu/half.js';
  * `graph` must hold its tensors (a completed stream).
  */
 export function fusedForward(graph: OpGraph, x: ArrayLike<number>, rows: number, f16Weights = false): Float64Array {
-  const fused = fuseGraph(graph);
+  const fused = fuseAnyGraph(graph);
   const values: Float64Array[] = [Float64Array.from(x)];
   const width = (v: number) => fused.values[v]!.shape.reduce((a, b) => a * b, 1);
   for (const step of fused.steps) {

@@ -1,5 +1,5 @@
 import { GpuLimitError, GraphError } from '../../errors.js';
-import type { FusedModel, Step } from '../../graph/steps.js';
+import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
 import type { DeviceCaps, KernelDef, RunData, StepLayout } from '../../kernels/kernel.js';
 import type { DispatchDescription } from '../../model.js';
 import { assignBuffers } from '../buffer-assignment.js';
@@ -22,7 +22,7 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 export const pixelsOf = (shape: readonly number[]): number => (shape.length === 3 ? shape[1]! * shape[2]! : 1);
 
 /** Row stride, in floats, of each value of the lowered model: its features, or an image's channels per pixel. */
-export function valueStrides(model: FusedModel): number[] {
+export function valueStrides(model: AnyFusedModel): number[] {
   checkChannelsLast(model);
   return model.values.map((v) => roundUp(v.shape.length === 3 ? v.shape[0]! : v.shape.reduce((n, d) => n * d, 1), FEATURE_ALIGN));
 }
@@ -32,7 +32,7 @@ export function valueStrides(model: FusedModel): number[] {
  * permutation here, not the free reshape the fusion pass makes of it: refused rather than
  * silently wrong. (Global pooling then flatten, [C, 1, 1] → [C], is the identity and runs.)
  */
-function checkChannelsLast(model: FusedModel): void {
+function checkChannelsLast(model: AnyFusedModel): void {
   const image = (v: number) => pixelsOf(model.values[v]!.shape) > 1;
   for (const s of model.steps) {
     const reads = s.shortcut === null ? [s.input] : [s.input, s.shortcut];
@@ -51,7 +51,7 @@ function checkChannelsLast(model: FusedModel): void {
 }
 
 /** The sizes every kernel of a plan sees at this batch. */
-export function stepLayout(model: FusedModel, strides: readonly number[], batch: number): StepLayout {
+export function stepLayout(model: AnyFusedModel, strides: readonly number[], batch: number): StepLayout {
   return { rows: roundUp(batch, ROW_ALIGN), strides, batch, pixels: model.values.map((v) => pixelsOf(v.shape)), shapes: model.values.map((v) => v.shape) };
 }
 
@@ -61,7 +61,7 @@ export function valueBytes(layout: StepLayout, v: number): number {
 }
 
 export interface PlannedDispatch {
-  step: Step;
+  step: AnyStep;
   kernel: KernelDef;
   run: RunData;
 }
@@ -83,7 +83,7 @@ export interface LayoutDevice extends DeviceCaps {
   limits: DeviceCaps['limits'] & Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
 }
 
-function layoutFor(model: FusedModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
+function layoutFor(model: AnyFusedModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
   // Rows are padded before choosing, so that measurements are keyed by what the kernels see.
   const steps = stepLayout(model, strides, batch);
   const rows = steps.rows;
@@ -112,7 +112,7 @@ function overLimit(layout: PlanLayout, device: LayoutDevice): string | null {
 const fits = (layout: PlanLayout, device: LayoutDevice) => overLimit(layout, device) === null;
 
 /** The layout of a batch size; a batch beyond the device's limits fails naming the largest that fits. */
-export function planLayout(model: FusedModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
+export function planLayout(model: AnyFusedModel, strides: readonly number[], batch: number, device: LayoutDevice, selection: Selection): PlanLayout {
   const layout = layoutFor(model, strides, batch, device, selection);
   const over = overLimit(layout, device);
   if (over === null) return layout;

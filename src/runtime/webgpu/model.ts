@@ -1,8 +1,8 @@
 import { DeviceLostError, DisposedError } from '../../errors.js';
 import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
-import { fuseGraph } from '../../graph/fuse.js';
+import { fuseAnyGraph } from '../../graph/fuse.js';
 import { graphSizes, type OpGraph } from '../../graph/op-graph.js';
-import type { FusedModel } from '../../graph/steps.js';
+import type { AnyFusedModel } from '../../graph/steps.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { Model, ModelDescription } from '../../model.js';
 import { checkBatchOption } from '../input.js';
@@ -45,7 +45,7 @@ export class GpuModel extends ModelBase implements Model {
 
   private constructor(
     graph: OpGraph,
-    private readonly lowered: FusedModel,
+    private readonly lowered: AnyFusedModel,
     private readonly strides: readonly number[],
     private readonly ctx: PlanContext,
     private readonly acquired: AcquiredDevice,
@@ -82,7 +82,7 @@ export class GpuModel extends ModelBase implements Model {
       const caps: LayoutDevice = { software: acquired.adapter?.software ?? false, limits: device.limits, features: device.features };
       const selection = { precision, forced, measured: new Map<string, KernelVariant>() };
       const graph = await model.shapes;
-      const lowered = fuseGraph(graph);
+      const lowered = fuseAnyGraph(graph);
       const strides = valueStrides(lowered);
       weights = await allocateWeights(device, lowered, strides, precision);
       const kernels = compiledKernelsFor(device, options.debug);

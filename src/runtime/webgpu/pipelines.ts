@@ -1,4 +1,4 @@
-import type { Step } from '../../graph/steps.js';
+import type { AnyStep } from '../../graph/steps.js';
 import { pipelineKey, type KernelDef } from '../../kernels/kernel.js';
 import { ShaderStage } from './gpu-flags.js';
 
@@ -33,18 +33,18 @@ export class CompiledKernels {
   constructor(private readonly device: GPUDevice) {}
 
   /** Starts compiling what these dispatches need; resolves once all of it is compiled. */
-  async prepare(dispatches: Iterable<{ kernel: KernelDef; step: Step }>): Promise<void> {
+  async prepare(dispatches: Iterable<{ kernel: KernelDef; step: AnyStep }>): Promise<void> {
     await Promise.all([...dispatches].map(({ kernel, step }) => this.compile(kernel, step)));
   }
 
   /** A pipeline prepare() has finished. */
-  get(kernel: KernelDef, step: Step): CompiledKernel {
+  get(kernel: KernelDef, step: AnyStep): CompiledKernel {
     const compiled = this.ready.get(pipelineKey(kernel, step));
     if (!compiled) throw new Error(`resgpu bug: pipeline ${pipelineKey(kernel, step)} used before it was prepared`);
     return compiled;
   }
 
-  private compile(kernel: KernelDef, step: Step): Promise<CompiledKernel> {
+  private compile(kernel: KernelDef, step: AnyStep): Promise<CompiledKernel> {
     const key = pipelineKey(kernel, step);
     let pending = this.pipelines.get(key);
     if (!pending) {

@@ -1,5 +1,5 @@
 import { OptionError } from '../../errors.js';
-import type { Step, StepKind } from '../../graph/steps.js';
+import type { AnyStep, AnyStepKind } from '../../graph/steps.js';
 import type { Precision } from '../../kernels/dense.js';
 import type { DeviceCaps, KernelDef, WeightLayout } from '../../kernels/kernel.js';
 import { KERNELS, type KernelVariant } from '../../kernels/registry.js';
@@ -17,7 +17,7 @@ import { KERNELS, type KernelVariant } from '../../kernels/registry.js';
  *     there (barriers cost a coroutine switch); on a GPU `gemv` for small batches, whose
  *     split-K fills the GPU where output tiles cannot, and `gemm_tiled` for large ones.
  */
-export function weightLayout(kind: StepKind): WeightLayout {
+export function weightLayout(kind: AnyStepKind): WeightLayout {
   return KERNELS.find((k) => k.stepKind === kind)!.weights;
 }
 
@@ -33,7 +33,7 @@ export interface Selection {
 }
 
 /** The kernels that may run a step: this layout and precision, supported on the device, and (when `rows` is given) chosen at that many rows. */
-export function candidates(step: Step, device: DeviceCaps, precision: Precision, rows?: number): KernelDef[] {
+export function candidates(step: AnyStep, device: DeviceCaps, precision: Precision, rows?: number): KernelDef[] {
   const layout = weightLayout(step.kind);
   return KERNELS.filter(
     (k) =>
@@ -46,11 +46,11 @@ export function candidates(step: Step, device: DeviceCaps, precision: Precision,
 }
 
 /** What a measurement is remembered by: the step's shape and the padded batch, at a precision. */
-export function tuningKey(step: Step, rows: number, precision: Precision): string {
+export function tuningKey(step: AnyStep, rows: number, precision: Precision): string {
   return `${step.op}:${step.inFeatures}+${step.shortcutFeatures}->${step.outFeatures}@${rows}:${precision}`;
 }
 
-export function selectKernel(step: Step, rows: number, device: DeviceCaps, selection: Selection): KernelDef {
+export function selectKernel(step: AnyStep, rows: number, device: DeviceCaps, selection: Selection): KernelDef {
   const named = (name: string, from = candidates(step, device, selection.precision, rows)) => from.find((k) => k.name === name);
   if (step.kind !== 'gemm') {
     const only = candidates(step, device, selection.precision)[0];

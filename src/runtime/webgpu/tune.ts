@@ -1,4 +1,4 @@
-import type { FusedModel, Step } from '../../graph/steps.js';
+import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
 import type { DeviceCaps, KernelDef, StepLayout } from '../../kernels/kernel.js';
 import { UNIFORM_STRIDE } from '../../kernels/kernel.js';
 import type { KernelVariant } from '../../kernels/registry.js';
@@ -36,7 +36,7 @@ export interface Tuner {
 const REPEATS = 4;
 const TRIALS = 3;
 
-export async function tuneBatch(t: Tuner, model: FusedModel, strides: readonly number[], batch: number): Promise<void> {
+export async function tuneBatch(t: Tuner, model: AnyFusedModel, strides: readonly number[], batch: number): Promise<void> {
   const rows = Math.ceil(batch / ROW_ALIGN) * ROW_ALIGN;
   // The budget bounds measuring; compiling is not counted: pipelines are shared per device and
   // compiled once, whether for measuring or for running.
@@ -64,7 +64,7 @@ export async function tuneBatch(t: Tuner, model: FusedModel, strides: readonly n
 }
 
 /** The best of TRIALS timings of REPEATS dispatches of the step with this kernel, in ms per dispatch. */
-async function timeStep(t: Tuner, step: Step, kernel: KernelDef, sizes: StepLayout): Promise<number> {
+async function timeStep(t: Tuner, step: AnyStep, kernel: KernelDef, sizes: StepLayout): Promise<number> {
   const { device } = t;
   const made: GPUBuffer[] = [];
   const buffer = (size: number, usage: number) => {

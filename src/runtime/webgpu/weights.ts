@@ -1,7 +1,7 @@
 import { GpuLimitError } from '../../errors.js';
 import { foldStep } from '../../graph/fold.js';
 import type { OpNode } from '../../graph/op-graph.js';
-import type { FusedModel, Step } from '../../graph/steps.js';
+import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
 import { WEIGHT_BYTES, type Precision } from '../../kernels/dense.js';
 import { packParams, paramsLength } from '../../kernels/kernel.js';
 import { withErrorScopes } from './error-scopes.js';
@@ -25,7 +25,7 @@ export interface UploadedWeights {
 }
 
 /** Bytes per stored weight element of a step: its layout's, at the model's precision where the layout follows it. */
-function elementBytes(step: Step, precision: Precision): number {
+function elementBytes(step: AnyStep, precision: Precision): number {
   return weightLayout(step.kind).followsPrecision ? WEIGHT_BYTES[precision] : 4;
 }
 
@@ -34,7 +34,7 @@ function elementBytes(step: Step, precision: Precision): number {
  * alone, so it can be made before the weights have arrived. Fill it with uploadStep. A failed
  * allocation is a GpuLimitError, whether the limits forbid it or the device runs out of memory.
  */
-export async function allocateWeights(device: GPUDevice, model: FusedModel, strides: readonly number[], precision: Precision): Promise<UploadedWeights> {
+export async function allocateWeights(device: GPUDevice, model: AnyFusedModel, strides: readonly number[], precision: Precision): Promise<UploadedWeights> {
   const align = device.limits.minStorageBufferOffsetAlignment;
   let end = 0;
   const take = (bytes: number): Range => {
@@ -66,8 +66,8 @@ export async function allocateWeights(device: GPUDevice, model: FusedModel, stri
 }
 
 /** Floats of scratch space uploadStep needs for any step of these weights. */
-export function scratchLength(model: FusedModel, weights: UploadedWeights): number {
-  const floats = (s: Step) => weights.ranges[s.index]!.weight.size / elementBytes(s, weights.precision) + weights.ranges[s.index]!.params.size / 4;
+export function scratchLength(model: AnyFusedModel, weights: UploadedWeights): number {
+  const floats = (s: AnyStep) => weights.ranges[s.index]!.weight.size / elementBytes(s, weights.precision) + weights.ranges[s.index]!.params.size / 4;
   return model.steps.reduce((n, s) => Math.max(n, floats(s)), 0);
 }
 
@@ -79,7 +79,7 @@ export function scratchLength(model: FusedModel, weights: UploadedWeights): numb
 export function uploadStep(
   device: GPUDevice,
   weights: UploadedWeights,
-  step: Step,
+  step: AnyStep,
   nodes: readonly OpNode[],
   strides: readonly number[],
   scratch: Float32Array<ArrayBuffer>,
