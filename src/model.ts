@@ -135,4 +135,6 @@ export interface ModelDescription {
   precision: 'f32' | 'f16';
   /** model.fingerprint (loadModel sets both). */
   fingerprint?: ModelFingerprint;
+  /** Whether a row's outputs are bitwise independent of the batch around it (LoadOptions.deterministic). */
+  deterministic?: boolean;
 }

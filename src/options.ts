@@ -123,6 +123,16 @@ export interface LoadOptions {
    */
   selfTest?: boolean;
   /**
+   * Batch invariance: a row's outputs are bitwise identical whatever the batch size, the batch's
+   * other rows and the run, on one backend and adapter. Each GEMM step then runs one kernel at
+   * every batch size, chosen by rule and never re-measured (WebGPU: 'gemm' on software adapters,
+   * 'gemm_tiled' on GPUs, or the `kernel` forced; each sums every output in a fixed order), and
+   * the WebAssembly backend sums single rows in the same order as 4-row tiles. Costs speed where
+   * the free choice would pick a faster kernel for the batch (docs/VALIDATION.md). Default false
+   * (resgpu-serve: true).
+   */
+  deterministic?: boolean;
+  /**
    * Compute model.fingerprint at load: SHA-256 over the fused steps and their folded weights, and
    * of the file (measured: 0.5 s for a 64 MB model on a 2-core machine, most of it folding the
    * weights again in float64). Default true; false leaves model.fingerprint null.
@@ -174,7 +184,7 @@ export function checkOptions(options: LoadOptions): CheckedOptions {
   if (shape !== undefined && !(Array.isArray(shape) && shape.length >= 1 && shape.length <= 3 && shape.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= MAX_INPUT_DIM))) {
     throw new OptionError(`inputShape must be the input's row shape without the batch: 1 to 3 positive integers up to ${MAX_INPUT_DIM}, e.g. [3, 224, 224], got ${JSON.stringify(shape)}.`);
   }
-  for (const key of ['selfTest', 'fingerprint'] as const) {
+  for (const key of ['selfTest', 'fingerprint', 'deterministic'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw new OptionError(`${key} must be true or false, got ${String(options[key])}.`);
   }
   if (options.goldenVectors !== undefined && (typeof options.goldenVectors !== 'object' || options.goldenVectors === null)) {

@@ -7,6 +7,8 @@ import { batchOf, checkBatchOption, checkFinite } from './input.js';
 export interface InputPolicy {
   /** Refuse NaN and ±Infinity with an InputError naming the row and column. */
   rejectNonFinite?: boolean;
+  /** Batch-invariant kernels (LoadOptions.deterministic). */
+  deterministic?: boolean;
 }
 
 /** What every backend's model shares: sizes, the file's names, and the layer description. */
@@ -23,9 +25,12 @@ export abstract class ModelBase {
   /** The description only: holding the graph would hold the file's bytes. */
   private readonly layers: LayerDescription[];
   private readonly rejectNonFinite: boolean;
+  /** Whether a row's outputs are bitwise independent of the batch around it (LoadOptions.deterministic). */
+  readonly deterministic: boolean;
 
   protected constructor(graph: OpGraph, policy: InputPolicy = {}) {
     this.rejectNonFinite = policy.rejectNonFinite === true;
+    this.deterministic = policy.deterministic === true;
     const { inputSize, outputSize } = graphSizes(graph);
     this.inputSize = inputSize;
     this.outputSize = outputSize;
@@ -45,8 +50,8 @@ export abstract class ModelBase {
   }
 
   /** The parts of describe() that do not depend on the backend. */
-  protected describeModel(batch: number): Pick<ModelDescription, 'inputSize' | 'outputSize' | 'batch' | 'layers'> {
-    return { inputSize: this.inputSize, outputSize: this.outputSize, batch, layers: this.layers };
+  protected describeModel(batch: number): Pick<ModelDescription, 'inputSize' | 'outputSize' | 'batch' | 'layers' | 'deterministic'> {
+    return { inputSize: this.inputSize, outputSize: this.outputSize, batch, layers: this.layers, deterministic: this.deterministic };
   }
 
   /** describe() of a backend on the CPU: no dispatches, no GPU memory, f32 (or wider) arithmetic. */

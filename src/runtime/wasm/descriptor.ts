@@ -49,6 +49,8 @@ export interface StepDescriptor {
   slope: number;
   /** layernorm's eps. */
   eps: number;
+  /** Every row sums its inner dimension in one chain, in the 4-row tiles' order: bits independent of the batch (deterministic mode). */
+  ordered?: boolean;
 }
 
 const f32Bits = new DataView(new ArrayBuffer(4));
@@ -63,7 +65,7 @@ export function writeDescriptor(words: Int32Array, at: number, d: StepDescriptor
   words.set(
     [
       KIND[d.kind], d.rows, d.panels, d.a, d.lda, d.k1, d.x, d.ldx, d.k2, d.w, d.e, d.out, d.ldo,
-      d.splitPanels ? 1 : 0, mode, bitsOf(d.slope), d.columns, bitsOf(d.eps), 0, 0,
+      d.splitPanels ? 1 : 0, mode, bitsOf(d.slope), d.columns, bitsOf(d.eps), d.ordered ? 1 : 0, 0,
     ],
     at / 4,
   );

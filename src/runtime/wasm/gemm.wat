@@ -32,7 +32,9 @@
 ;;      5 silu, 6 sigmoid, 7 tanh), 16 identity residual (x read at the output's columns),
 ;;      32 affine (· scale + shift)
 ;;   60 slope (f32, leaky_relu), 64 n (real output columns; the rest of the last panel is
-;;   written as zeros), 68 eps (f32, layernorm), 72 and 76 unused.
+;;   written as zeros), 68 eps (f32, layernorm), 72 ordered (1: every row sums its inner
+;;   dimension in one chain, in order, as $tile4 does, so a row's bits never depend on the
+;;   batch; deterministic mode), 76 unused.
 ;; Control words at address 0: 0 barrier count, 4 barrier generation (the rest is JS's).
 (module
   (import "env" "memory" (memory 1 65536 shared))
@@ -119,7 +121,10 @@
     (loop $segment
       (local.set $a0 (local.get $a))
       (local.set $end (i32.add (local.get $a) (i32.shl (local.get $k) (i32.const 2))))
-      (local.set $end4 (i32.add (local.get $a) (i32.shl (i32.and (local.get $k) (i32.const -4)) (i32.const 2))))
+      ;; Four partial sums for speed, unless ordered: then one chain, in $tile4's order.
+      (local.set $end4 (select (local.get $a)
+        (i32.add (local.get $a) (i32.shl (i32.and (local.get $k) (i32.const -4)) (i32.const 2)))
+        (i32.load offset=72 (local.get $d))))
       (if (i32.lt_u (local.get $a0) (local.get $end4))
         (then (loop $k4
           (local.set $s (v128.load32_splat offset=0 (local.get $a0)))

@@ -96,7 +96,7 @@ export function valueOffset(layout: WasmLayout, rows: number, v: number): number
  * model with no barrier between steps. With few rows they split each step's output panels, and
  * meet after every step.
  */
-export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array): void {
+export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array, ordered = false): void {
   const rowSplit = Math.floor(rows / 4) >= 2 * threads;
   const at = (v: number | null) => (v === null ? 0 : valueOffset(layout, rows, v));
   const stride = (v: number | null) => (v === null ? 0 : layout.strides[v]!);
@@ -109,7 +109,7 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
       w: step.kind === 'elementwise' ? 0 : weights, e: epilogue,
       out: at(step.output), ldo: stride(step.output),
       splitPanels: !rowSplit, identity: residual === 'identity', affine,
-      activation: activation.fn, slope: activation.slope, eps: step.eps,
+      activation: activation.fn, slope: activation.slope, eps: step.eps, ordered,
     });
   });
 }

@@ -14,7 +14,7 @@ import { packStep } from './pack.js';
 import { canShareMemory, coreCount, isNode, WorkerPool } from './threads.js';
 
 /** The load options this backend reads (documented in src/options.ts). */
-export type WasmModelOptions = InputPolicy & Pick<LoadOptions, 'onProgress' | 'threads'>;
+export type WasmModelOptions = InputPolicy & Pick<LoadOptions, 'onProgress' | 'threads' | 'deterministic'>;
 
 /**
  * Knobs, mutable so that tests can force the threaded and chunked paths on small models.
@@ -144,7 +144,7 @@ export class WasmModel extends ModelBase implements Model {
       const rows = Math.min(chunk, batch - r0);
       const threads = this.pool && this.flopsPerRow * rows >= wasmTuning.minFlopsForThreads ? this.threads : 1;
       if (this.planned.rows !== rows || this.planned.threads !== threads) {
-        writePlan(layout, rows, threads, new Int32Array(memory.buffer));
+        writePlan(layout, rows, threads, new Int32Array(memory.buffer), this.deterministic);
         this.planned = { rows, threads };
       }
       const floats = new Float32Array(memory.buffer);

@@ -22,7 +22,7 @@ import { allocateWeights, scratchLength, uploadStep, type UploadedWeights } from
 /** The load options this backend reads (documented in src/options.ts). */
 export type GpuModelOptions = DeviceOptions &
   InputPolicy &
-  Pick<LoadOptions, 'onProgress' | 'maxCachedPlans' | 'debug' | 'precision' | 'kernel' | 'autotune' | 'tuningCache'>;
+  Pick<LoadOptions, 'onProgress' | 'maxCachedPlans' | 'debug' | 'precision' | 'kernel' | 'autotune' | 'tuningCache' | 'deterministic'>;
 
 /** Milliseconds of kernel measurements allowed each time a new batch size is planned. */
 const TUNING_BUDGET_MS = 300;
@@ -78,8 +78,11 @@ export class GpuModel extends ModelBase implements Model {
     let weights: UploadedWeights | undefined;
     try {
       // Checked where options enter (options.ts).
-      const [precision, forced] = [options.precision ?? 'f32', options.kernel ?? null];
       const caps: LayoutDevice = { software: acquired.adapter?.software ?? false, limits: device.limits, features: device.features };
+      const precision = options.precision ?? 'f32';
+      // Deterministic: one kernel per GEMM step at every batch size, by rule, never measured
+      // (each kernel sums every output in a fixed order; switching kernels with the batch would not).
+      const forced = options.kernel ?? (options.deterministic ? (caps.software ? 'gemm' : 'gemm_tiled') : null);
       const selection = { precision, forced, measured: new Map<string, KernelVariant>() };
       const graph = await model.shapes;
       const lowered = fuseAnyGraph(graph);
