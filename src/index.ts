@@ -9,11 +9,12 @@
  */
 import { AbortError, OptionError } from './errors.js';
 import type { OpGraph } from './graph/op-graph.js';
+import { modelFingerprint } from './graph/fingerprint.js';
 import { streamOfGraph, type StreamedModel } from './graph/stream.js';
 import { streamModel, type ModelSource } from './loader/index.js';
 import { parseGolden } from './loader/golden.js';
 import { isByteSource } from './loader/source.js';
-import type { Model } from './model.js';
+import type { Model, ModelFingerprint } from './model.js';
 import { checkOptions, type LoadOptions } from './options.js';
 import { chooseBackend } from './runtime/auto.js';
 import { ReferenceModel } from './runtime/reference/model.js';
@@ -37,7 +38,8 @@ export async function loadModel(source: ModelSource, loadOptions: LoadOptions = 
   const loading = (async () => {
     const backend = requested === 'auto' ? await chooseBackend(options) : requested;
     const loaded = await onBackend(backend, source, model, options);
-    return checked(loaded, await model.shapes, options);
+    const tested = await checked(loaded, await model.shapes, options);
+    return options.fingerprint === false ? tested : identified(tested, model);
   })();
   loading.catch(() => model.cancel());
   return signal ? abortable(loading, signal) : loading;
@@ -67,6 +69,28 @@ async function checked(model: Model, graph: OpGraph, options: LoadOptions): Prom
   }
   const result = golden && options.selfTest !== false ? await selfTest(model, golden) : null;
   Object.defineProperty(model, 'selfTest', { value: result, enumerable: true });
+  return model;
+}
+
+/**
+ * The model's fingerprint (graph/fingerprint.ts) and the file's, on model.fingerprint and in
+ * describe(). From the stream's complete graph: the file's bytes are still held until the load
+ * returns, and the fold is the one the backends made, done again in float64.
+ */
+async function identified(model: Model, stream: StreamedModel): Promise<Model> {
+  let fingerprint: ModelFingerprint;
+  try {
+    // A graph only the reference runs (no fusion for it) has no fused form to fingerprint: null.
+    const graph = await stream.complete();
+    const file = await stream.fileDigest();
+    fingerprint = { model: await modelFingerprint(graph).catch(() => null), file: file && `sha256:${file}` };
+  } catch (e) {
+    await model.dispose();
+    throw e;
+  }
+  const describe = model.describe.bind(model);
+  Object.defineProperty(model, 'fingerprint', { value: fingerprint, enumerable: true });
+  Object.defineProperty(model, 'describe', { value: (options?: { batch?: number }) => ({ ...describe(options), fingerprint }) });
   return model;
 }
 
@@ -110,7 +134,7 @@ async function abortable(loading: Promise<Model>, signal: AbortSignal): Promise<
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';
 export type { KernelVariant, TuningCache } from './options.js';
-export type { Model, SelfTestResult, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
+export type { Model, ModelFingerprint, SelfTestResult, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
 export type { ModelSource } from './loader/index.js';
 export type { ByteSource } from './loader/source.js';
 export type { LoadProgress, LoadStage, ProgressCallback } from './graph/stream.js';

@@ -45,6 +45,13 @@ export interface Model {
    * worst error against PyTorch, the tolerance, how long it took. null when none ran.
    */
   readonly selfTest?: SelfTestResult | null;
+  /**
+   * What exactly runs: `model`, SHA-256 over the fused steps and their folded weights as float32
+   * (the same for the same model through .pt, safetensors or ONNX, in any key order; any changed
+   * weight or structure differs), and `file`, SHA-256 of the file's bytes. null where the platform
+   * has no WebCrypto (a page served over plain http); absent with `fingerprint: false`.
+   */
+  readonly fingerprint?: ModelFingerprint;
   /** What one inference does, for a given batch size (default 1). */
   describe(options?: { batch?: number }): ModelDescription;
   /**
@@ -63,6 +70,12 @@ export interface Model {
  * `linear+add`, `linear+add+scale_shift+relu`, `linear+gelu`, `layernorm`, `scale_shift+relu`.
  */
 export type KernelName = 'linear' | 'linear_relu' | 'residual_identity' | 'residual_projection' | (string & {});
+
+/** model.fingerprint and describe().fingerprint: 'sha256:<hex>' strings. */
+export interface ModelFingerprint {
+  model: string | null;
+  file: string | null;
+}
 
 /** What a passed self-test measured: model.selfTest. */
 export interface SelfTestResult {
@@ -120,4 +133,6 @@ export interface ModelDescription {
   adapter: { vendor: string; architecture: string; description: string; software: boolean } | null;
   /** How the weights are stored on the device ('f32' on CPU backends). */
   precision: 'f32' | 'f16';
+  /** model.fingerprint (loadModel sets both). */
+  fingerprint?: ModelFingerprint;
 }

@@ -23,6 +23,9 @@ export interface BatchingOptions {
 
 export const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
+/** The response header carrying the answering model's fingerprint (model.fingerprint.model). */
+export const FINGERPRINT_HEADER = 'resgpu-model-fingerprint';
+
 /**
  * One served model and its own batcher: every request for it, /v1 or /v2, JSON or binary, goes
  * through `predict`, so requests of every kind share its runs.
@@ -90,7 +93,22 @@ export class ServedModel {
   /** What /healthz and the ready line say about it. */
   summary() {
     const m = this.model;
-    return { name: this.name, version: this.version, file: this.file, backend: m.backend, inputSize: m.inputSize, outputSize: m.outputSize };
+    return {
+      name: this.name,
+      version: this.version,
+      file: this.file,
+      backend: m.backend,
+      inputSize: m.inputSize,
+      outputSize: m.outputSize,
+      fingerprint: m.fingerprint?.model ?? null,
+      fileFingerprint: m.fingerprint?.file ?? null,
+      selfTest: m.selfTest ?? null,
+    };
+  }
+
+  /** Every answer names the exact model it came from (FINGERPRINT_HEADER), so a logged prediction is traceable. */
+  stamp(reply: { header(name: string, value: string): unknown }): void {
+    reply.header(FINGERPRINT_HEADER, this.model.fingerprint?.model ?? 'none');
   }
 
   private observeRun(rows: number, requests: number): void {

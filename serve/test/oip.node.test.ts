@@ -47,6 +47,8 @@ describe('health and metadata', () => {
       platform: `resgpu_${model.backend}`,
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 30] }],
       outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 2] }],
+      // What exactly runs: the model's fingerprint, the file's, and the self-test (this file carries no golden vectors).
+      parameters: { fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), file_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), self_test: 'none' },
     });
     const ready = await fetch(`${server.url}/v2/models/${path}/ready`);
     expect([ready.status, await ready.json()]).toEqual([200, { name: 'breast_cancer', ready: true }]);

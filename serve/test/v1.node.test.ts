@@ -119,8 +119,27 @@ describe('the other endpoints', () => {
     expect(await res.json()).toEqual({
       status: 'ok',
       model: { name: 'breast_cancer.safetensors', backend: 'webgpu', inputSize: 30, outputSize: 2 },
-      models: [{ name: 'breast_cancer', version: '1', file: 'breast_cancer.safetensors', backend: 'webgpu', inputSize: 30, outputSize: 2 }],
+      models: [
+        {
+          name: 'breast_cancer',
+          version: '1',
+          file: 'breast_cancer.safetensors',
+          backend: 'webgpu',
+          inputSize: 30,
+          outputSize: 2,
+          fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+          fileFingerprint: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+          selfTest: null,
+        },
+      ],
     });
+  });
+
+  test('every answer names the model it came from: the resgpu-model-fingerprint header', async () => {
+    const health = (await (await fetch(`${server.url}/healthz`)).json()) as { models: { fingerprint: string }[] };
+    const res = await fetch(`${server.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [new Array(30).fill(0)] }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('resgpu-model-fingerprint')).toBe(health.models[0]!.fingerprint);
   });
 
   test('GET /openapi.json is a valid OpenAPI 3 document with the model\'s sizes and names', async () => {

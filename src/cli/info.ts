@@ -37,6 +37,7 @@ export async function infoCommand(argv: string[], out: (s: string) => void): Pro
 
 function formatInfo(file: string, d: ModelDescription, names: { features?: readonly string[]; labels?: readonly string[]; selfTest: SelfTestResult | null }): string {
   const lines = [`${file}: ${d.inputSize} inputs → ${d.outputSize} outputs, ${d.layers.length} layers, backend ${d.backend}`];
+  if (d.fingerprint) lines.push(`fingerprint: ${d.fingerprint.model ?? 'none'} (file ${d.fingerprint.file ?? 'none'})`);
   const t = names.selfTest;
   lines.push(
     t

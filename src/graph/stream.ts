@@ -31,6 +31,8 @@ export interface StreamedModel {
   finished: Promise<void>;
   /** The whole model with its data, after `finished`. */
   complete(): Promise<OpGraph>;
+  /** SHA-256 of the file's bytes as read (hex), after `finished`; null where there is no file or no WebCrypto. */
+  fileDigest(): Promise<string | null>;
   /** Stops reading (the promises then reject with an AbortError); for a load abandoned part way. */
   cancel(): void;
 }
@@ -43,6 +45,7 @@ export function streamOfGraph(graph: OpGraph): StreamedModel {
     node: (i) => Promise.resolve(graph.nodes[i]!),
     finished: ready,
     complete: () => Promise.resolve(graph),
+    fileDigest: () => Promise.resolve(null),
     cancel: () => undefined,
   };
 }

@@ -1,4 +1,5 @@
 import { GraphError, ModelFormatError, OptionError } from '../errors.js';
+import { sha256 } from '../graph/fingerprint.js';
 import type { OpGraph, OpNode } from '../graph/op-graph.js';
 import type { ProgressCallback, StreamedModel } from '../graph/stream.js';
 import { weightParser } from './formats.js';
@@ -115,9 +116,14 @@ export function streamModel(source: ModelSource, onProgress?: ProgressCallback, 
     let last = { file: new Uint8Array(0) as Uint8Array, arrived: 0 };
     for await (const a of byteChunks(file, onProgress, abort.signal)) parser.advance((last = a));
     await parser.finish(last);
+    return last.file.subarray(0, last.arrived);
   };
+  let bytes: Uint8Array | null = null;
   pump().then(
-    () => finished.resolve(),
+    (read) => {
+      bytes = read;
+      finished.resolve();
+    },
     (e) => [shapes, finished, ...nodes].forEach((d) => d.reject(e)),
   );
 
@@ -126,6 +132,7 @@ export function streamModel(source: ModelSource, onProgress?: ProgressCallback, 
     node: (i) => shapes.promise.then(() => nodes[i]!.promise),
     finished: finished.promise,
     complete: () => finished.promise.then(() => resolveGraph(manifest!.graph, arrived, manifest!.extras)),
+    fileDigest: () => finished.promise.then(() => sha256(bytes!)),
     cancel: () => abort.abort(),
   };
 }

@@ -83,6 +83,12 @@ export function oipRoutes(table: ModelTable, options: OipOptions) {
           platform: `resgpu_${served.model.backend}`,
           inputs: [{ name: served.inputName, datatype: 'FP32', shape: [-1, ...served.rowShape] }],
           outputs: [{ name: served.outputName, datatype: 'FP32', shape: [-1, served.model.outputSize] }],
+          // The protocol's extension point: what exactly runs, and whether it passed its self-test.
+          parameters: {
+            fingerprint: served.model.fingerprint?.model ?? 'none',
+            file_fingerprint: served.model.fingerprint?.file ?? 'none',
+            self_test: served.model.selfTest ? `passed, ${served.model.selfTest.rows} rows` : 'none',
+          },
         };
       });
       app.get(`${base}/ready`, { schema: schema('Model ready', { 200: modelReadySchema }) }, async (request) => {
@@ -105,6 +111,7 @@ export function oipRoutes(table: ModelTable, options: OipOptions) {
         const x = inputOf(body, served, request, options.maxRows);
         const binaryOutput = wantsBinary(body, served);
         const y = await served.predict(x.x, x.rows, whenClientLeaves(reply));
+        served.stamp(reply);
         const output = { name: served.outputName, datatype: 'FP32', shape: [x.rows, served.model.outputSize] };
         const head = { model_name: served.name, model_version: served.version, ...(body.id !== undefined && { id: body.id }) };
         if (!binaryOutput) return reply.type('application/json').send({ ...head, outputs: [{ ...output, data: Array.from(y) }] });

@@ -70,6 +70,10 @@ export const modelMetadataSchema = {
     platform: { type: 'string' },
     inputs: { type: 'array', items: metadataTensor },
     outputs: { type: 'array', items: metadataTensor },
+    parameters: {
+      type: 'object',
+      properties: { fingerprint: { type: 'string' }, file_fingerprint: { type: 'string' }, self_test: { type: 'string' } },
+    },
   },
 } as const;
 

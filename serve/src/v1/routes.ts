@@ -65,7 +65,9 @@ function predictRoute(app: FastifyInstance, url: string, served: ServedModel, li
     },
   }, async (request, reply) => {
     const { x, rows } = rowsOf(request.body as PredictBody, shape);
-    return answerOf(await served.predict(x, rows, whenClientLeaves(reply)), rows, shape);
+    const y = await served.predict(x, rows, whenClientLeaves(reply));
+    served.stamp(reply);
+    return answerOf(y, rows, shape);
   });
 }
 

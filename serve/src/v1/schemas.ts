@@ -101,6 +101,13 @@ const modelSummary = {
     backend: { type: 'string' },
     inputSize: { type: 'integer' },
     outputSize: { type: 'integer' },
+    fingerprint: { type: ['string', 'null'], description: 'SHA-256 of the fused steps and folded weights: the exact model (model.fingerprint)' },
+    fileFingerprint: { type: ['string', 'null'], description: 'SHA-256 of the model file' },
+    selfTest: {
+      type: ['object', 'null'],
+      description: 'The golden vectors run at load: null when the file carries none',
+      properties: { rows: { type: 'integer' }, worstError: { type: 'number' }, tolerance: { type: 'number' }, ms: { type: 'number' }, source: { type: 'string' } },
+    },
   },
 } as const;
 

@@ -42,6 +42,7 @@ export class RecoveringModel implements Model {
   readonly outputNames?: readonly string[];
   readonly features?: readonly string[];
   readonly labels?: readonly string[];
+  readonly inputShape: readonly number[];
   private state: { lost: GPUDeviceLostInfo | null; unwatch: () => void };
   private rebuilding: Promise<GpuModel> | null = null;
   private disposed = false;
@@ -57,6 +58,7 @@ export class RecoveringModel implements Model {
     this.outputNames = inner.outputNames;
     this.features = inner.features;
     this.labels = inner.labels;
+    this.inputShape = inner.inputShape;
     this.state = this.watch(inner.device);
   }
 
