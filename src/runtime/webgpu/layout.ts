@@ -37,10 +37,11 @@ function checkChannelsLast(model: AnyFusedModel): void {
   for (const s of model.steps) {
     const reads = s.shortcut === null ? [s.input] : [s.input, s.shortcut];
     const sameLayout = (v: number) => model.values[v]!.shape.join() === model.values[s.output]!.shape.join();
-    const ok =
-      s.kind === 'conv' || s.kind === 'pool'
-        ? reads.every((v) => model.values[v]!.shape.length === 3)
-        : reads.every((v) => !image(v)) && !image(s.output) ? true : s.kind === 'elementwise' && reads.every(sameLayout);
+    const rowsOnly = ![...reads, s.output].some(image);
+    let ok: boolean;
+    if (s.kind === 'conv' || s.kind === 'pool') ok = reads.every((v) => model.values[v]!.shape.length === 3);
+    else if (s.kind === 'elementwise') ok = rowsOnly || reads.every(sameLayout); // per pixel row, as it is stored
+    else ok = rowsOnly;
     if (!ok) {
       throw new GraphError(
         `${s.label} reads an image of [${model.values[s.input]!.shape.join(', ')}] per row as a row of features (a flatten of more than one pixel): ` +
