@@ -38,6 +38,8 @@ Options:
                        no wait; requests arriving while a run is busy join the next one).
                        Node timers round it up to whole milliseconds
   --no-batching        one model run per request
+  --no-deterministic   let kernels vary with the batch size (faster on GPUs); by default a row's
+                       answer is bitwise the same whatever else is in its batch
   --max-rows N         rows allowed per request (default ${SERVE_DEFAULTS.maxRows})
   --body-limit BYTES   request body size limit (default ${SERVE_DEFAULTS.bodyLimit}); larger bodies get 413
                        before they are read
@@ -53,6 +55,7 @@ interface ServeConfig {
   host: string;
   port: number;
   backend: string | undefined;
+  deterministic: boolean;
   workers: number;
   options: ServeOptions;
 }
@@ -81,6 +84,7 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     'max-batch': { type: 'string' },
     'max-wait-us': { type: 'string' },
     'no-batching': { type: 'boolean' },
+    'no-deterministic': { type: 'boolean' },
     'max-rows': { type: 'string' },
     'body-limit': { type: 'string' },
     workers: { type: 'string' },
@@ -93,6 +97,7 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     host: values.host ?? '127.0.0.1',
     port: int('port', 0, 65535) ?? 8080,
     backend: values.backend,
+    deterministic: !values['no-deterministic'],
     workers: int('workers', 1, 256) ?? 1,
     options: {
       batching: !values['no-batching'],
@@ -107,7 +112,7 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
 
 /** One server process: load every model, listen, print the URL, then serve until SIGTERM/SIGINT. */
 async function runServer(config: ServeConfig, out: (s: string) => void): Promise<number> {
-  const sources = await loadAll(config.models, config.backend);
+  const sources = await loadAll(config.models, config.backend, config.deterministic);
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const app = await buildApp(sources, { ...config.options, ...(worker && { metricLabels: { worker: String(worker.id) } }) });
   let url: string;
