@@ -1,6 +1,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { AuditLog } from './audit.js';
 import { createMetrics } from './metrics.js';
 import { oipRoutes } from './oip/routes.js';
 import { ModelTable, ServedModel, type ModelSource } from './served-model.js';
@@ -31,6 +32,8 @@ export interface ServeOptions {
   metricLabels?: Record<string, string>;
   /** The server's version, for GET /v2 (default: unknown). */
   version?: string;
+  /** Log every answer (audit.ts); the caller closes it. */
+  audit?: AuditLog;
 }
 
 // maxWaitUs 0: a batch gathers while the previous run is on the device, which measured best on
@@ -47,7 +50,7 @@ export async function buildApp(sources: readonly ModelSource[], options: ServeOp
   const { maxBatchRows, maxWaitUs, maxRows, bodyLimit } = { ...SERVE_DEFAULTS, ...definedOnly(options) };
   const metrics = createMetrics(options.metricLabels);
   const batching = { batching: options.batching !== false, maxBatchRows, maxWaitUs };
-  const table = new ModelTable(sources.map((s) => new ServedModel(s, batching, metrics)));
+  const table = new ModelTable(sources.map((s) => new ServedModel(s, batching, metrics, options.audit ?? null)));
   const app = Fastify({
     bodyLimit,
     ajv: {

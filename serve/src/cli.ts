@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { CliError, EXIT, intOption, parseCommand } from 'resgpu/cli';
 import { buildApp, SERVE_DEFAULTS, type ServeOptions } from './app.js';
+import { AuditLog } from './audit.js';
 import { loadAll, parseModelArgs, type ModelArg } from './model-args.js';
+import { replayCommand } from './replay.js';
 
 export const SERVE_HELP = `Usage: resgpu serve MODEL... [options]
        resgpu-serve MODEL... [options]         (the same command, from the resgpu-serve package)
@@ -40,6 +42,9 @@ Options:
   --no-batching        one model run per request
   --no-deterministic   let kernels vary with the batch size (faster on GPUs); by default a row's
                        answer is bitwise the same whatever else is in its batch
+  --audit FILE         one JSON line per answer (time, model, fingerprint, backend, mode, request
+                       id, input SHA-256, outputs) appended to FILE, or - for stdout
+  --audit-inputs       with --audit, the input values too (needed to replay)
   --max-rows N         rows allowed per request (default ${SERVE_DEFAULTS.maxRows})
   --body-limit BYTES   request body size limit (default ${SERVE_DEFAULTS.bodyLimit}); larger bodies get 413
                        before they are read
@@ -56,6 +61,7 @@ interface ServeConfig {
   port: number;
   backend: string | undefined;
   deterministic: boolean;
+  audit: { path: string; inputs: boolean } | null;
   workers: number;
   options: ServeOptions;
 }
@@ -70,6 +76,7 @@ const VERSION = (() => {
 })();
 
 export async function serveCommand(argv: string[], out: (s: string) => void): Promise<number> {
+  if (argv[0] === 'replay') return replayCommand(argv.slice(1), out);
   const config = parseServeArgs(argv);
   if (!config) return out(SERVE_HELP), 0;
   if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, out);
@@ -85,6 +92,8 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     'max-wait-us': { type: 'string' },
     'no-batching': { type: 'boolean' },
     'no-deterministic': { type: 'boolean' },
+    audit: { type: 'string' },
+    'audit-inputs': { type: 'boolean' },
     'max-rows': { type: 'string' },
     'body-limit': { type: 'string' },
     workers: { type: 'string' },
@@ -98,6 +107,7 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     port: int('port', 0, 65535) ?? 8080,
     backend: values.backend,
     deterministic: !values['no-deterministic'],
+    audit: values.audit === undefined ? null : { path: values.audit, inputs: values['audit-inputs'] === true },
     workers: int('workers', 1, 256) ?? 1,
     options: {
       batching: !values['no-batching'],
@@ -114,7 +124,8 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
 async function runServer(config: ServeConfig, out: (s: string) => void): Promise<number> {
   const sources = await loadAll(config.models, config.backend, config.deterministic);
   const worker = cluster.isWorker ? cluster.worker : undefined;
-  const app = await buildApp(sources, { ...config.options, ...(worker && { metricLabels: { worker: String(worker.id) } }) });
+  const audit = config.audit ? AuditLog.open(config.audit.path, config.audit.inputs) : undefined;
+  const app = await buildApp(sources, { ...config.options, audit, ...(worker && { metricLabels: { worker: String(worker.id) } }) });
   let url: string;
   try {
     url = await app.listen({ host: config.host, port: config.port });
@@ -128,6 +139,7 @@ async function runServer(config: ServeConfig, out: (s: string) => void): Promise
   else out(ready);
   await untilSignal();
   await shutdown(app);
+  await audit?.close();
   const { received, answered, abandoned } = app.requestCounts;
   const drained = `resgpu: stopped; answered ${answered} of the ${received} requests received${abandoned ? ` (${abandoned} given up by their clients)` : ''}`;
   if (worker) process.stderr.write(`${drained} (worker ${worker.id})\n`);

@@ -1,5 +1,6 @@
 import type { Model } from 'resgpu';
 import { modelShape, type ModelShape } from 'resgpu/cli';
+import type { AuditLog } from './audit.js';
 import { AbandonedError, DynamicBatcher } from './batcher.js';
 import type { Metrics } from './metrics.js';
 
@@ -50,7 +51,12 @@ export class ServedModel {
   private readonly batcher: DynamicBatcher | null;
   private readonly labels: { model: string; version: string };
 
-  constructor(source: ModelSource, options: BatchingOptions, private readonly metrics: Metrics) {
+  constructor(
+    source: ModelSource,
+    options: BatchingOptions,
+    private readonly metrics: Metrics,
+    private readonly audit: AuditLog | null = null,
+  ) {
     if (!MODEL_NAME.test(source.name)) throw new Error(`Bad model name ${JSON.stringify(source.name)}: use letters, digits, '_', '.' and '-'.`);
     this.name = source.name;
     this.version = source.version ?? '1';
@@ -77,13 +83,21 @@ export class ServedModel {
     metrics.queueDepth.set(this.labels, 0);
   }
 
-  /** Runs `rows` rows (x, row-major); `signal` aborts a request still waiting (its client left). */
-  async predict(x: Float32Array, rows: number, signal?: AbortSignal): Promise<Float32Array> {
+  /**
+   * Runs `rows` rows (x, row-major); `signal` aborts a request still waiting (its client left).
+   * With an audit log, the answer is logged under `requestId`.
+   */
+  async predict(x: Float32Array, rows: number, signal?: AbortSignal, requestId?: string): Promise<Float32Array> {
     try {
-      if (this.batcher) return await this.batcher.predict(x, rows, signal);
-      if (signal?.aborted) throw new AbandonedError();
-      this.observeRun(rows, 1);
-      return await this.model.run(x);
+      let y: Float32Array;
+      if (this.batcher) y = await this.batcher.predict(x, rows, signal);
+      else {
+        if (signal?.aborted) throw new AbandonedError();
+        this.observeRun(rows, 1);
+        y = await this.model.run(x);
+      }
+      this.audit?.record(this, requestId ?? 'none', x, y, rows);
+      return y;
     } catch (e) {
       if (e instanceof AbandonedError) this.metrics.abandoned.inc(this.labels);
       throw e;

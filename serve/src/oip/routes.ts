@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import secureJsonParse from 'secure-json-parse';
+import { requestIdOf } from '../audit.js';
 import { AbandonedError } from '../batcher.js';
 import type { ModelTable, ServedModel } from '../served-model.js';
 import { whenClientLeaves } from '../v1/routes.js';
@@ -110,7 +111,7 @@ export function oipRoutes(table: ModelTable, options: OipOptions) {
         const body = request.body as InferRequest;
         const x = inputOf(body, served, request, options.maxRows);
         const binaryOutput = wantsBinary(body, served);
-        const y = await served.predict(x.x, x.rows, whenClientLeaves(reply));
+        const y = await served.predict(x.x, x.rows, whenClientLeaves(reply), requestIdOf(request.headers, body.id));
         served.stamp(reply);
         const output = { name: served.outputName, datatype: 'FP32', shape: [x.rows, served.model.outputSize] };
         const head = { model_name: served.name, model_version: served.version, ...(body.id !== undefined && { id: body.id }) };

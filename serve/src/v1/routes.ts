@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { answerOf } from 'resgpu/cli';
 import secureJsonParse from 'secure-json-parse';
+import { requestIdOf } from '../audit.js';
 import { AbandonedError } from '../batcher.js';
 import type { ModelTable, ServedModel } from '../served-model.js';
 import { InvalidJsonError, toProblem } from './problems.js';
@@ -65,7 +66,7 @@ function predictRoute(app: FastifyInstance, url: string, served: ServedModel, li
     },
   }, async (request, reply) => {
     const { x, rows } = rowsOf(request.body as PredictBody, shape);
-    const y = await served.predict(x, rows, whenClientLeaves(reply));
+    const y = await served.predict(x, rows, whenClientLeaves(reply), requestIdOf(request.headers));
     served.stamp(reply);
     return answerOf(y, rows, shape);
   });
