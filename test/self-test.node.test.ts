@@ -73,3 +73,24 @@ test('goldenVectors checks a file that carries none (ONNX); wrong expectations a
   await expect(loadModel(file('widedeep.opset17.onnx'), { device, goldenVectors: wrong })).rejects.toThrow(/golden row 1, output 1 is off/);
   await expect(loadModel(file('widedeep.opset17.onnx'), { device, goldenVectors: { inputs: [[1, 2]], outputs: [[1]] } })).rejects.toThrow(/goldenVectors: every golden inputs row must hold 13 values/);
 });
+
+test('a backend running a deliberately wrong kernel is refused at load with the typed error', async () => {
+  // A "test build": the gemm kernel's shader, on a device of its own (pipelines are cached per
+  // device), with the epilogue scaling every output by 1.001: a kernel bug resgpu cannot see.
+  const { KERNEL_FAMILIES } = await import('../src/kernels/registry.js');
+  const kernel = KERNEL_FAMILIES.gemm.f32 as { shader: string };
+  const original = kernel.shader;
+  const wrong = original.replace('return select(vec4f(0.0), v, col < vec4u(shape.out_cols));', 'return select(vec4f(0.0), v * 1.001, col < vec4u(shape.out_cols));');
+  expect(wrong).not.toBe(original);
+  kernel.shader = wrong;
+  try {
+    // A device of its own (loadModel makes one from `gpu`): the shared device's pipelines stay right.
+    const { nodeGpu } = await import('../src/node.js');
+    const gpu = await nodeGpu();
+    const failure = loadModel(file('rtdl.safetensors'), { gpu, backend: 'webgpu', kernel: 'gemm' });
+    await expect(failure).rejects.toBeInstanceOf(SelfTestError);
+    await expect(failure).rejects.toThrow(/failed its self-test on webgpu \(adapter .*kernels gemm\)/);
+  } finally {
+    kernel.shader = original;
+  }
+});
