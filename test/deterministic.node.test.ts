@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, type LoadOptions } from '../src/index.js';
 import { nodeDevice } from './helpers/node-gpu.js';
+import { makeRandomCnn } from './helpers/random-cnn.js';
 import { ACTIVATIONS, FAMILIES, makeRandomGraph } from './helpers/random-graph.js';
 import { randomInput, rng } from './helpers/random-model.js';
 
@@ -44,6 +45,7 @@ async function spread(options: LoadOptions, seed: number, trials: number) {
 
 describe.each<[string, () => LoadOptions]>([
   ['WebGPU, automatic choice', () => ({ device })],
+  ['WebGPU, gemm forced', () => ({ device, kernel: 'gemm' })],
   ['WebGPU, gemv forced', () => ({ device, kernel: 'gemv' })],
   ['WebGPU, gemm_tiled forced', () => ({ device, kernel: 'gemm_tiled' })],
   ['WebAssembly, 1 thread', () => ({ backend: 'wasm', threads: 1 })],
@@ -59,6 +61,21 @@ describe.each<[string, () => LoadOptions]>([
     for (const seed of [1, 2, 3, 4]) results.push(await spread(options(), seed, 12));
     console.log(`${name}, free mode: ${results.map((r) => `${r.family} ${r.differing}/12 batches differ, max ${r.worst.toExponential(1)}`).join('; ')}`);
   });
+});
+
+test.each(['basic', 'bottleneck'] as const)('deterministic on WebGPU: a residual CNN (%s blocks) gives a row the same bits in every batch', async (family) => {
+  const m = makeRandomCnn(family);
+  const model = await loadModel(m.bytes, { device, deterministic: true });
+  const width = model.inputSize;
+  const row = randomInput(1, width, 9);
+  const alone = await model.run(row);
+  for (const [batch, at] of [[2, 1], [3, 0], [5, 4]] as const) {
+    const x = randomInput(batch, width, batch);
+    x.set(row, at * width);
+    const y = await model.run(x);
+    expect(Array.from(y.subarray(at * model.outputSize, (at + 1) * model.outputSize))).toEqual(Array.from(alone));
+  }
+  await model.dispose();
 });
 
 test('describe() and the default say which mode runs', async () => {
