@@ -126,8 +126,9 @@ export interface LoadOptions {
    * Batch invariance: a row's outputs are bitwise identical whatever the batch size, the batch's
    * other rows and the run, on one backend and adapter. Each GEMM step then runs one kernel at
    * every batch size, chosen by rule and never re-measured (WebGPU: 'gemm' on software adapters,
-   * 'gemm_tiled' on GPUs, or the `kernel` forced; each sums every output in a fixed order), and
-   * the WebAssembly backend sums single rows in the same order as 4-row tiles. Costs speed where
+   * 'gemm_tiled' on GPUs, or the `kernel` forced: both sum every output's inner dimension in the
+   * same sequential order; 'gemv', a split-K tree, is refused), and the WebAssembly backend sums
+   * single rows in the same order as 4-row tiles. Costs speed where
    * the free choice would pick a faster kernel for the batch (docs/VALIDATION.md). Default false
    * (resgpu-serve: true).
    */
@@ -171,6 +172,9 @@ export function checkOptions(options: LoadOptions): CheckedOptions {
   const kernel = options.kernel ?? null;
   if (kernel !== null && !(KERNEL_VARIANTS as readonly unknown[]).includes(kernel)) {
     throw new OptionError(`Unknown kernel ${JSON.stringify(kernel)}: use ${KERNEL_VARIANTS.map((k) => `'${k}'`).join(', ')}.`);
+  }
+  if (options.deterministic === true && kernel === 'gemv') {
+    throw new OptionError("kernel 'gemv' splits each sum across a workgroup and adds the parts as a tree: it cannot run in deterministic mode, whose kernels ('gemm', 'gemm_tiled') sum every output in one order. Force one of those, or leave kernel unset.");
   }
   const plans = options.maxCachedPlans;
   if (plans !== undefined && !(Number.isSafeInteger(plans) && plans >= 1)) {

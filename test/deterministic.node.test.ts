@@ -46,7 +46,6 @@ async function spread(options: LoadOptions, seed: number, trials: number) {
 describe.each<[string, () => LoadOptions]>([
   ['WebGPU, automatic choice', () => ({ device })],
   ['WebGPU, gemm forced', () => ({ device, kernel: 'gemm' })],
-  ['WebGPU, gemv forced', () => ({ device, kernel: 'gemv' })],
   ['WebGPU, gemm_tiled forced', () => ({ device, kernel: 'gemm_tiled' })],
   ['WebAssembly, 1 thread', () => ({ backend: 'wasm', threads: 1 })],
   ['WebAssembly, 2 threads', () => ({ backend: 'wasm', threads: 2 })],
@@ -76,6 +75,21 @@ test.each(['basic', 'bottleneck'] as const)('deterministic on WebGPU: a residual
     expect(Array.from(y.subarray(at * model.outputSize, (at + 1) * model.outputSize))).toEqual(Array.from(alone));
   }
   await model.dispose();
+});
+
+test("deterministic mode's kernels sum in one order: gemm and gemm_tiled give the same bits; gemv is refused", async () => {
+  for (const family of FAMILIES) {
+    const m = makeRandomGraph(family, { fn: 'gelu' });
+    const x = randomInput(37, m.inputSize, 3);
+    const [a, b] = await Promise.all((['gemm', 'gemm_tiled'] as const).map(async (kernel) => {
+      const model = await loadModel(m.bytes, { device, kernel, deterministic: true });
+      const y = await model.run(x);
+      await model.dispose();
+      return Array.from(y);
+    }));
+    expect(a).toEqual(b);
+  }
+  await expect(loadModel(makeRandomGraph('prenorm', { fn: 'relu' }).bytes, { device, kernel: 'gemv', deterministic: true })).rejects.toThrow(/'gemv' splits each sum.*cannot run in deterministic mode/);
 });
 
 test('describe() and the default say which mode runs', async () => {
