@@ -3,7 +3,7 @@ import tile from '../../shaders/tile_4x8.wgsl?raw';
 import type { AnyStep } from '../graph/steps.js';
 import { convWeights } from './conv-weights.js';
 import { WEIGHT_PRELUDE, type Precision } from './dense.js';
-import { EPILOGUE_BINDINGS, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
+import { kernelBindings, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
 import type { KernelBinding, KernelDef } from './kernel.js';
 
 /**
@@ -16,14 +16,7 @@ const TILE_ROWS = 4;
 const TILE_COLS = 8;
 const WORKGROUP = [8, 8, 1] as const;
 
-const BINDINGS: readonly KernelBinding[] = (
-  [
-    ...EPILOGUE_BINDINGS,
-    { name: 'a', binding: 1, type: 'read-only-storage' },
-    { name: 'w', binding: 3, type: 'read-only-storage' },
-    { name: 'y', binding: 5, type: 'storage' },
-  ] satisfies KernelBinding[]
-).sort((p, q) => p.binding - q.binding);
+const BINDINGS = kernelBindings('w');
 
 /** The window of the step's main conv, and the projection's stride. */
 function windowConstants(step: AnyStep): Record<string, number> {

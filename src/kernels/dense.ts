@@ -1,7 +1,7 @@
 import f16Weights from '../../shaders/weights_f16.wgsl?raw';
 import f32Weights from '../../shaders/weights_f32.wgsl?raw';
 import type { AnyStep } from '../graph/steps.js';
-import { EPILOGUE_BINDINGS, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
+import { kernelBindings, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
 import type { DeviceCaps, KernelBinding, KernelDef, StepLayout } from './kernel.js';
 import { transposedWeights } from './transposed-weights.js';
 
@@ -20,14 +20,7 @@ export const WEIGHT_PRELUDE: Record<Precision, string> = { f32: f32Weights, f16:
 /** Bytes of one stored weight element. */
 export const WEIGHT_BYTES: Record<Precision, number> = { f32: 4, f16: 2 };
 
-const BINDINGS: readonly KernelBinding[] = (
-  [
-    ...EPILOGUE_BINDINGS,
-    { name: 'a', binding: 1, type: 'read-only-storage' },
-    { name: 'w', binding: 3, type: 'read-only-storage' },
-    { name: 'y', binding: 5, type: 'storage' },
-  ] satisfies KernelBinding[]
-).sort((p, q) => p.binding - q.binding);
+const BINDINGS = kernelBindings('w');
 
 export interface DenseKernelSpec {
   name: string;

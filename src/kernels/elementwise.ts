@@ -1,5 +1,5 @@
 import body from '../../shaders/elementwise.wgsl?raw';
-import { EPILOGUE_BINDINGS, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
+import { kernelBindings, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
 import type { KernelDef, WeightLayout } from './kernel.js';
 
 /** Elementwise steps read no weights: only their epilogue parameters. */
@@ -18,11 +18,7 @@ export const elementwise: KernelDef = {
   file: 'shaders/elementwise.wgsl',
   shader: `${EPILOGUE_WGSL}\n${body}`,
   entryPoint: 'main',
-  bindings: [
-    ...EPILOGUE_BINDINGS,
-    { name: 'a', binding: 1, type: 'read-only-storage' as const },
-    { name: 'y', binding: 5, type: 'storage' as const },
-  ].sort((p, q) => p.binding - q.binding),
+  bindings: kernelBindings(),
   uniform: SHAPE_UNIFORM,
   overrides: EPILOGUE_OVERRIDES,
   workgroupSize: WORKGROUP,

@@ -19,6 +19,16 @@ export const EPILOGUE_BINDINGS: readonly KernelBinding[] = [
   { name: 'params', binding: 4, type: 'read-only-storage' },
 ];
 
+/** A kernel's bindings: the epilogue's, its input `a` and output `y`, and its weights (binding 3, named `weights`) when it reads any. */
+export function kernelBindings(weights?: string): readonly KernelBinding[] {
+  const own: KernelBinding[] = [
+    { name: 'a', binding: 1, type: 'read-only-storage' },
+    ...(weights ? [{ name: weights, binding: 3, type: 'read-only-storage' } as const] : []),
+    { name: 'y', binding: 5, type: 'storage' },
+  ];
+  return [...EPILOGUE_BINDINGS, ...own].sort((p, q) => p.binding - q.binding);
+}
+
 export const EPILOGUE_OVERRIDES = ['RESIDUAL', 'AFFINE', 'ACT', 'SLOPE'] as const;
 
 /** The ACT numbers of shaders/epilogue.wgsl. */

@@ -1,5 +1,5 @@
 import body from '../../shaders/layernorm.wgsl?raw';
-import { EPILOGUE_BINDINGS, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
+import { kernelBindings, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
 import type { KernelDef, WeightLayout } from './kernel.js';
 
 /** LayerNorm's γ, f32 at every precision (a row of numbers is no memory worth halving), padded with zeros; ones without γ. */
@@ -23,12 +23,7 @@ export const layernorm: KernelDef = {
   file: 'shaders/layernorm.wgsl',
   shader: `${EPILOGUE_WGSL}\n${body}`,
   entryPoint: 'main',
-  bindings: [
-    ...EPILOGUE_BINDINGS,
-    { name: 'a', binding: 1, type: 'read-only-storage' as const },
-    { name: 'gamma', binding: 3, type: 'read-only-storage' as const },
-    { name: 'y', binding: 5, type: 'storage' as const },
-  ].sort((p, q) => p.binding - q.binding),
+  bindings: kernelBindings('gamma'),
   uniform: SHAPE_UNIFORM,
   overrides: [...EPILOGUE_OVERRIDES, 'EPS'],
   workgroupSize: [WORKGROUP, 1, 1],

@@ -1,6 +1,6 @@
 import body from '../../shaders/pool.wgsl?raw';
 import { noWeights } from './elementwise.js';
-import { EPILOGUE_BINDINGS, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
+import { kernelBindings, EPILOGUE_OVERRIDES, EPILOGUE_WGSL, epilogueConstants, epilogueRunData, SHAPE_UNIFORM } from './epilogue.js';
 import type { KernelDef } from './kernel.js';
 
 const WORKGROUP = [8, 8, 1] as const;
@@ -18,11 +18,7 @@ export const pool: KernelDef = {
   file: 'shaders/pool.wgsl',
   shader: `${EPILOGUE_WGSL}\n${body}`,
   entryPoint: 'main',
-  bindings: [
-    ...EPILOGUE_BINDINGS,
-    { name: 'a', binding: 1, type: 'read-only-storage' as const },
-    { name: 'y', binding: 5, type: 'storage' as const },
-  ].sort((p, q) => p.binding - q.binding),
+  bindings: kernelBindings(),
   uniform: SHAPE_UNIFORM,
   overrides: [...EPILOGUE_OVERRIDES, 'POOL', 'KH', 'KW', 'SH', 'SW', 'PH', 'PW', 'DH', 'DW', 'COUNT_PAD'],
   workgroupSize: WORKGROUP,
