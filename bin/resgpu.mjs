@@ -7,4 +7,8 @@ if (!existsSync(cli)) {
   process.stderr.write('resgpu: dist/cli.js is missing; build it first with `npm run build`.\n');
   process.exit(1);
 }
-await import(cli.href);
+const { main } = await import(cli.href);
+const code = await main(process.argv.slice(2));
+// Exit once what was written has been flushed (stdout may be a pipe to another program); exiting
+// at all matters because Dawn's threads would otherwise keep Node alive.
+process.stdout.write('', () => process.exit(code));

@@ -17,7 +17,8 @@ export type ResgpuErrorCode =
   | 'INVALID_OPTION'
   | 'ABORTED'
   | 'GPU_VALIDATION'
-  | 'WASM_UNAVAILABLE';
+  | 'WASM_UNAVAILABLE'
+  | 'SELF_TEST';
 
 /** The base class of every error resgpu reports on purpose. */
 export class ResgpuError extends Error {
@@ -134,5 +135,22 @@ export class GpuValidationError extends ResgpuError {
 export class WasmUnavailableError extends ResgpuError {
   constructor(detail: string) {
     super('WASM_UNAVAILABLE', `WebAssembly SIMD is not available: ${detail}.`, 'WasmUnavailableError');
+  }
+}
+
+/**
+ * The model's golden vectors (inputs and PyTorch's outputs, carried by the file or given as
+ * `goldenVectors`) did not come out of this backend within the stated tolerance: a wrong file,
+ * a driver bug or a broken adapter. The model is disposed; nothing would score a patient with it.
+ */
+export class SelfTestError extends ResgpuError {
+  constructor(
+    message: string,
+    /** Where it ran: the backend, the adapter (WebGPU) and the kernel variants of its dispatches. */
+    readonly where: { backend: string; adapter: string | null; variants: string[] },
+    /** The row furthest off, its largest error relative to max(1, |expected|), and the tolerance. */
+    readonly worst: { row: number; column: number; error: number; tolerance: number },
+  ) {
+    super('SELF_TEST', message, 'SelfTestError');
   }
 }

@@ -7,15 +7,17 @@
  * This module composes the parts and nothing else: a loader (src/loader) reads the file into
  * the backend-neutral model (src/graph), and a backend (src/runtime/<backend>) runs it.
  */
-import { AbortError } from './errors.js';
+import { AbortError, OptionError } from './errors.js';
 import type { OpGraph } from './graph/op-graph.js';
 import { streamOfGraph, type StreamedModel } from './graph/stream.js';
 import { streamModel, type ModelSource } from './loader/index.js';
+import { parseGolden } from './loader/golden.js';
 import { isByteSource } from './loader/source.js';
 import type { Model } from './model.js';
 import { checkOptions, type LoadOptions } from './options.js';
 import { chooseBackend } from './runtime/auto.js';
 import { ReferenceModel } from './runtime/reference/model.js';
+import { selfTest } from './runtime/self-test.js';
 import { RecoveringModel, type Reload } from './runtime/webgpu/recovery.js';
 
 /**
@@ -34,14 +36,38 @@ export async function loadModel(source: ModelSource, loadOptions: LoadOptions = 
   const model = streamModel(source, options.onProgress, signal);
   const loading = (async () => {
     const backend = requested === 'auto' ? await chooseBackend(options) : requested;
-    if (backend === 'cpu') return new ReferenceModel(await model.complete(), options);
-    if (backend === 'webgpu') return onGpu(source, model, options);
-    // The WebAssembly backend is a chunk of its own, fetched only by apps that run on the CPU.
-    const { WasmModel } = await import('./runtime/wasm/wasm-model.js');
-    return WasmModel.create(model, options);
+    const loaded = await onBackend(backend, source, model, options);
+    return checked(loaded, await model.shapes, options);
   })();
   loading.catch(() => model.cancel());
   return signal ? abortable(loading, signal) : loading;
+}
+
+async function onBackend(backend: 'webgpu' | 'wasm' | 'cpu', source: ModelSource, model: StreamedModel, options: LoadOptions): Promise<Model> {
+  if (backend === 'cpu') return new ReferenceModel(await model.complete(), options);
+  if (backend === 'webgpu') return onGpu(source, model, options);
+  // The WebAssembly backend is a chunk of its own, fetched only by apps that run on the CPU.
+  const { WasmModel } = await import('./runtime/wasm/wasm-model.js');
+  return WasmModel.create(model, options);
+}
+
+/**
+ * The self-test: the golden vectors (the option's, else the file's) run once on the model as
+ * loaded, unless selfTest: false. Its result is model.selfTest (null when none ran).
+ */
+async function checked(model: Model, graph: OpGraph, options: LoadOptions): Promise<Model> {
+  let golden = graph.golden;
+  if (options.goldenVectors) {
+    try {
+      golden = parseGolden(options.goldenVectors, model, (why) => new OptionError(`goldenVectors: ${why}.`));
+    } catch (e) {
+      await model.dispose();
+      throw e;
+    }
+  }
+  const result = golden && options.selfTest !== false ? await selfTest(model, golden) : null;
+  Object.defineProperty(model, 'selfTest', { value: result, enumerable: true });
+  return model;
 }
 
 /**
@@ -84,7 +110,7 @@ async function abortable(loading: Promise<Model>, signal: AbortSignal): Promise<
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';
 export type { KernelVariant, TuningCache } from './options.js';
-export type { Model, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
+export type { Model, SelfTestResult, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
 export type { ModelSource } from './loader/index.js';
 export type { ByteSource } from './loader/source.js';
 export type { LoadProgress, LoadStage, ProgressCallback } from './graph/stream.js';

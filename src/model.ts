@@ -34,6 +34,11 @@ export interface Model {
    * the last finished run's kernels, in milliseconds. Otherwise null.
    */
   readonly lastRunGpuMs?: number | null;
+  /**
+   * The self-test run at load on the model's golden vectors (LoadOptions.selfTest): rows, the
+   * worst error against PyTorch, the tolerance, how long it took. null when none ran.
+   */
+  readonly selfTest?: SelfTestResult | null;
   /** What one inference does, for a given batch size (default 1). */
   describe(options?: { batch?: number }): ModelDescription;
   /**
@@ -52,6 +57,18 @@ export interface Model {
  * `linear+add`, `linear+add+scale_shift+relu`, `linear+gelu`, `layernorm`, `scale_shift+relu`.
  */
 export type KernelName = 'linear' | 'linear_relu' | 'residual_identity' | 'residual_projection' | (string & {});
+
+/** What a passed self-test measured: model.selfTest. */
+export interface SelfTestResult {
+  rows: number;
+  /** The largest error against PyTorch's float64 outputs, relative to max(1, |expected|). */
+  worstError: number;
+  tolerance: number;
+  /** Wall time of the self-test run, ms. */
+  ms: number;
+  /** Where the vectors came from (the exporter and its PyTorch, or 'given'). */
+  source: string;
+}
 
 /** One compute dispatch of an inference, with logical (unpadded) sizes. */
 export interface DispatchDescription {

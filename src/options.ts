@@ -105,6 +105,19 @@ export interface LoadOptions {
   autotune?: boolean;
   /** WebGPU: where measurements are remembered (default: localStorage in a browser, memory elsewhere; in Node, fileTuningCache() from 'resgpu/node'). */
   tuningCache?: TuningCache;
+  /**
+   * Run the model's golden vectors (input rows and PyTorch's outputs, which the exporter records
+   * in the file, or `goldenVectors`) once at load, and refuse the model with a SelfTestError
+   * when they do not come out within the stated tolerance (1e-4 relative; f16 weights 4e-3).
+   * Default: true when vectors exist. The result is `model.selfTest`.
+   */
+  selfTest?: boolean;
+  /**
+   * Golden vectors for files that carry none (ONNX, `.pt`): `inputs` and PyTorch's float64
+   * `outputs`, each as rows (arrays of numbers) or a flat Float32Array / Float64Array. Given, they
+   * replace the file's. At most 64 rows.
+   */
+  goldenVectors?: { inputs: ArrayLike<number> | number[][]; outputs: ArrayLike<number> | number[][]; source?: string };
 }
 
 const PRECISIONS = ['f32', 'f16'] as const;
@@ -138,6 +151,10 @@ export function checkOptions(options: LoadOptions): CheckedOptions {
   const threads = options.threads;
   if (threads !== undefined && (!Number.isSafeInteger(threads) || threads < 1)) {
     throw new OptionError(`The threads option needs a positive integer, got ${String(threads)}.`);
+  }
+  if (options.selfTest !== undefined && typeof options.selfTest !== 'boolean') throw new OptionError(`selfTest must be true or false, got ${String(options.selfTest)}.`);
+  if (options.goldenVectors !== undefined && (typeof options.goldenVectors !== 'object' || options.goldenVectors === null)) {
+    throw new OptionError('goldenVectors must be an object { inputs, outputs }.');
   }
   const signal = options.signal;
   if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {

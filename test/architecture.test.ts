@@ -59,8 +59,20 @@ test('the library entry reaches neither the Node-only entry nor the server nor t
   expect([...seen].filter((p) => p === 'node.ts' || under('serve')(p) || under('cli')(p))).toEqual([]);
 });
 
+test('the server package (serve/src) reaches the library only through its published entries', () => {
+  const SERVE = resolve(__dirname, '../serve/src');
+  const offenders = sources(SERVE).flatMap((f) => {
+    const text = readFileSync(f, 'utf8');
+    const specifiers = [...text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]!);
+    return specifiers
+      .filter((s) => (s.startsWith('.') && !resolve(f, '..', s).startsWith(SERVE)) || (s.startsWith('resgpu/') && !['resgpu/cli', 'resgpu/node'].includes(s)))
+      .map((s) => `${relative(SERVE, f)} → ${s}`);
+  });
+  expect(offenders).toEqual([]);
+});
+
 test('no source file is over 400 lines', () => {
-  const long = sources()
+  const long = [...sources(), ...sources(resolve(__dirname, '../serve/src'))]
     .map((f) => [relative(SRC, f), readFileSync(f, 'utf8').split('\n').length] as const)
     .filter(([, lines]) => lines > 400);
   expect(long).toEqual([]);

@@ -18,13 +18,6 @@ import { randomInput } from './helpers/random-model.js';
  * PyTorch, with the dispatch counts of the fusion pass; and the kernel matrix's activation slice
  * (every GEMM kernel forced × f32/f16 × every activation) against the float64 reference.
  */
-declare global {
-  interface Window {
-    resgpu: typeof import('../src/index.js');
-    sharedDevice?: GPUDevice;
-  }
-}
-
 let chrome: ChromePage;
 beforeAll(async () => {
   chrome = await openChromePage();

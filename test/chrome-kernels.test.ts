@@ -14,13 +14,6 @@ import { makeRandomModel, randomInput, type ModelConfig } from './helpers/random
  * (for f16, on the same f16-rounded folded weights). A slice of test/kernel-matrix.node.test.ts:
  * the same odd widths, fewer batches, one shared device so pipelines compile once.
  */
-declare global {
-  interface Window {
-    resgpu: typeof import('../src/index.js');
-    sharedDevice?: GPUDevice;
-  }
-}
-
 let chrome: ChromePage;
 beforeAll(async () => {
   chrome = await openChromePage();

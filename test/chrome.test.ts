@@ -11,12 +11,6 @@ import { hasFile, torchCases, torchFile } from './helpers/torch-cases.js';
  * loadModel(url, { backend: 'webgpu' }) on the page's WebGPU (SwiftShader: 'auto' would pick
  * wasm there, which test/wasm-chrome.test.ts covers), compared in Node with the CPU reference.
  */
-declare global {
-  interface Window {
-    resgpu: typeof import('../src/index.js');
-  }
-}
-
 let chrome: ChromePage;
 beforeAll(async () => {
   chrome = await openChromePage();

@@ -8,6 +8,6 @@ test('the Python exporter passes its unittest suite', () => {
     encoding: 'utf8',
   });
   if (run.status !== 0) console.error(run.stdout, run.stderr);
-  expect(run.stderr).toMatch(/Ran 18 tests/);
+  expect(run.stderr).toMatch(/Ran 19 tests/);
   expect(run.status).toBe(0);
 });

@@ -43,3 +43,18 @@ test('crashers kept from fuzzing load or fail with typed errors', async () => {
     expect([f, outcome]).not.toContainEqual(expect.stringMatching(/^untyped/));
   }
 });
+
+test('crashers where WebGPU once disagreed with the reference agree now (LayerNorm rows near 1e20–1e33)', async () => {
+  // Fuzzing found weights mutated to 1e22–1e33: LayerNorm squared the deviations past f32's range,
+  // the variance became infinite and the rows came out as β. The kernel now scales before squaring.
+  const dir = new URL('./fuzz-crashers/', import.meta.url);
+  for (const f of ['onnx-20261202-30159.bin', 'onnx-20261202-56836.bin', 'onnx-20261202-90849.bin', 'safetensors-20261202-67698.bin']) {
+    const bytes = new Uint8Array(readFileSync(new URL(f, dir)));
+    const reference = await loadModel(bytes, { backend: 'cpu' });
+    const gpu = await loadModel(bytes, { device });
+    const x = Float32Array.from({ length: reference.inputSize }, (_, i) => Math.sin(i));
+    const [want, got] = [await reference.run(x), await gpu.run(x)];
+    want.forEach((w, i) => expect(Math.abs(got[i]! - w), `${f} output ${i}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(w))));
+    await gpu.dispose();
+  }
+});

@@ -16,6 +16,13 @@ export const FAMILY_CASES_DIR = resolve(import.meta.dirname, '.generated/familie
 export default async function setup(): Promise<void> {
   await build({ logLevel: 'warn' });
   await build({ configFile: resolve(import.meta.dirname, '../vite.cli.config.ts'), logLevel: 'warn' }); // dist/cli.js, the resgpu command
+  await build({ configFile: resolve(import.meta.dirname, '../serve/vite.config.ts'), logLevel: 'warn' }); // serve/dist, resgpu-serve
+  // The library's declarations (vite emptied dist): here once, not in each packaging test, which
+  // run in parallel and would write them at the same time as the other packs them.
+  execFileSync(process.execPath, [resolve(import.meta.dirname, '../node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: resolve(import.meta.dirname, '..'),
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   for (const [script, dir] of [['make_torch_cases.py', TORCH_CASES_DIR], ['make_family_cases.py', FAMILY_CASES_DIR]] as const) {
     rmSync(dir, { recursive: true, force: true });
     execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python', script), dir], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -98,10 +98,10 @@ describe('graphs that are not exactly a supported op are refused, naming the nod
     ['an unsupported op in the middle', () => file('softmax.opset13.onnx'), /Softmax \([^)]+\) is not supported here/],
     ['a LayerNorm pattern with another exponent', () => edited('gelu_ln.opset13.onnx', (m) => setConstant(m, '/blocks/blocks.0/norm/Pow', 1, 3)),
       /ReduceMean \(\/blocks\/blocks\.0\/norm\/ReduceMean\) is not supported here.*Pow \(\/blocks\/blocks\.0\/norm\/Pow\) raises to the power 3 where LayerNorm squares/],
-    ['a GELU pattern with another constant', () => edited('gelu_ln.opset13.onnx', (m) => setConstant(m, '/blocks/blocks.1/act/Mul_1', 1, 0.6)),
-      /Erf \(\/blocks\/blocks\.1\/act\/Erf\) is not supported here.*Mul \(\/blocks\/blocks\.1\/act\/Mul_1\) ends what looks like an exact \(erf\) GELU, but its constants are 0\.6, 1, 0\.7071068 where GELU has 0\.5, 1, 0\.7071068/],
-    ['a tanh GELU pattern with another cube coefficient', () => edited('gelu_tanh.opset13.onnx', (m) => setConstant(m, '/blocks/blocks.0/act/Mul_2', 0, 0.05)),
-      /Mul \(\/blocks\/blocks\.0\/act\/Mul_5\) ends what looks like a tanh GELU, but its constants are 0\.5, 1, 0\.7978846, 0\.05/],
+    ['a GELU pattern with another constant', () => edited('gelu_ln.opset13.onnx', (m) => setConstant(m, '/blocks/blocks.1/activation/Mul_1', 1, 0.6)),
+      /Erf \(\/blocks\/blocks\.1\/activation\/Erf\) is not supported here.*Mul \(\/blocks\/blocks\.1\/activation\/Mul_1\) ends what looks like an exact \(erf\) GELU, but its constants are 0\.6, 1, 0\.7071068 where GELU has 0\.5, 1, 0\.7071068/],
+    ['a tanh GELU pattern with another cube coefficient', () => edited('gelu_tanh.opset13.onnx', (m) => setConstant(m, '/blocks/blocks.0/activation/Mul_2', 0, 0.05)),
+      /Mul \(\/blocks\/blocks\.0\/activation\/Mul_5\) ends what looks like a tanh GELU, but its constants are 0\.5, 1, 0\.7978846, 0\.05/],
     ['a LayerNorm whose inner value is read elsewhere', () => edited('gelu_ln.opset13.onnx', (m) => {
       // z = (x - mean) + normalized, and the γ multiply reads z: the centred value now has a third reader.
       const g = m.graph!;

@@ -52,6 +52,11 @@ describe.each(FAMILIES)('%s', (family) => {
     const x = randomInput(5, m.inputSize, 11);
     // The fusion pass against the unfused reference, both float64: equal but for rounding.
     expectClose(fusedForward(graph, x, 5), referenceForward(graph, x, 5), 1e-12);
+    // describe() names every op node once, in the dispatch that computes it (dropout vanishes).
+    const model = await loadModel(m.bytes, { device });
+    const named = model.describe().dispatches.flatMap((d) => d.nodes);
+    expect(named.sort()).toEqual(graph.nodes.filter((n) => n.op !== 'dropout').map((n) => n.name).sort());
+    await model.dispose();
     await expectMatrix(family, act, ['gemm'], ['f32']);
   });
 });

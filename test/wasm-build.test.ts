@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { assembleVariants, withoutRelaxedSimd, withUnsharedMemory } from '../tools/vite-plugin-wat.mjs';
+import { fileURLToPath } from 'node:url';
+import { assembleVariants, readModule, withoutRelaxedSimd, withUnsharedMemory } from '../tools/vite-plugin-wat.mjs';
 import gemm from '../src/runtime/wasm/gemm.wat';
 import { detectSimd } from '../src/runtime/wasm/simd.js';
 
@@ -26,4 +27,12 @@ test('the imported module carries four variants; this engine validates the ones 
     expect(WebAssembly.validate(bytes(gemm.relaxed[memory]))).toBe(simd === 'relaxed');
   }
   expect(readFileSync(new URL('../src/runtime/wasm/gemm.wat', import.meta.url), 'utf8')).toContain('f32x4.relaxed_madd');
+});
+
+test('(include "file") lines splice in the module\'s other files, each short enough to read in one sitting', async () => {
+  const { text, files } = await readModule(fileURLToPath(new URL('../src/runtime/wasm/gemm.wat', import.meta.url)));
+  expect(files.map((f) => f.split('/').pop())).toEqual(['gemm.wat', 'epilogue.wat', 'rows.wat']);
+  expect(text).not.toMatch(/^\s*\(include /m);
+  expect(text).toContain('(func $erf');
+  for (const f of files) expect(readFileSync(f, 'utf8').split('\n').length).toBeLessThan(400);
 });

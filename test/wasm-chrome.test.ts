@@ -13,12 +13,6 @@ import { hasFile, torchCases, torchFile } from './helpers/torch-cases.js';
  * a page whose navigator.gpu is removed before the bundle loads, where loadModel(url) with no
  * options must just work. Same tolerance as everywhere (test/helpers/compare.ts).
  */
-declare global {
-  interface Window {
-    resgpu: typeof import('../src/index.js');
-  }
-}
-
 let chrome: ChromePage;
 beforeAll(async () => {
   chrome = await openChromePage();

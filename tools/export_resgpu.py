@@ -43,6 +43,10 @@ from torch import nn
 from resgpu_manifest import run_manifest
 from resgpu_trace import FIX, ExportError, build_manifest
 
+# Golden vectors recorded by default, and the most resgpu's self-test runs.
+GOLDEN_ROWS = 8
+GOLDEN_MAX_ROWS = 64
+
 DTYPES = {"float32": (torch.float32, "F32"), "float16": (torch.float16, "F16"),
           "bfloat16": (torch.bfloat16, "BF16"), "float64": (torch.float64, "F64")}
 # The self-check compares two float64 computations of the same math that differ only in the
@@ -82,12 +86,15 @@ def _names(names, count, what):
     return names
 
 
-def export_model(model, path, dtype="float32", features=None, labels=None, input_shape=None):
+def export_model(model, path, dtype="float32", features=None, labels=None, input_shape=None,
+                 golden_inputs=None, golden_rows=GOLDEN_ROWS):
     """Writes `model` to `path` as resgpu's native .safetensors; returns the manifest.
 
     features: one name per input column; labels: one class label per output (both optional);
     input_shape: the input's row shape without the batch, e.g. [30] (default: [in_features of the
-    first Linear]).
+    first Linear]). Golden vectors (checked by resgpu on the user's device at load): the rows of
+    `golden_inputs` (a tensor [rows, *input_shape]) or, when none are given, `golden_rows` rows
+    drawn from N(0, 1) with seed 0; golden_rows=0 records none.
     """
     if dtype not in DTYPES:
         raise ExportError(f"dtype must be one of {sorted(DTYPES)}")
@@ -108,8 +115,44 @@ def export_model(model, path, dtype="float32", features=None, labels=None, input
         manifest["features"] = features
     if labels is not None:
         manifest["labels"] = labels
+    golden = _golden(reference, manifest, DTYPES[dtype][0], golden_inputs, golden_rows)
+    if golden is not None:
+        manifest["golden"] = golden
     _write_safetensors(path, model.state_dict(), manifest, DTYPES[dtype])
     return manifest
+
+
+def _json_number(v):
+    """JSON has no NaN or infinities: resgpu reads them as these strings."""
+    return v if math.isfinite(v) else ("NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity"))
+
+
+def _golden(reference, manifest, storage_dtype, inputs, rows):
+    """Inputs (float32) and the outputs of the model as it will be stored (weights rounded to the
+    file's dtype), computed by PyTorch in float64 and in float32."""
+    shape = manifest["inputs"][0]["shape"]
+    if inputs is None:
+        if rows <= 0:
+            return None
+        if rows > GOLDEN_MAX_ROWS:
+            raise ExportError(f"golden_rows {rows}: resgpu's self-test runs at most {GOLDEN_MAX_ROWS} rows")
+        inputs = torch.randn([rows] + list(shape), generator=torch.Generator().manual_seed(0))
+        source = f"resgpu exporter, torch {torch.__version__}, inputs N(0, 1) seed 0"
+    else:
+        inputs = torch.as_tensor(inputs)
+        if list(inputs.shape[1:]) != list(shape) or not 1 <= inputs.shape[0] <= GOLDEN_MAX_ROWS:
+            raise ExportError(f"golden_inputs must be [1..{GOLDEN_MAX_ROWS}, {', '.join(map(str, shape))}], got {list(inputs.shape)}")
+        source = f"resgpu exporter, torch {torch.__version__}, inputs given"
+    stored = copy.deepcopy(reference)
+    with torch.no_grad():
+        for p in list(stored.parameters()) + list(stored.buffers()):
+            if p.is_floating_point():
+                p.copy_(p.to(storage_dtype).double())
+        x = inputs.float()
+        y64 = stored(x.double())
+        y32 = stored.float()(x)
+    rows_of = lambda t: [[_json_number(float(v)) for v in row] for row in t.reshape(t.shape[0], -1).tolist()]  # noqa: E731
+    return {"inputs": rows_of(x), "outputs": rows_of(y64), "outputs_f32": rows_of(y32), "source": source}
 
 
 def _write_safetensors(path, state, manifest, dtypes):
@@ -165,6 +208,9 @@ def main(argv=None):
     parser.add_argument("--labels", type=_name_list, help="output class labels: a,b or @file (one per line)")
     parser.add_argument("--input-shape", type=_shape, help="the input's row shape without the batch: 30, or C,H,W "
                                                            "(default: the in_features of the first Linear)")
+    parser.add_argument("--golden-rows", type=int, default=GOLDEN_ROWS,
+                        help=f"golden vectors to record (inputs N(0, 1), seed 0, and PyTorch's outputs), checked by resgpu "
+                             f"at load; 0 for none (default {GOLDEN_ROWS}, at most {GOLDEN_MAX_ROWS})")
     args = parser.parse_args(argv)
     try:
         model = torch.load(args.model)
@@ -177,7 +223,8 @@ def main(argv=None):
         sys.exit(f"export_resgpu.py: {args.model} holds a {type(model).__name__}, not a model. A state_dict needs "
                  "no export: resgpu loads .pt state_dicts directly (or save the module with torch.save(model))")
     try:
-        export_model(model.eval(), args.out, args.dtype, args.features, args.labels, args.input_shape)
+        export_model(model.eval(), args.out, args.dtype, args.features, args.labels, args.input_shape,
+                     golden_rows=args.golden_rows)
     except ExportError as e:
         sys.exit(f"export_resgpu.py: {e}")
 

@@ -5,11 +5,28 @@
 //                    without relaxed SIMD;
 //   shared / unshared: the imported memory shared (threads) or not (pages that are not
 //                    cross-origin isolated cannot make shared memory).
+// A line `(include "name.wat")` is replaced by that file (a path relative to the module's file),
+// so that one module can be kept in files of a sitting each.
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import wabtInit from 'wabt';
 
 const SHARED_MEMORY = /\(memory (\d+) (\d+) shared\)/;
 const MADD = '(f32x4.relaxed_madd';
+const INCLUDE = /^[ \t]*\(include "([^"]+)"\)[ \t]*$/m;
+
+/** The text of the module at the path `file`, its includes spliced in, and every file read. */
+export async function readModule(file) {
+  const files = [file];
+  let text = await readFile(file, 'utf8');
+  for (let match = INCLUDE.exec(text); match; match = INCLUDE.exec(text)) {
+    const included = resolve(dirname(file), match[1]);
+    if (files.length > 16) throw new Error(`${file}: more than 16 includes (an include cycle?) at ${match[1]}`);
+    files.push(included);
+    text = text.slice(0, match.index) + (await readFile(included, 'utf8')) + text.slice(match.index + match[0].length);
+  }
+  return { text, files };
+}
 
 /** Index just past the balanced s-expression that starts at text[start] === '('. */
 function endOfExpression(text, start) {
@@ -73,8 +90,9 @@ export function watPlugin() {
     name: 'resgpu-wat',
     async load(id) {
       if (!id.endsWith('.wat')) return null;
-      this.addWatchFile?.(id);
-      const variants = await assembleVariants(id, await readFile(id, 'utf8'));
+      const { text, files } = await readModule(id);
+      for (const f of files) this.addWatchFile?.(f);
+      const variants = await assembleVariants(id, text);
       return `export default ${JSON.stringify(variants)};`;
     },
   };

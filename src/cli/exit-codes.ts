@@ -11,7 +11,7 @@ export const EXIT = {
   model: 3,
   /** The input rows (resgpu run) could not be read or do not fit the model. */
   input: 4,
-  /** Something the command needs is missing: a WebGPU adapter, python3, PyTorch. */
+  /** Something the command needs is missing: a WebGPU adapter, python3, PyTorch, the resgpu-serve package. */
   environment: 5,
   /** The exporter ran and refused the model, or the server could not listen. */
   failed: 6,
@@ -23,7 +23,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   2  usage error: unknown command or option, missing or malformed argument
   3  the model could not be read or loaded
   4  the input rows could not be read or do not fit the model (resgpu run)
-  5  missing environment: no WebGPU adapter, no python3 or no PyTorch
+  5  missing environment: no WebGPU adapter, no python3 or no PyTorch, or (serve) no
+     resgpu-serve package: npm install resgpu-serve
   6  the command failed: the exporter refused the model, or the server could not listen`;
 
 /** A failure with a message for the user and the exit code that classifies it. */

@@ -1,4 +1,4 @@
-import type { ModelDescription } from '../index.js';
+import type { ModelDescription, SelfTestResult } from '../index.js';
 import { intOption, parseCommand, positionals } from './args.js';
 import { loadModelArg } from './load.js';
 
@@ -27,7 +27,7 @@ export async function infoCommand(argv: string[], out: (s: string) => void): Pro
   const model = await loadModelArg(file!, values.backend);
   try {
     const d = model.describe({ batch });
-    const names = { features: model.features, labels: model.labels, inputNames: model.inputNames, outputNames: model.outputNames };
+    const names = { features: model.features, labels: model.labels, inputNames: model.inputNames, outputNames: model.outputNames, selfTest: model.selfTest ?? null };
     out(values.json ? JSON.stringify({ model: file, ...names, ...d }, null, 2) : formatInfo(file!, d, names));
   } finally {
     await model.dispose();
@@ -35,8 +35,14 @@ export async function infoCommand(argv: string[], out: (s: string) => void): Pro
   return 0;
 }
 
-function formatInfo(file: string, d: ModelDescription, names: { features?: readonly string[]; labels?: readonly string[] }): string {
+function formatInfo(file: string, d: ModelDescription, names: { features?: readonly string[]; labels?: readonly string[]; selfTest: SelfTestResult | null }): string {
   const lines = [`${file}: ${d.inputSize} inputs → ${d.outputSize} outputs, ${d.layers.length} layers, backend ${d.backend}`];
+  const t = names.selfTest;
+  lines.push(
+    t
+      ? `self-test: passed, ${t.rows} golden rows, worst error ${t.worstError.toExponential(2)} (tolerance ${t.tolerance}), ${t.ms.toFixed(1)} ms; vectors: ${t.source}`
+      : 'self-test: none (the file carries no golden vectors; the exporter records them)',
+  );
   if (d.adapter) lines.push(`adapter: ${[d.adapter.vendor, d.adapter.architecture, d.adapter.description].filter(Boolean).join(' ')}`);
   if (names.features) lines.push(`features: ${names.features.join(', ')}`);
   if (names.labels) lines.push(`labels: ${names.labels.join(', ')}`);

@@ -1,20 +1,22 @@
 /**
  * The `resgpu` command (package.json "bin"): serve, info, run, export. Built to dist/cli.js,
- * apart from the browser bundle, so that Fastify and the rest never reach a browser app.
+ * apart from the browser bundle. `serve` runs the server package, resgpu-serve, when it is
+ * installed (serve.ts), so that Fastify and the rest never reach a browser app's install.
  */
 import { ResgpuError } from '../index.js';
 import { exportCommand, EXPORT_HELP } from './export.js';
 import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { infoCommand, INFO_HELP } from './info.js';
-import { runCommand, RUN_HELP } from './run.js';
+import { runCommand as runRowsCommand, RUN_HELP } from './run.js';
 import { serveCommand, SERVE_HELP } from './serve.js';
 
-type Command = (argv: string[], out: (s: string) => void) => Promise<number>;
+/** A command: runs with its arguments, prints through `out`, resolves with the exit code. */
+export type Command = (argv: string[], out: (s: string) => void) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string; summary: string }> = {
-  serve: { run: serveCommand, help: SERVE_HELP, summary: 'serve a model as an HTTP API (predict, OpenAPI docs, metrics)' },
+  serve: { run: serveCommand, help: SERVE_HELP, summary: 'serve models over HTTP (needs resgpu-serve: Open Inference Protocol, predict, metrics)' },
   info: { run: infoCommand, help: INFO_HELP, summary: 'print a model\'s graph, sizes, folded BatchNorms and dispatches' },
-  run: { run: runCommand, help: RUN_HELP, summary: 'run a model on rows from a CSV or JSON file' },
+  run: { run: runRowsCommand, help: RUN_HELP, summary: 'run a model on rows from a CSV or JSON file' },
   export: { run: exportCommand, help: EXPORT_HELP, summary: 'write .safetensors from a torch.save(model) file (needs PyTorch)' },
 };
 
@@ -52,8 +54,13 @@ export async function main(argv: string[], { out, err }: CliOutput = STDIO): Pro
     err(`resgpu: unknown command ${JSON.stringify(name)}\n\n${MAIN_HELP}`);
     return EXIT.usage;
   }
+  return runCommand(command.run, rest, { out, err });
+}
+
+/** Runs one command, turning its failures into a message on stderr and the exit code that classifies them. */
+export async function runCommand(run: Command, argv: string[], { out, err }: CliOutput = STDIO): Promise<number> {
   try {
-    return await command.run(rest, out);
+    return await run(argv, out);
   } catch (e) {
     if (e instanceof CliError) {
       err(e.message);

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Model } from '../index.js';
-import { answerOf } from '../serve/rows.js';
-import { modelShape } from '../serve/schemas.js';
+import { answerOf, modelShape } from './answer.js';
 import { parseCommand, positionals, usage } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { loadModelArg } from './load.js';

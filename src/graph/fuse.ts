@@ -169,7 +169,7 @@ export function fuseGraph(g: OpGraph): FusedModel {
     steps.push({
       kind,
       op: opName(kind, epilogue),
-      label: labelOf(members.map((i) => nodes[i]!)),
+      label: labelOf(head, members.map((i) => nodes[i]!)),
       nodes: members.map((i) => nodes[i]!.name),
       input,
       shortcut,
@@ -227,8 +227,7 @@ function opName(kind: StepKind, e: Epilogue): string {
   return parts.filter((p) => p !== null).join('+') || 'copy';
 }
 
-/** "blocks.0.linear1 (linear + batchnorm + relu)": the first named module, then what is fused. */
-function labelOf(members: OpNode[]): string {
-  const main = members.find((n) => Object.keys(n.params).length > 0) ?? members[0]!;
-  return `${main.name} (${members.map((n) => KINDS[n.op]!.describe(n)).join(' + ')})`;
+/** "blocks.0.linear1 (linear + batchnorm + relu)": the step's head node, then what is fused, in graph order. */
+function labelOf(head: OpNode, members: OpNode[]): string {
+  return `${head.name} (${members.map((n) => KINDS[n.op]!.describe(n)).join(' + ')})`;
 }

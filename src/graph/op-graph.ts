@@ -72,6 +72,19 @@ export interface OpGraph {
   labels?: string[];
   /** describe().layers as a version-1 manifest groups them; absent for op graphs (one entry per node then). */
   layers?: LayerDescription[];
+  /** Inputs and PyTorch's outputs recorded with the model, checked on the device at load (self-test.ts). */
+  golden?: GoldenVectors;
+}
+
+/** Golden vectors: a few input rows and what PyTorch computed for them, in float64. */
+export interface GoldenVectors {
+  rows: number;
+  /** rows × input size. */
+  inputs: Float32Array;
+  /** rows × output size: PyTorch's float64 outputs (model.double()). */
+  outputs: Float64Array;
+  /** Where they come from, e.g. "exporter, torch 1.13.0". */
+  source: string;
 }
 
 /** Elements of one row of a shape. */

@@ -47,6 +47,11 @@ export interface GraphManifestV2 {
   features?: string[];
   /** One class label per output, in column order. */
   labels?: string[];
+  /**
+   * Golden vectors: a few input rows and PyTorch's float64 outputs for them, checked on the
+   * device at load (docs/MODEL-FORMAT.md; at most 64 rows). The exporter writes them.
+   */
+  golden?: { inputs: (number | string)[][]; outputs: (number | string)[][]; outputs_f32?: (number | string)[][]; source?: string };
 }
 
 /** Nodes a graph may have: each costs bookkeeping and maybe a dispatch, so a tiny hostile file cannot ask for unbounded work. */
@@ -97,6 +102,7 @@ export function parseManifestV2(o: Record<string, unknown>, bad: (why: string) =
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad(`"${key}" must be an array of strings`);
     return { [key]: v as string[] };
   };
+  if (o.golden !== undefined && (typeof o.golden !== 'object' || o.golden === null)) throw bad('"golden" must be an object { inputs, outputs }');
   return {
     format: 'resgpu-graph',
     version: 2,
@@ -105,6 +111,7 @@ export function parseManifestV2(o: Record<string, unknown>, bad: (why: string) =
     nodes,
     ...names('features'),
     ...names('labels'),
+    ...(o.golden !== undefined && { golden: o.golden as GraphManifestV2['golden'] }),
   };
 }
 

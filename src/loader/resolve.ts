@@ -1,6 +1,7 @@
-import { GraphError } from '../errors.js';
+import { GraphError, ModelFormatError } from '../errors.js';
+import { parseGolden } from './golden.js';
 import { KINDS } from '../graph/kinds/registry.js';
-import type { FloatArray, OpGraph, OpNode, ValueInfo } from '../graph/op-graph.js';
+import { graphSizes, type FloatArray, type OpGraph, type OpNode, type ValueInfo } from '../graph/op-graph.js';
 import { decodeFloats } from './dtype.js';
 import { v1ToV2, type GraphExtras } from './graph-v1.js';
 import { checkEachPrefixOnce, type CheckedManifest } from './manifest.js';
@@ -69,6 +70,7 @@ export function resolveGraph(m: CheckedManifestV2, tensors: TensorMap, extras: G
     graph.features = m.features;
   }
   if (m.labels) graph.labels = m.labels;
+  if (m.golden) graph.golden = parseGolden(m.golden, graphSizes(graph), (why) => new ModelFormatError(`Invalid graph manifest: ${why}.`));
   if (extras.layers) {
     const width = (name: string) => values[ids.get(name)!]!.shape[0]!;
     graph.layers = extras.layers.map(({ input: i, output: o, ...l }) => ({ ...l, inFeatures: width(i), outFeatures: width(o) }));

@@ -39,6 +39,14 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>resgpu test</title>
   window.ready = true;
 </script>`;
 
+/** What the test page (PAGE above) puts on window, and what tests keep there between evaluations. */
+declare global {
+  interface Window {
+    resgpu: typeof import('../../src/index.js');
+    sharedDevice?: GPUDevice;
+  }
+}
+
 export interface ChromePage {
   page: Page;
   /**

@@ -2,11 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadModel, type Model } from '../../src/index.js';
-import { buildApp, type ServeOptions } from '../../src/serve/app.js';
 import { nodeGpu } from './node-gpu.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = resolve(ROOT, 'bin/resgpu.mjs');
+/** The server package's own command (serve/bin/resgpu-serve.mjs → serve/dist, built by the global setup). */
+export const SERVE_BIN = resolve(ROOT, 'serve/bin/resgpu-serve.mjs');
 
 export function example(name: string): Uint8Array {
   return readFileSync(resolve(ROOT, 'examples', name));
@@ -25,13 +26,6 @@ export async function loadBoth(file: string): Promise<{ gpu: Model; cpu: Model }
   const bytes = example(file);
   const [gpu, cpu] = await Promise.all([loadModel(bytes, { gpu: await nodeGpu() }), loadModel(bytes, { backend: 'cpu' })]);
   return { gpu, cpu };
-}
-
-/** Real HTTP: the app listening on 127.0.0.1, on a free port. */
-export async function startServer(model: Model, options: Partial<ServeOptions> = {}) {
-  const app = await buildApp(model, { modelName: 'test', ...options });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { app, url, close: () => app.close() };
 }
 
 export async function postJson(url: string, body: unknown): Promise<{ status: number; json: any }> {
@@ -63,9 +57,13 @@ export function runCli(args: string[], options: { input?: string; env?: NodeJS.P
   });
 }
 
-/** `resgpu serve ...` in a child process; resolves once it prints its URL. */
-export function spawnServer(args: string[]): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null>; stderr: () => string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `resgpu-serve ...` in a child process (or `resgpu serve ...` with `via: 'resgpu'`); resolves
+ * once it prints its URL.
+ */
+export function spawnServer(args: string[], { via = 'resgpu-serve', cwd = ROOT }: { via?: 'resgpu' | 'resgpu-serve'; cwd?: string } = {}): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null>; stdout: () => string; stderr: () => string }> {
+  const command = via === 'resgpu' ? [BIN, 'serve'] : [SERVE_BIN];
+  const child = spawn(process.execPath, [...command, ...args, '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
@@ -74,8 +72,8 @@ export function spawnServer(args: string[]): Promise<{ child: ChildProcess; url:
     child.stdout!.on('data', (d) => {
       stdout += d;
       const url = /at (http:\/\/[\d.]+:\d+)/.exec(stdout)?.[1];
-      if (url) ok({ child, url, exited, stderr: () => stderr });
+      if (url) ok({ child, url, exited, stdout: () => stdout, stderr: () => stderr });
     });
-    void exited.then((code) => fail(new Error(`resgpu serve exited (${code}) before it was ready: ${stderr}`)));
+    void exited.then((code) => fail(new Error(`${via} exited (${code}) before it was ready: ${stderr}`)));
   });
 }

@@ -3,7 +3,8 @@
 Each is a plain nn.Module from its paper's or library's description (our code, not theirs), at
 odd widths, with normalization statistics and affines randomized as training would leave them,
 so that folding a BatchNorm or a LayerNorm into a neighbour is really exercised. Used by
-make_family_cases.py (files and expected outputs for the TypeScript tests) and test_exporter.py.
+make_family_cases.py (files and expected outputs for the TypeScript tests), make_onnx_graph_cases.py
+(the ONNX import's structure tests, with variants: other eps, no final affine) and test_exporter.py.
 """
 import os
 import sys
@@ -36,9 +37,9 @@ class RtdlBlock(nn.Module):
 
 
 class RtdlHead(nn.Module):
-    def __init__(self, d, d_out):
+    def __init__(self, d, d_out, eps=1e-5):
         super().__init__()
-        self.norm = nn.BatchNorm1d(d)
+        self.norm = nn.BatchNorm1d(d, eps=eps)
         self.activation = nn.ReLU()
         self.linear = nn.Linear(d, d_out)
 
@@ -47,11 +48,11 @@ class RtdlHead(nn.Module):
 
 
 class RtdlResNet(nn.Module):
-    def __init__(self, d_in, d, d_hidden, d_out, n_blocks):
+    def __init__(self, d_in, d, d_hidden, d_out, n_blocks, head_eps=1e-5):
         super().__init__()
         self.first_layer = nn.Linear(d_in, d)
         self.blocks = nn.Sequential(*[RtdlBlock(d, d_hidden) for _ in range(n_blocks)])
-        self.head = RtdlHead(d, d_out)
+        self.head = RtdlHead(d, d_out, head_eps)
 
     def forward(self, x):
         return self.head(self.blocks(self.first_layer(x)))
@@ -62,10 +63,10 @@ class WideDeepBlock(nn.Module):
     LeakyReLU (in place, as that library writes it), a `resize` shortcut when widths change,
     `out += shortcut`, then LeakyReLU again."""
 
-    def __init__(self, inp, out, dropout=0.1):
+    def __init__(self, inp, out, dropout=0.1, eps=1e-5):
         super().__init__()
         self.lin1 = nn.Linear(inp, out, bias=False)
-        self.bn1 = nn.BatchNorm1d(out)
+        self.bn1 = nn.BatchNorm1d(out, eps=eps)
         self.leaky_relu = nn.LeakyReLU(0.01, inplace=True)
         self.dp = nn.Dropout(dropout)
         self.lin2 = nn.Linear(out, out, bias=False)
@@ -81,11 +82,12 @@ class WideDeepBlock(nn.Module):
 
 
 class WideDeepResNet(nn.Module):
-    def __init__(self, d_in, widths, d_out):
+    def __init__(self, d_in, widths, d_out, first_eps=1e-5):
         super().__init__()
         self.stem = nn.Sequential(nn.Linear(d_in, widths[0], bias=False), nn.BatchNorm1d(widths[0]),
                                   nn.LeakyReLU(0.01, inplace=True))
-        self.blocks = nn.Sequential(*[WideDeepBlock(a, b) for a, b in zip(widths, widths[1:])])
+        self.blocks = nn.Sequential(*[WideDeepBlock(a, b, eps=first_eps if i == 0 else 1e-5)
+                                      for i, (a, b) in enumerate(zip(widths, widths[1:]))])
         self.head = nn.Linear(widths[-1], d_out)
 
     def forward(self, x):
@@ -95,9 +97,9 @@ class WideDeepResNet(nn.Module):
 class PreLNBlock(nn.Module):
     """The residual MLP of transformer-era code: x + Linear2(act(Linear1(LayerNorm(x))))."""
 
-    def __init__(self, d, d_hidden, activation):
+    def __init__(self, d, d_hidden, activation, eps=1e-5):
         super().__init__()
-        self.norm = nn.LayerNorm(d)
+        self.norm = nn.LayerNorm(d, eps=eps)
         self.linear1 = nn.Linear(d, d_hidden)
         self.activation = activation
         self.linear2 = nn.Linear(d_hidden, d)
@@ -107,15 +109,31 @@ class PreLNBlock(nn.Module):
 
 
 class PreLNResNet(nn.Module):
-    def __init__(self, d_in, d, d_hidden, d_out, n_blocks, activation):
+    def __init__(self, d_in, d, d_hidden, d_out, n_blocks, activation, block_eps=(), affine_final=True):
         super().__init__()
         self.first_layer = nn.Linear(d_in, d)
-        self.blocks = nn.Sequential(*[PreLNBlock(d, d_hidden, activation()) for _ in range(n_blocks)])
-        self.final_norm = nn.LayerNorm(d)
+        eps = list(block_eps) + [1e-5] * n_blocks
+        self.blocks = nn.Sequential(*[PreLNBlock(d, d_hidden, activation(), eps[i]) for i in range(n_blocks)])
+        self.final_norm = nn.LayerNorm(d, elementwise_affine=affine_final)
         self.head = nn.Linear(d, d_out)
 
     def forward(self, x):
         return self.head(self.final_norm(self.blocks(self.first_layer(x))))
+
+
+class Squash(nn.Module):
+    """Tanh and Sigmoid as activations: stem, Tanh, a seed-style block, head, Sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(7, 10)
+        self.linear1 = nn.Linear(10, 12)
+        self.linear2 = nn.Linear(12, 10)
+        self.head = nn.Linear(10, 3)
+
+    def forward(self, x):
+        h = torch.tanh(self.stem(x))
+        return torch.sigmoid(self.head(torch.relu(h + self.linear2(torch.relu(self.linear1(h))))))
 
 
 def _pre_ln(activation):

@@ -245,6 +245,24 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual((len(manifest["features"]), manifest["labels"]), (D_IN, ["a", "b", "c"]))
         self.assert_refused(model, "2 labels given, but the model has 3", labels=["a", "b"])
 
+    def test_golden_vectors_are_the_stored_models_outputs(self):
+        # Recorded by default: 8 rows drawn from N(0, 1), seed 0, and the outputs of the model as
+        # stored (float16 here: the weights rounded), so the self-test checks the file, not the export.
+        model = make_family("rtdl")
+        manifest = export_model(model, self.path, dtype="float16")
+        golden = manifest["golden"]
+        self.assertEqual((len(golden["inputs"]), len(golden["outputs"]), len(golden["outputs_f32"])), (8, 8, 8))
+        self.assertRegex(golden["source"], r"^resgpu exporter, torch .*, inputs N\(0, 1\) seed 0$")
+        _, tensors = read_safetensors(self.path)
+        x = torch.tensor(golden["inputs"], dtype=torch.float64)
+        with torch.no_grad():
+            got = run_manifest(manifest, {k: t.double() for k, t in tensors.items()}, x)
+        self.assertLess((got - torch.tensor(golden["outputs"], dtype=torch.float64)).abs().max().item(), 1e-9)
+        given = torch.randn(3, D_IN)
+        self.assertEqual(len(export_model(model, self.path, golden_inputs=given)["golden"]["inputs"]), 3)
+        self.assertNotIn("golden", export_model(model, self.path, golden_rows=0))
+        self.assert_refused(model, r"golden_inputs must be \[1..64, 13\]", golden_inputs=torch.randn(2, 5))
+
     def test_the_interpreter_keeps_pytorchs_nan_and_inf_semantics(self):
         # The values resgpu's kernels must reproduce: gelu(-inf) and silu(-inf) are NaN in torch.
         x = torch.tensor([math.nan, math.inf, -math.inf, -100.0, -3.0, 0.0, 2.5], dtype=torch.float64)

@@ -2,7 +2,7 @@ import { DisposedError, WasmUnavailableError } from '../../errors.js';
 import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
 import { foldStep } from '../../graph/fold.js';
 import { fuseGraph } from '../../graph/fuse.js';
-import { graphSizes, type OpGraph } from '../../graph/op-graph.js';
+import type { OpGraph } from '../../graph/op-graph.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { LoadOptions } from '../../options.js';
 import type { Model, ModelDescription } from '../../model.js';
@@ -30,6 +30,11 @@ export const wasmTuning = {
 /** The load's JIT warm-up (warmUp): calls per row count, and a time cap per row count. */
 const WARM_UP_CALLS = 300;
 const WARM_UP_MS = 15;
+/**
+ * What a layernorm or elementwise step costs per output column, counted as flops for the
+ * threading threshold: a few operations for the epilogue, more for an exp or erf (a rough mean).
+ */
+const ELEMENTWISE_FLOPS = 20;
 /** How long a worker polls for the next run before sleeping (loop iterations, ~0.1 ms). */
 const WORKER_SPINS = 100_000;
 
@@ -60,7 +65,7 @@ export class WasmModel extends ModelBase implements Model {
     policy: InputPolicy,
   ) {
     super(graph, policy);
-    this.flopsPerRow = layout.steps.reduce((n, s) => n + 2 * s.shape.outFeatures * (s.shape.inFeatures + s.shape.shortcutFeatures), 0);
+    this.flopsPerRow = layout.steps.reduce((n, { step: s }) => n + (s.kind === 'gemm' ? 2 * s.outFeatures * (s.inFeatures + s.shortcutFeatures) : ELEMENTWISE_FLOPS * s.outFeatures), 0);
   }
 
   /**
@@ -78,7 +83,7 @@ export class WasmModel extends ModelBase implements Model {
       compiled.catch(() => undefined); // awaited below, after the weights
       const graph = await model.shapes;
       const lowered = fuseGraph(graph);
-      const layout = layoutModel(lowered, graphSizes(graph).inputSize);
+      const layout = layoutModel(lowered);
       const memory = new WebAssembly.Memory({ initial: pagesFor(layout.weightsEnd), maximum: MAX_PAGES, shared });
       const floats = new Float32Array(memory.buffer);
       const start = layout.weightsEnd - layout.weightBytes;

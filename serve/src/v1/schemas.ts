@@ -1,26 +1,11 @@
 /**
- * The JSON Schemas of the predict API, made from the loaded model's sizes and names. The same
+ * The JSON Schemas of the /v1 predict API, made from the loaded model's sizes and names. The same
  * objects validate requests (Fastify compiles them with Ajv) and describe the API in
  * /openapi.json (@fastify/swagger reads them), so the documentation cannot drift from what
  * the server accepts.
  */
 
-/** What the schemas need to know about the model. */
-export interface ModelShape {
-  inputSize: number;
-  outputSize: number;
-  features?: readonly string[];
-  labels?: readonly string[];
-}
-
-/**
- * The model's sizes and names as the API uses them. Labels count only when there is one per
- * output (the loader cannot check that for every file: the output width comes last).
- */
-export function modelShape(model: ModelShape): ModelShape {
-  const labels = model.labels?.length === model.outputSize ? model.labels : undefined;
-  return { inputSize: model.inputSize, outputSize: model.outputSize, features: model.features, labels };
-}
+import type { ModelShape } from 'resgpu/cli';
 
 /** Largest finite float32: a bigger JSON number would become Infinity in the model's input. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
@@ -107,6 +92,18 @@ export const errorSchema = {
   },
 } as const;
 
+const modelSummary = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    file: { type: 'string' },
+    backend: { type: 'string' },
+    inputSize: { type: 'integer' },
+    outputSize: { type: 'integer' },
+  },
+} as const;
+
 export const healthSchema = {
   type: 'object',
   required: ['status'],
@@ -114,12 +111,9 @@ export const healthSchema = {
     status: { type: 'string', enum: ['ok'] },
     model: {
       type: 'object',
-      properties: {
-        name: { type: 'string' },
-        backend: { type: 'string' },
-        inputSize: { type: 'integer' },
-        outputSize: { type: 'integer' },
-      },
+      description: 'The model /v1/predict runs (the first one given): name is its file name.',
+      properties: { name: { type: 'string' }, backend: { type: 'string' }, inputSize: { type: 'integer' }, outputSize: { type: 'integer' } },
     },
+    models: { type: 'array', description: 'Every model served, by the name and version the Open Inference Protocol uses.', items: modelSummary },
   },
 } as const;

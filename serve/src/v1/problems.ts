@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify';
-import { acceptsInstances, type ModelShape } from './schemas.js';
+import type { ModelShape } from 'resgpu/cli';
+import { acceptsInstances } from './schemas.js';
 
 /** The JSON body of every 4xx/5xx answer (see errorSchema). */
 export interface Problem {

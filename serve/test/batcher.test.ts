@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { DynamicBatcher } from '../src/serve/batcher.js';
+import { AbandonedError, DynamicBatcher } from '../src/batcher.js';
 
 /**
  * The batcher's own rules, on a stand-in for model.run() whose output row is a known function
@@ -67,4 +67,20 @@ test('a failed run rejects its own requests only; the queue goes on', async () =
   expect(Array.from(await b)).toEqual(expected(request(2, 1)));
   expect(batcher.queueDepth).toBe(0);
   expect(depths.at(-1)).toBe(0);
+});
+
+test('a request whose client went away leaves the queue before its run: it costs no rows', async () => {
+  const { run, runs } = standIn({ delayMs: 30 });
+  const batcher = new DynamicBatcher(run, 2, 2, { maxBatchRows: 64, maxWaitUs: 0 });
+  const first = batcher.predict(request(1, 1), 1); // starts a run at once
+  await new Promise((r) => setImmediate(r));
+  const gone = new AbortController();
+  const abandoned = batcher.predict(request(2, 5), 5, gone.signal); // waits behind it
+  const kept = batcher.predict(request(3, 2), 2);
+  gone.abort();
+  await expect(abandoned).rejects.toBeInstanceOf(AbandonedError);
+  expect(Array.from(await kept)).toEqual(expected(request(3, 2)));
+  await first;
+  expect(runs).toEqual([1, 2]); // the abandoned request's 5 rows never ran
+  expect(batcher.queueDepth).toBe(0);
 });

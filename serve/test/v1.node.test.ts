@@ -1,8 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Model } from '../src/index.js';
-import { expectClose } from './helpers/compare.js';
-import { BREAST_CANCER, loadBoth, postJson, referenceRows, startServer } from './helpers/serve.js';
+import type { Model } from 'resgpu';
+import { BREAST_CANCER, expectClose, loadBoth, postJson, referenceRows, startServer } from './helpers.js';
 
 /**
  * The HTTP API over real HTTP on 127.0.0.1: the bundled example on WebGPU (Dawn on
@@ -19,7 +18,7 @@ let cpu: Model;
 let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
   ({ gpu, cpu } = await loadBoth('breast_cancer.safetensors'));
-  server = await startServer(gpu, { modelName: 'breast_cancer.safetensors', maxWaitUs: 2000 });
+  server = await startServer([{ name: 'breast_cancer', file: 'breast_cancer.safetensors', model: gpu }], { maxWaitUs: 2000 });
 });
 afterAll(async () => {
   await server?.close();
@@ -120,6 +119,7 @@ describe('the other endpoints', () => {
     expect(await res.json()).toEqual({
       status: 'ok',
       model: { name: 'breast_cancer.safetensors', backend: 'webgpu', inputSize: 30, outputSize: 2 },
+      models: [{ name: 'breast_cancer', version: '1', file: 'breast_cancer.safetensors', backend: 'webgpu', inputSize: 30, outputSize: 2 }],
     });
   });
 
@@ -143,15 +143,16 @@ describe('the other endpoints', () => {
     const res = await fetch(`${server.url}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
-    expect(text).toMatch(/^resgpu_http_requests_total\{route="\/v1\/predict",method="POST",status="200"\} \d+/m);
-    expect(text).toMatch(/^resgpu_http_requests_total\{route="\/v1\/predict",method="POST",status="400"\} \d+/m);
-    expect(text).toMatch(/^resgpu_http_request_duration_seconds_bucket\{le="0.005",route="\/v1\/predict"\} \d+/m);
-    expect(text).toMatch(/^resgpu_batch_rows_bucket\{le="256"\} \d+/m);
-    expect(text).toMatch(/^resgpu_queue_depth 0$/m);
+    const model = 'model="breast_cancer"';
+    expect(text).toMatch(new RegExp(`^resgpu_http_requests_total\\{route="/v1/predict",method="POST",status="200",${model}\\} \\d+`, 'm'));
+    expect(text).toMatch(new RegExp(`^resgpu_http_requests_total\\{route="/v1/predict",method="POST",status="400",${model}\\} \\d+`, 'm'));
+    expect(text).toMatch(new RegExp(`^resgpu_http_request_duration_seconds_bucket\\{le="0.005",route="/v1/predict",${model}\\} \\d+`, 'm'));
+    expect(text).toMatch(new RegExp(`^resgpu_batch_rows_bucket\\{le="256",${model},version="1"\\} \\d+`, 'm'));
+    expect(text).toMatch(new RegExp(`^resgpu_queue_depth\\{${model},version="1"\\} 0$`, 'm'));
   });
 
   test('an unknown route answers 404 in the same error shape', async () => {
-    const res = await fetch(`${server.url}/v2/predict`);
+    const res = await fetch(`${server.url}/v3/predict`);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ statusCode: 404, code: 'not_found' });
   });

@@ -34,6 +34,15 @@ interface Waiting {
   reject(e: unknown): void;
 }
 
+/** A request given up (its client went away) while it still waited: it never reached a run. */
+export class AbandonedError extends Error {
+  readonly code = 'RESGPU_ABANDONED';
+  constructor() {
+    super('The client went away before its request ran.');
+    this.name = 'AbandonedError';
+  }
+}
+
 type RunFn = (x: Float32Array) => Promise<Float32Array>;
 
 export class DynamicBatcher {
@@ -51,15 +60,37 @@ export class DynamicBatcher {
     private readonly hooks: BatcherHooks = {},
   ) {}
 
-  /** x holds `rows` rows; resolves with their `rows × outputSize` outputs. */
-  predict(x: Float32Array, rows: number): Promise<Float32Array> {
+  /**
+   * x holds `rows` rows; resolves with their `rows × outputSize` outputs. When `signal` aborts
+   * while the request still waits, it leaves the queue (rejecting with AbandonedError), so a
+   * client that went away costs no model time; once its run has started, it costs its rows.
+   */
+  predict(x: Float32Array, rows: number, signal?: AbortSignal): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ x, rows, resolve, reject });
+      if (signal?.aborted) return reject(new AbandonedError());
+      const waiting: Waiting = { x, rows, resolve, reject };
+      if (signal) {
+        const abandon = () => this.abandon(waiting);
+        signal.addEventListener('abort', abandon, { once: true });
+        const done = () => signal.removeEventListener('abort', abandon);
+        waiting.resolve = (y) => (done(), resolve(y));
+        waiting.reject = (e) => (done(), reject(e));
+      }
+      this.waiting.push(waiting);
       this.waitingRows += rows;
       this.hooks.onQueueDepth?.(this.waiting.length);
       if (this.waitingRows >= this.options.maxBatchRows) this.flush();
       else this.timer ??= this.startTimer();
     });
+  }
+
+  private abandon(waiting: Waiting): void {
+    const i = this.waiting.indexOf(waiting);
+    if (i < 0) return; // already in a run: its rows are computed and dropped
+    this.waiting.splice(i, 1);
+    this.waitingRows -= waiting.rows;
+    this.hooks.onQueueDepth?.(this.waiting.length);
+    waiting.reject(new AbandonedError());
   }
 
   get queueDepth(): number {
