@@ -25,14 +25,24 @@ export interface ModelFiles {
   onnx?: string;
   /** Stem of the .folded.json / .folded.bin pair. */
   folded?: string;
+  /** 2 × multiply-adds of every Linear per row, where make_model.py counted them. */
+  flopsPerRow?: number;
 }
 
-export const presetFiles = (name: string): ModelFiles => ({
-  name,
-  resgpu: `/models/${name}.pt`,
-  onnx: `/models/${name}.onnx`,
-  folded: `/models/${name}`,
-});
+/**
+ * A preset's files, from the meta.json make_model.py writes beside them: the seed's presets are
+ * loaded by resgpu from their .pt, the other families from their .safetensors (a bare state_dict
+ * of those is refused by design); only the seed's presets have TensorFlow.js's folded layers.
+ */
+export async function presetFiles(name: string): Promise<ModelFiles> {
+  const response = await fetch(`/models/${name}.meta.json`);
+  if (!response.ok) throw new Error(`no preset ${name} (bench/models/${name}.meta.json: ${response.status})`);
+  const meta = (await response.json()) as { resgpu: string; onnx: string; folded: boolean; flops_per_row: number };
+  return {
+    name, resgpu: `/models/${meta.resgpu}`, onnx: `/models/${meta.onnx}`, flopsPerRow: meta.flops_per_row,
+    ...(meta.folded ? { folded: `/models/${name}` } : {}),
+  };
+}
 
 export interface Contender {
   name: string;
@@ -100,7 +110,8 @@ const tensorflow: Contender = {
   async load(model) {
     await tf.setBackend('webgpu');
     await tf.ready();
-    const stem = need(model.folded, 'folded weights');
+    // The folded layers are the seed's block only: other families have none, and the row says so.
+    const stem = need(model.folded, 'folded layers (seed presets only)');
     const [layout, bin] = await Promise.all([
       fetch(`${stem}.folded.json`).then((r) => r.json() as Promise<{ layers: FoldedLayer[] }>),
       fetch(`${stem}.folded.bin`).then((r) => r.arrayBuffer()),

@@ -24,7 +24,7 @@ window.runBenchmark = async (o) => {
   showAdapter(adapter);
   clearTable();
   const results = await runBenchmark({
-    models: (o.models ?? ['tabular', 'small']).map((m) => (typeof m === 'string' ? presetFiles(m) : m)),
+    models: await Promise.all((o.models ?? ['tabular', 'small']).map((m) => (typeof m === 'string' ? presetFiles(m) : m))),
     batches: o.batches ?? [1, 16, 256, 1024],
     iterations: o.iterations ?? 20,
     warmup: o.warmup ?? 3,

@@ -1,24 +1,47 @@
 #!/usr/bin/env python3
 """Writes a benchmark model with real PyTorch, in every form the contenders load:
-  OUT.pt             torch.save(state_dict): what resgpu and its CPU reference load
-  OUT.safetensors    tools/export_resgpu.py's native file
+  OUT.pt             torch.save(state_dict): what resgpu and its CPU reference load (the seed's
+                     ResidualMLP presets only: a bare state_dict of the other families records no
+                     activations, and resgpu refuses it by design)
+  OUT.safetensors    tools/export_resgpu.py's native file (manifest v2): what resgpu loads for the
+                     families of test/python/families.py
   OUT.onnx           torch.onnx.export (opset 17, dynamic batch): onnxruntime-web
-  OUT.folded.json/.bin  the same layers with BatchNorm folded (float64 math, stored f32):
-                     the TensorFlow.js network, written with its fused matMul + bias + ReLU
-usage: make_model.py PRESET OUT   (PRESET: tabular, small, medium, large, or breast_cancer, the bundled example)
+  OUT.folded.json/.bin  the seed presets' layers with BatchNorm folded (float64 math, stored f32):
+                     the TensorFlow.js network, written with its fused matMul + bias + ReLU. Not
+                     written for the other families: the page reports TensorFlow.js as skipped there
+  OUT.meta.json      what every runner needs without parsing a model: the file resgpu loads, the
+                     input and output widths, and FLOPs per row (2 x multiply-adds of every Linear,
+                     shortcuts included; normalizations and activations not counted)
+usage: make_model.py PRESET OUT   (PRESET: one of PRESETS or FAMILY_PRESETS, or breast_cancer, the
+                                   bundled example)
 """
 import json
 import os
 import sys
 
 import torch
+from torch import nn
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+sys.path.insert(0, os.path.join(HERE, "..", "test", "python"))
 from export_resgpu import export_model  # noqa: E402
+from families import PreLNResNet, RtdlResNet, WideDeepResNet, randomize_norms  # noqa: E402
 from residual_mlp import ResidualMLP, randomize_batchnorm  # noqa: E402
 
 # in, hidden, blocks, out (the presets of the benchmark issue)
 PRESETS = {"tabular": (30, 64, 4, 2), "small": (64, 256, 8, 10), "medium": (50, 384, 6, 7), "large": (128, 1024, 8, 16)}
+
+# The families of issue 16 at benchmark sizes, all with 64 inputs, 10 outputs and 4 blocks, the
+# width of `small` so that their cost per block is comparable with it. widedeep's last block halves
+# the width, so its `resize` shortcut (Linear + BatchNorm, stacked into the GEMM) is measured too.
+FAMILY_PRESETS = {
+    "rtdl": lambda: RtdlResNet(64, 256, 512, 10, 4),
+    "widedeep": lambda: WideDeepResNet(64, [256] * 4 + [128], 10),
+    "gelu_ln": lambda: PreLNResNet(64, 256, 512, 10, 4, nn.GELU),
+    "gelu_tanh_ln": lambda: PreLNResNet(64, 256, 512, 10, 4, lambda: nn.GELU(approximate="tanh")),
+    "silu_ln": lambda: PreLNResNet(64, 256, 512, 10, 4, nn.SiLU),
+}
 
 
 def fold(linear, bn):
@@ -55,22 +78,42 @@ def write_folded(model, out):
         json.dump({"layers": layers}, f)
 
 
-if __name__ == "__main__":
-    preset, out = sys.argv[1], sys.argv[2]
+def make(preset):
+    """The preset's model in eval mode, its input width, and whether it is a seed ResidualMLP."""
     if preset == "breast_cancer":  # the bundled example, as tools/train_example.py trained it
         model = ResidualMLP(30, [(64, 64)] * 3, 2)
-        model.load_state_dict(torch.load(os.path.join(os.path.dirname(__file__), "..", "examples", "breast_cancer.pt")))
-        inp = 30
-    else:
-        inp, hidden, blocks, classes = PRESETS[preset]
-        torch.manual_seed(0)
-        model = ResidualMLP(inp, [(hidden, hidden)] * blocks, classes)
-        randomize_batchnorm(model, torch.Generator().manual_seed(0))
-    model.eval()
-    torch.save(model.state_dict(), f"{out}.pt")
+        model.load_state_dict(torch.load(os.path.join(HERE, "..", "examples", "breast_cancer.pt")))
+        return model.eval(), 30, True
+    torch.manual_seed(0)
+    if preset in FAMILY_PRESETS:
+        model = FAMILY_PRESETS[preset]()
+        randomize_norms(model, torch.Generator().manual_seed(0))
+        first = next(m for m in model.modules() if isinstance(m, nn.Linear))
+        return model.eval(), first.in_features, False
+    if preset not in PRESETS:
+        sys.exit(f"make_model.py: unknown preset {preset!r}; known: {', '.join([*PRESETS, *FAMILY_PRESETS, 'breast_cancer'])}")
+    inp, hidden, blocks, classes = PRESETS[preset]
+    model = ResidualMLP(inp, [(hidden, hidden)] * blocks, classes)
+    randomize_batchnorm(model, torch.Generator().manual_seed(0))
+    return model.eval(), inp, True
+
+
+if __name__ == "__main__":
+    preset, out = sys.argv[1], sys.argv[2]
+    model, inp, seed = make(preset)
+    name = os.path.basename(out)
+    if seed:
+        torch.save(model.state_dict(), f"{out}.pt")
     export_model(model, f"{out}.safetensors")
     x = torch.randn(2, inp)
     torch.onnx.export(model, x, f"{out}.onnx", opset_version=17, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     with torch.no_grad():
-        write_folded(model, out)
+        outputs = model(x).shape[1]
+        if seed:
+            write_folded(model, out)
+    flops = sum(2 * m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+    meta = {"preset": preset, "resgpu": f"{name}.pt" if seed else f"{name}.safetensors", "onnx": f"{name}.onnx",
+            "folded": seed, "input_size": inp, "output_size": outputs, "flops_per_row": flops}
+    with open(f"{out}.meta.json", "w") as f:
+        json.dump(meta, f, indent=1)

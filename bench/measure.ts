@@ -58,7 +58,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Result[]> {
   for (const files of o.models) {
     const model = files.name;
     const reference = await loadModel(files.resgpu, { backend: 'cpu' });
-    const flopsPerRow = await flopsOf(files.resgpu);
+    const flopsPerRow = files.flopsPerRow ?? (await flopsOf(files.resgpu));
     const refs = new Map<number, Float32Array>();
     for (const batch of o.batches) {
       const rows = Math.min(batch, CHECKED_ROWS);
@@ -124,10 +124,15 @@ function skippedResult(model: string, contender: string, batch: number, why: str
   return { model, contender, batch, medianMs: NaN, p90Ms: NaN, minMs: NaN, maxMs: NaN, samplesPerSecond: NaN, gflops: NaN, firstResultMs: NaN, gpuMedianMs: NaN, maxError: NaN, skipped: why };
 }
 
-/** Multiply-adds × 2 per input row, from the dispatches resgpu plans on WebGPU. */
+/**
+ * Multiply-adds × 2 per input row, from the dispatches resgpu plans on WebGPU (for a dropped file;
+ * presets carry the figure in their meta.json). Only GEMM dispatches count: a LayerNorm or an
+ * elementwise step is a dispatch too, with in = out features, but no matrix product.
+ */
 async function flopsOf(url: string): Promise<number> {
   const m = await loadModel(url, { backend: 'webgpu' });
-  const flops = m.describe().dispatches.reduce((n, d) => n + 2 * d.outFeatures * (d.inFeatures + d.shortcutFeatures), 0);
+  const gemm = (kernel: string) => kernel.startsWith('linear') || kernel.startsWith('residual');
+  const flops = m.describe().dispatches.reduce((n, d) => (gemm(d.kernel) ? n + 2 * d.outFeatures * (d.inFeatures + d.shortcutFeatures) : n), 0);
   await m.dispose();
   return flops;
 }

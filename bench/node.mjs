@@ -14,10 +14,13 @@
 // weights read, both over kernel time when there is one, the ratio to the first contender, and
 // with --peak-tflops / --bandwidth-tbs the fraction of the GPU's FP32 peak and memory bandwidth.
 // On a software adapter (SwiftShader) every figure is a CPU figure, and the table says so.
+// Each preset is loaded from the file its meta.json names (the seed presets' .pt, the other
+// families' .safetensors); a build that cannot load it (an older release and a newer family) gets
+// a row saying why instead of stopping the run.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeModels, MODELS_DIR } from './server.mjs';
+import { makeModels, MODELS_DIR, readMeta } from './server.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -90,25 +93,39 @@ makeModels(list(values.models));
 const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : null);
 const results = [];
 for (const name of list(values.models)) {
-  const bytes = readFileSync(`${MODELS_DIR}/${name}.pt`);
+  const meta = readMeta(name);
+  const bytes = readFileSync(`${MODELS_DIR}/${meta.resgpu}`);
   const loaded = [];
-  for (const c of contenders) loaded.push(await c.resgpu.loadModel(bytes, c.options));
+  for (const c of contenders) {
+    try {
+      loaded.push(await c.resgpu.loadModel(bytes, c.options));
+    } catch (e) {
+      loaded.push({ failed: e.message.split('\n')[0] });
+    }
+  }
+  const ok = loaded.filter((m) => !m.failed);
   for (const batch of batches) {
-    const d = loaded[0].describe({ batch });
-    const flops = d.dispatches.reduce((n, x) => n + 2 * batch * x.outFeatures * (x.inFeatures + x.shortcutFeatures), 0);
-    const x = Float32Array.from({ length: batch * d.inputSize }, (_, i) => Math.sin(i));
-    for (const m of loaded) for (let i = 0; i < warmup; i++) await m.run(x);
+    // From the meta, not from dispatches: LayerNorm and elementwise steps are dispatches without a GEMM.
+    const flops = meta.flops_per_row * batch;
+    const x = Float32Array.from({ length: batch * meta.input_size }, (_, i) => Math.sin(i));
+    for (const m of ok) for (let i = 0; i < warmup; i++) await m.run(x);
     const wall = loaded.map(() => []);
     const kernel = loaded.map(() => []);
     for (let i = 0; i < iterations; i++) {
       for (const [j, m] of loaded.entries()) {
+        if (m.failed) continue;
         const t0 = performance.now();
         await m.run(x);
         wall[j].push(performance.now() - t0);
         if (m.lastRunGpuMs != null) kernel[j].push(m.lastRunGpuMs);
       }
     }
+    const first = wall.find((w) => w.length);
     for (const [j, m] of loaded.entries()) {
+      if (m.failed) {
+        results.push({ model: name, batch, contender: contenders[j].name, failed: m.failed });
+        continue;
+      }
       const description = m.describe({ batch });
       const ms = median(wall[j]);
       const kernelMs = median(kernel[j]);
@@ -122,12 +139,12 @@ for (const name of list(values.models)) {
         kernelMs,
         gflops: flops / seconds / 1e9,
         weightGBs: description.gpuBytes.weights / seconds / 1e9,
-        ratio: ms / median(wall[0]),
+        ratio: ms / median(first),
       });
       console.error(JSON.stringify(results.at(-1)));
     }
   }
-  for (const m of loaded) await m.dispose();
+  for (const m of ok) await m.dispose();
 }
 
 const pct = (v, peak) => (peak ? ` (${((100 * v) / peak).toFixed(1)}%)` : '');
@@ -137,6 +154,10 @@ console.log(`Bare submit + read-back round trip on this device: ${floorMs.toFixe
 console.log('| model | batch | contender | kernels | end to end ms | kernel ms | GFLOP/s | weights GB/s | ratio |');
 console.log('|---|---:|---|---|---:|---:|---:|---:|---:|');
 for (const r of results) {
+  if (r.failed) {
+    console.log(`| ${r.model} | ${r.batch} | ${r.contender} | – | did not load: ${r.failed.slice(0, 80)} | | | | |`);
+    continue;
+  }
   console.log(
     `| ${r.model} | ${r.batch} | ${r.contender} | ${r.variants} | ${r.ms.toFixed(3)} | ${r.kernelMs?.toFixed(3) ?? '–'} | ` +
       `${r.gflops.toPrecision(3)}${pct(r.gflops * 1e9, peakFlops)} | ${r.weightGBs.toPrecision(3)}${pct(r.weightGBs * 1e9, bandwidth)} | ${r.ratio.toFixed(2)} |`,

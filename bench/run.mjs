@@ -96,7 +96,7 @@ function table(results) {
     const ours = row.find((r) => r.contender.startsWith('resgpu'));
     const cells = contenders.map((c) => {
       const r = row.find((x) => x.contender === c);
-      if (!r || r.skipped) return `skipped${r?.skipped ? ` (${r.skipped.slice(0, 40)})` : ''}`;
+      if (!r || r.skipped) return `skipped${r?.skipped ? ` (${r.skipped.slice(0, 64)})` : ''}`;
       const spread = `${r.minMs.toPrecision(3)}–${r.maxMs.toPrecision(3)}`;
       return `${r.medianMs.toPrecision(3)} [${spread}] (${ours && !ours.skipped ? (r.medianMs / ours.medianMs).toFixed(2) : '–'}×)`;
     });

@@ -3,7 +3,7 @@
 // serves them under /models/ and onnxruntime-web's WASM under /ort/, with the cross-origin
 // isolation headers that threaded WASM needs.
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'vite';
@@ -12,16 +12,25 @@ import { watPlugin } from '../tools/vite-plugin-wat.mjs';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 export const MODELS_DIR = join(HERE, 'models');
+/** The seed's ResidualMLP presets, then issue 16's families at benchmark sizes (make_model.py). */
 export const PRESETS = ['tabular', 'small', 'medium', 'large', 'breast_cancer'];
+export const FAMILY_PRESETS = ['rtdl', 'widedeep', 'gelu_ln', 'gelu_tanh_ln', 'silu_ln'];
 
-export function makeModels(presets = PRESETS) {
+export function makeModels(presets = [...PRESETS, ...FAMILY_PRESETS]) {
   mkdirSync(MODELS_DIR, { recursive: true });
   for (const preset of presets) {
-    if (existsSync(join(MODELS_DIR, `${preset}.folded.json`))) continue;
+    // meta.json is written last: a folder from before it existed is remade, which the fixed seeds make identical.
+    if (existsSync(join(MODELS_DIR, `${preset}.meta.json`))) continue;
     console.error(`bench: making the ${preset} model with PyTorch`);
     execFileSync('/usr/bin/python3', [join(HERE, 'make_model.py'), preset, join(MODELS_DIR, preset)], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
 }
+
+/**
+ * A preset's meta.json: the file resgpu loads (`resgpu`), the ONNX file, whether TensorFlow.js's
+ * folded layers exist (`folded`), `input_size`, `output_size` and `flops_per_row`.
+ */
+export const readMeta = (preset) => JSON.parse(readFileSync(join(MODELS_DIR, `${preset}.meta.json`), 'utf8'));
 
 const TYPES = { '.wasm': 'application/wasm', '.mjs': 'text/javascript', '.js': 'text/javascript' };
 

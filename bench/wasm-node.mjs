@@ -1,18 +1,20 @@
 // The Node benchmark: `npm run build && node bench/wasm-node.mjs [--models small,medium,large]
-// [--batches 1,256] [--threads 1,2] [--iterations 20] [--rounds 3]`.
-// resgpu's WebAssembly backend (the built dist/resgpu.js, backend 'wasm' and 'auto') against
-// onnxruntime-web's WASM backend (its Node build) on the same preset, same thread count, in one
-// process (one process per thread count: onnxruntime-web fixes its threads at its first session).
+// [--batches 1,256] [--threads 1,2] [--iterations 20] [--rounds 3] [--builds dist,../other/dist]`.
+// resgpu's WebAssembly backend (the built resgpu.js of each build, backend 'wasm'; and 'auto' when
+// one build is measured, which in Node picks wasm too) against onnxruntime-web's WASM backend (its Node
+// build) on the same preset, same thread count, in one process (one process per thread count:
+// onnxruntime-web fixes its threads at its first session). `--builds` compares releases: a
+// folder holding a built resgpu.js each, as bench/node.mjs takes them.
 // Contenders take turns, `iterations` runs each per round after a warm-up, so machine noise
 // hits all alike; each round reports the median of its runs, the table the median over rounds
-// with their min–max.
+// with their min–max. A contender that cannot load the preset (a family its build does not run
+// yet) gets a row saying why, and the others are measured as usual.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-web';
-import { loadModel } from '../dist/resgpu.js';
-import { MODELS_DIR, makeModels } from './server.mjs';
+import { MODELS_DIR, makeModels, readMeta } from './server.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -21,18 +23,20 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     iterations: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
+    builds: { type: 'string', default: 'dist' },
   },
 });
 const list = (s) => s.split(',').filter(Boolean);
 const iterations = Number(values.iterations);
 const rounds = Number(values.rounds);
+const builds = list(values.builds);
 makeModels(list(values.models));
 const HEADER = '| model | batch | threads | contender | median ms [min–max over rounds] | GFLOP/s | speed vs ORT-WASM |';
 
 if (list(values.threads).length > 1) {
   // One child process per thread count, each printing its rows.
   const rows = list(values.threads).flatMap((t) => {
-    const args = [process.argv[1], '--models', values.models, '--batches', values.batches, '--threads', t, '--iterations', values.iterations, '--rounds', values.rounds];
+    const args = [process.argv[1], '--models', values.models, '--batches', values.batches, '--threads', t, '--iterations', values.iterations, '--rounds', values.rounds, '--builds', values.builds];
     return execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| model'));
   });
   console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${values.rounds} rounds × ${values.iterations} runs per contender, contenders taking turns`);
@@ -40,49 +44,60 @@ if (list(values.threads).length > 1) {
   process.exit(0);
 }
 
-/** 2 × multiply-adds per row, from the folded layer shapes make_model.py wrote. */
-function flopsPerRow(preset) {
-  const { layers } = JSON.parse(readFileSync(join(MODELS_DIR, `${preset}.folded.json`), 'utf8'));
-  let flops = 0;
-  for (const layer of layers) for (const [key, e] of Object.entries(layer)) if (key.startsWith('w')) flops += 2 * e.shape[0] * e.shape[1];
-  return flops;
-}
-
 function input(rows, width) {
   let s = 12345;
   return Float32Array.from({ length: rows * width }, () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 4 - 2);
 }
 
-async function contenders(preset, threads) {
-  const pt = readFileSync(join(MODELS_DIR, `${preset}.pt`));
-  const wasm = await loadModel(pt, { backend: 'wasm', threads });
-  const auto = await loadModel(pt, { threads });
-  ort.env.wasm.numThreads = threads;
-  const session = await ort.InferenceSession.create(join(MODELS_DIR, `${preset}.onnx`), { executionProviders: ['wasm'] });
-  const ortRun = async (x, batch) => {
-    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, x.length / batch]) });
-    return out[session.outputNames[0]].data;
+const engines = await Promise.all(builds.map(async (dir) => ({ dir, resgpu: await import(resolve(dir, 'resgpu.js')) })));
+// Named by build only when there are several, so that one build's table reads as before.
+const label = (name, dir) => (builds.length > 1 ? `${name} [${dir}]` : name);
+
+/** resgpu's contenders (or why each failed to load), then ORT-WASM, the last. */
+async function contenders(meta, threads) {
+  const bytes = readFileSync(join(MODELS_DIR, meta.resgpu));
+  const cs = [];
+  const add = async (name, load) => {
+    try {
+      const m = await load();
+      cs.push({ name: m.backend === 'wasm' || name.startsWith('resgpu-wasm') ? name : `${name} (${m.backend})`, run: (x) => m.run(x), dispose: () => m.dispose() });
+    } catch (e) {
+      cs.push({ name, failed: e.message.split('\n')[0] });
+    }
   };
-  return [
-    { name: 'resgpu-wasm', run: (x) => wasm.run(x), dispose: () => wasm.dispose() },
-    { name: `resgpu-auto (${auto.backend})`, run: (x) => auto.run(x), dispose: () => auto.dispose() },
-    { name: 'ORT-WASM', run: ortRun, dispose: () => session.release() },
-  ];
+  for (const { dir, resgpu } of engines) {
+    await add(label('resgpu-wasm', dir), () => resgpu.loadModel(bytes, { backend: 'wasm', threads }));
+    // 'auto' picks wasm in Node (no navigator.gpu): measured for a single build only, where the
+    // table shows that choice and its cost; comparing builds, it would only double the run time.
+    if (builds.length === 1) await add('resgpu-auto', () => resgpu.loadModel(bytes, { threads }));
+  }
+  ort.env.wasm.numThreads = threads;
+  const session = await ort.InferenceSession.create(join(MODELS_DIR, meta.onnx), { executionProviders: ['wasm'] });
+  cs.push({
+    name: 'ORT-WASM',
+    async run(x, batch) {
+      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, x.length / batch]) });
+      return out[session.outputNames[0]].data;
+    },
+    dispose: () => session.release(),
+  });
+  return cs;
 }
 
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const rows = [];
 for (const preset of list(values.models)) {
-  const flops = flopsPerRow(preset);
+  const meta = readMeta(preset);
   for (const threads of list(values.threads).map(Number)) {
-    const cs = await contenders(preset, threads);
-    const inputSize = JSON.parse(readFileSync(join(MODELS_DIR, `${preset}.folded.json`), 'utf8')).layers[0].w1.shape[1];
+    const cs = await contenders(meta, threads);
+    const ortRunner = cs.at(-1);
+    const live = cs.filter((c) => !c.failed);
     for (const batch of list(values.batches).map(Number)) {
-      const x = input(batch, inputSize);
-      const reference = await cs[2].run(x, batch);
-      const perRound = cs.map(() => []);
+      const x = input(batch, meta.input_size);
+      const reference = await ortRunner.run(x, batch);
+      const perRound = new Map(live.map((c) => [c, []]));
       for (let round = 0; round < rounds; round++) {
-        for (const [j, c] of cs.entries()) {
+        for (const c of live) {
           for (let i = 0; i < 3; i++) await c.run(x, batch); // warm-up
           const times = [];
           for (let i = 0; i < iterations; i++) {
@@ -90,20 +105,27 @@ for (const preset of list(values.models)) {
             await c.run(x, batch);
             times.push(performance.now() - t);
           }
-          perRound[j].push(median(times));
+          perRound.get(c).push(median(times));
         }
       }
-      let worst = 0;
-      const y = await cs[0].run(x, batch);
-      for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - reference[i]) / Math.max(1, Math.abs(reference[i])));
-      const ortMs = median(perRound[2]);
-      for (const [j, c] of cs.entries()) {
-        const ms = median(perRound[j]);
-        rows.push(`| ${preset} | ${batch} | ${threads} | ${c.name} | ${ms.toPrecision(3)} [${Math.min(...perRound[j]).toPrecision(3)}–${Math.max(...perRound[j]).toPrecision(3)}] | ${((flops * batch) / (ms * 1e6)).toPrecision(3)} | ${(ortMs / ms).toFixed(2)}× |`);
+      const ortMs = median(perRound.get(ortRunner));
+      const worst = [];
+      for (const c of cs) {
+        if (c.failed) {
+          rows.push(`| ${preset} | ${batch} | ${threads} | ${c.name} | not measurable: ${c.failed.slice(0, 90)} | – | – |`);
+          continue;
+        }
+        const y = await c.run(x, batch);
+        let error = 0;
+        for (let i = 0; i < y.length; i++) error = Math.max(error, Math.abs(y[i] - reference[i]) / Math.max(1, Math.abs(reference[i])));
+        if (c !== ortRunner) worst.push(`${c.name} ${error.toExponential(1)}`);
+        const ms = median(perRound.get(c));
+        const r = perRound.get(c);
+        rows.push(`| ${preset} | ${batch} | ${threads} | ${c.name} | ${ms.toPrecision(3)} [${Math.min(...r).toPrecision(3)}–${Math.max(...r).toPrecision(3)}] | ${((meta.flops_per_row * batch) / (ms * 1e6)).toPrecision(3)} | ${(ortMs / ms).toFixed(2)}× |`);
       }
-      console.error(`${preset} batch ${batch} threads ${threads}: done (resgpu-wasm vs ORT max relative difference ${worst.toExponential(1)})`);
+      console.error(`${preset} batch ${batch} threads ${threads}: done (max relative difference to ORT: ${worst.join(', ') || 'none measured'})`);
     }
-    for (const c of cs) await c.dispose();
+    for (const c of live) await c.dispose();
   }
 }
 console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${rounds} rounds × ${iterations} runs per contender, contenders taking turns`);
