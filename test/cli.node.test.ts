@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { loadModel, type Model } from '../src/index.js';
 import { expectClose } from './helpers/compare.js';
+import { VISION_CASES_DIR } from './global-setup.js';
 import { BREAST_CANCER, example, referenceRows, ROOT, runCli } from './helpers/serve.js';
 
 /**
@@ -70,6 +71,17 @@ describe('resgpu info', () => {
     expect(stdout).toMatch(/blocks\.0 +residual_block +30 → 64, projection shortcut; BatchNorms folded: blocks\.0\.bn1, blocks\.0\.bn2, blocks\.0\.shortcut\.1/);
     expect(stdout).toContain('BatchNorms folded: 7');
     expect(stdout).toContain('dispatches per run (batch 1): 7 in 1 submit');
+  });
+
+  test('--input-shape loads a torchvision ResNet .pt, which records no image size', async () => {
+    const file = join(VISION_CASES_DIR, 'resnet18.pt');
+    const { code, stdout } = await runCli(['info', file, '--backend', 'webgpu', '--input-shape', '3,64,64']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('12288 inputs (an image [3, 64, 64]) → 10 outputs');
+    expect(stdout).toContain('dispatches per run (batch 1): 20 in 1 submit');
+    expect(stdout).toMatch(/^fingerprint: sha256:[0-9a-f]{64} \(file sha256:[0-9a-f]{64}\)$/m);
+    const refused = await runCli(['info', file, '--input-shape', '3,x']);
+    expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining('--input-shape must be 1 to 3 positive whole numbers')]);
   });
 
   test('--json gives describe() with the feature names and labels', async () => {

@@ -32,3 +32,13 @@ export function positionals(command: string, given: string[], names: string[]): 
   if (given.length > names.length) throw usage(command, `unexpected argument ${JSON.stringify(given[names.length])}`);
   return given;
 }
+
+/** --input-shape C,H,W (or a single width): the row shape of a model whose file records none (a ResNet .pt). */
+export function shapeOption(command: string, value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const dims = value.split(',').map((d) => Number(d.trim()));
+  if (dims.length < 1 || dims.length > 3 || !dims.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+    throw usage(command, `--input-shape must be 1 to 3 positive whole numbers, e.g. 3,224,224, got ${JSON.stringify(value)}`);
+  }
+  return dims;
+}

@@ -1,8 +1,8 @@
 import type { ModelDescription, SelfTestResult } from '../index.js';
-import { intOption, parseCommand, positionals } from './args.js';
+import { intOption, parseCommand, positionals, shapeOption } from './args.js';
 import { loadModelArg } from './load.js';
 
-export const INFO_HELP = `Usage: resgpu info MODEL [--backend NAME] [--batch N] [--json]
+export const INFO_HELP = `Usage: resgpu info MODEL [--backend NAME] [--batch N] [--input-shape C,H,W] [--json]
 
 Loads MODEL (a .pt/.pth state_dict, .safetensors or .onnx file, as a path or an http(s) URL)
 and prints its graph: layers, sizes, the BatchNorms folded into each layer, the compute
@@ -12,6 +12,8 @@ Options:
   --backend NAME  passed to the engine as is (webgpu, cpu, and others the engine knows);
                   default: the engine's choice. The CPU reference plans no dispatches.
   --batch N       describe a run of N rows (default 1)
+  --input-shape C,H,W  the input row's shape, for an image model whose file records none
+                  (a torchvision ResNet .pt)
   --json          print describe()'s object as JSON
   -h, --help      this help`;
 
@@ -19,15 +21,17 @@ export async function infoCommand(argv: string[], out: (s: string) => void): Pro
   const { values, positionals: args } = parseCommand('info', argv, {
     backend: { type: 'string' },
     batch: { type: 'string' },
+    'input-shape': { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) return out(INFO_HELP), 0;
   const [file] = positionals('info', args, ['MODEL']);
   const batch = intOption('info', 'batch', values.batch, 1) ?? 1;
-  const model = await loadModelArg(file!, values.backend);
+  const inputShape = shapeOption('info', values['input-shape']);
+  const model = await loadModelArg(file!, values.backend, inputShape ? { inputShape } : {});
   try {
     const d = model.describe({ batch });
-    const names = { features: model.features, labels: model.labels, inputNames: model.inputNames, outputNames: model.outputNames, selfTest: model.selfTest ?? null };
+    const names = { features: model.features, labels: model.labels, inputNames: model.inputNames, outputNames: model.outputNames, inputShape: model.inputShape, selfTest: model.selfTest ?? null };
     out(values.json ? JSON.stringify({ model: file, ...names, ...d }, null, 2) : formatInfo(file!, d, names));
   } finally {
     await model.dispose();
@@ -35,8 +39,9 @@ export async function infoCommand(argv: string[], out: (s: string) => void): Pro
   return 0;
 }
 
-function formatInfo(file: string, d: ModelDescription, names: { features?: readonly string[]; labels?: readonly string[]; selfTest: SelfTestResult | null }): string {
-  const lines = [`${file}: ${d.inputSize} inputs → ${d.outputSize} outputs, ${d.layers.length} layers, backend ${d.backend}`];
+function formatInfo(file: string, d: ModelDescription, names: { features?: readonly string[]; labels?: readonly string[]; inputShape?: readonly number[]; selfTest: SelfTestResult | null }): string {
+  const image = names.inputShape && names.inputShape.length > 1 ? ` (an image [${names.inputShape.join(', ')}])` : '';
+  const lines = [`${file}: ${d.inputSize} inputs${image} → ${d.outputSize} outputs, ${d.layers.length} layers, backend ${d.backend}`];
   if (d.fingerprint) lines.push(`fingerprint: ${d.fingerprint.model ?? 'none'} (file ${d.fingerprint.file ?? 'none'})`);
   const t = names.selfTest;
   lines.push(

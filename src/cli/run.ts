@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Model } from '../index.js';
 import { answerOf, modelShape } from './answer.js';
-import { parseCommand, positionals, usage } from './args.js';
+import { parseCommand, positionals, shapeOption, usage } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { loadModelArg } from './load.js';
 import { formatOfPath, parseRows } from './rows-file.js';
@@ -22,6 +22,7 @@ Options:
                       per row, columns named by the model's labels when it has
                       them, then the predicted label
   --backend NAME      passed to the engine as is; default: the engine's choice
+  --input-shape C,H,W the input row's shape, for an image model whose file records none
   -h, --help          this help`;
 
 export async function runCommand(argv: string[], out: (s: string) => void): Promise<number> {
@@ -29,6 +30,7 @@ export async function runCommand(argv: string[], out: (s: string) => void): Prom
     input: { type: 'string', short: 'i' },
     format: { type: 'string' },
     backend: { type: 'string' },
+    'input-shape': { type: 'string' },
   });
   if (values.help) return out(RUN_HELP), 0;
   const [file] = positionals('run', args, ['MODEL']);
@@ -38,7 +40,8 @@ export async function runCommand(argv: string[], out: (s: string) => void): Prom
   }
   const inputFormat = values.input === '-' ? 'json' : formatOfPath(values.input);
   const text = await readInput(values.input);
-  const model = await loadModelArg(file!, values.backend);
+  const inputShape = shapeOption('run', values['input-shape']);
+  const model = await loadModelArg(file!, values.backend, inputShape ? { inputShape } : {});
   try {
     const shape = modelShape(model);
     const { x, rows } = parseRows(text, inputFormat, shape);
