@@ -1,5 +1,5 @@
-import { encodeSafetensors, GRAPH_METADATA_KEY, type GraphManifestV2, type ManifestNode, type TensorToWrite } from '../../src/index.js';
-import { rng } from './random-model.js';
+import type { GraphManifestV2 } from '../../src/index.js';
+import { graphBuilder } from './graph-builder.js';
 
 /**
  * Residual CNNs made in TypeScript as manifest v2 (issue 17), with odd channel counts (3, 5, 13)
@@ -24,38 +24,13 @@ export interface RandomCnn {
 }
 
 export function makeRandomCnn(family: CnnFamily, seed = 5): RandomCnn {
-  const r = rng(seed);
-  const tensors: TensorToWrite[] = [];
-  const nodes: ManifestNode[] = [];
-  let count = 0;
-  const tensor = (name: string, shape: number[], lo: number, hi: number) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    tensors.push({ name, shape, data: Float32Array.from({ length: n }, () => lo + (hi - lo) * r()) });
-    return name;
-  };
-  const node = (op: string, name: string, inputs: string[], params: Record<string, string> = {}, attrs: ManifestNode['attrs'] = {}) => {
-    const output = `v${count++}`;
-    nodes.push({ op, name, inputs, output, params, attrs });
-    return output;
-  };
+  const { tensor, node, linear, batchnorm: bn, add, encode } = graphBuilder(seed);
   const conv = (name: string, x: string, cin: number, cout: number, k: number, attrs: { stride?: number; padding?: number; dilation?: number } = {}, bias = false) => {
     const b = 1 / Math.sqrt(cin * k * k);
     const params = { weight: tensor(`${name}.weight`, [cout, cin, k, k], -b, b), ...(bias && { bias: tensor(`${name}.bias`, [cout], -b, b) }) };
     return node('conv2d', name, [x], params, { stride: attrs.stride ?? 1, padding: attrs.padding ?? 0, dilation: attrs.dilation ?? 1 });
   };
-  const bn = (name: string, x: string, n: number) =>
-    node('batchnorm', name, [x], {
-      weight: tensor(`${name}.weight`, [n], 0.5, 1.5),
-      bias: tensor(`${name}.bias`, [n], -0.5, 0.5),
-      running_mean: tensor(`${name}.running_mean`, [n], -0.5, 0.5),
-      running_var: tensor(`${name}.running_var`, [n], 0.5, 2),
-    }, { eps: 1e-5 });
   const relu = (name: string, x: string) => node('activation', name, [x], {}, { fn: 'relu' });
-  const add = (name: string, a: string, b: string) => node('add', name, [a, b]);
-  const linear = (name: string, x: string, inF: number, outF: number) => {
-    const b = 1 / Math.sqrt(inF);
-    return node('linear', name, [x], { weight: tensor(`${name}.weight`, [outF, inF], -b, b), bias: tensor(`${name}.bias`, [outF], -b, b) });
-  };
   const basicBlock = (name: string, x: string, cin: number, cout: number, stride: number) => {
     const h = relu(`${name}.relu1`, bn(`${name}.bn1`, conv(`${name}.conv1`, x, cin, cout, 3, { stride, padding: 1 }), cout));
     const main = bn(`${name}.bn2`, conv(`${name}.conv2`, h, cout, cout, 3, { padding: 1 }), cout);
@@ -90,8 +65,7 @@ export function makeRandomCnn(family: CnnFamily, seed = 5): RandomCnn {
     outputShape = [3, 4, 3];
     dispatches = 1 + 3 + 1 + 1 + 1 + 1;
   }
-  const manifest: GraphManifestV2 = { format: 'resgpu-graph', version: 2, inputs: [{ name: 'x', shape: inputShape }], outputs: [x], nodes };
-  const bytes = encodeSafetensors(tensors, { [GRAPH_METADATA_KEY]: JSON.stringify(manifest) });
+  const { bytes, manifest } = encode(inputShape, x);
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
   return { bytes, manifest, inputShape, inputSize: size(inputShape), outputSize: size(outputShape), dispatches };
 }

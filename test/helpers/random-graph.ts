@@ -1,5 +1,5 @@
-import { encodeSafetensors, GRAPH_METADATA_KEY, type GraphManifestV2, type ManifestNode, type TensorToWrite } from '../../src/index.js';
-import { rng } from './random-model.js';
+import type { GraphManifestV2 } from '../../src/index.js';
+import { graphBuilder } from './graph-builder.js';
 
 /**
  * Random op-graph models (manifest version 2), made in TypeScript, for every residual family
@@ -31,35 +31,10 @@ export interface RandomGraph {
 }
 
 export function makeRandomGraph(family: GraphFamily | 'probe', act: Act, seed = 3): RandomGraph {
-  const r = rng(seed);
-  const tensors: TensorToWrite[] = [];
-  const nodes: ManifestNode[] = [];
-  let count = 0;
-  const tensor = (name: string, shape: number[], lo: number, hi: number) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    tensors.push({ name, shape, data: Float32Array.from({ length: n }, () => lo + (hi - lo) * r()) });
-    return name;
-  };
-  const node = (op: string, name: string, inputs: string[], params: Record<string, string> = {}, attrs: ManifestNode['attrs'] = {}) => {
-    const output = `v${count++}`;
-    nodes.push({ op, name, inputs, output, params, attrs });
-    return output;
-  };
-  const linear = (name: string, x: string, inF: number, outF: number, bias = true) => {
-    const b = 1 / Math.sqrt(inF);
-    return node('linear', name, [x], { weight: tensor(`${name}.weight`, [outF, inF], -b, b), ...(bias && { bias: tensor(`${name}.bias`, [outF], -b, b) }) });
-  };
-  const batchnorm = (name: string, x: string, n: number) =>
-    node('batchnorm', name, [x], {
-      weight: tensor(`${name}.weight`, [n], 0.5, 1.5),
-      bias: tensor(`${name}.bias`, [n], -0.5, 0.5),
-      running_mean: tensor(`${name}.running_mean`, [n], -0.5, 0.5),
-      running_var: tensor(`${name}.running_var`, [n], 0.5, 2),
-    }, { eps: 1e-5 });
+  const { tensor, node, linear, batchnorm, add, encode } = graphBuilder(seed);
   const layernorm = (name: string, x: string, n: number, affine = true) =>
     node('layernorm', name, [x], affine ? { weight: tensor(`${name}.weight`, [n], 0.5, 1.5), bias: tensor(`${name}.bias`, [n], -0.5, 0.5) } : {}, { eps: 1e-5 });
   const activation = (name: string, x: string) => node('activation', name, [x], {}, { ...act });
-  const add = (name: string, a: string, b: string) => node('add', name, [a, b]);
 
   const [input, d, hidden, out] = [13, 21, 37, 3];
   let x = 'x';
@@ -103,7 +78,6 @@ export function makeRandomGraph(family: GraphFamily | 'probe', act: Act, seed = 
     // in.act; a (+act); b (+act); bn (+act); sum; ln (+act); head.
     dispatches = 7;
   }
-  const manifest: GraphManifestV2 = { format: 'resgpu-graph', version: 2, inputs: [{ name: 'x', shape: [input] }], outputs: [x], nodes };
-  const bytes = encodeSafetensors(tensors, { [GRAPH_METADATA_KEY]: JSON.stringify(manifest) });
+  const { bytes, manifest } = encode([input], x);
   return { bytes, manifest, inputSize: input, outputSize: out, dispatches };
 }
