@@ -149,7 +149,9 @@ function decode(bytes: Buffer, header: Header, name: string, maxPixels: number):
     return jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: 1024 }).data;
   } catch (e) {
     const detail = (e as Error).message || String(e);
-    const truncated = /end|EOF|truncat|unexpected|out of range|not enough/i.test(detail);
+    // Truncation told by the file's missing end marker (PNG's IEND chunk, JPEG's EOI), not the decoder's wording.
+    const end = bytes.subarray(bytes.length - 12);
+    const truncated = header.format === 'PNG' ? end.toString('latin1', 4, 8) !== 'IEND' : !(end[10] === 0xff && end[11] === 0xd9);
     throw new ImageError(400, truncated ? 'truncated_image' : 'invalid_image', `${name}: the ${header.format} could not be decoded${truncated ? ' (truncated?)' : ''}: ${detail}`);
   }
 }
