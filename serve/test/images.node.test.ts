@@ -136,6 +136,18 @@ describe('images on /v1/predict', () => {
   });
 });
 
+test('images: { mean, std } (the --image-mean and --image-std flags) replace the ImageNet statistics', async () => {
+  const custom = await startServer([{ name: 'rgb', model: rgb }], { images: { mean: [0.1, 0.2, 0.3], std: [0.5, 0.25, 2] } });
+  try {
+    const a = png(18, 18, 3, 11);
+    const { status, json } = await postJson(`${custom.url}/v1/predict`, { images: [a.bytes.toString('base64')] });
+    expect(status).toBe(200);
+    expectClose(json.outputs.flat(), await expected(rgb, [reference(a.rgba, 18, 18, RGB_SHAPE, [0.1, 0.2, 0.3], [0.5, 0.25, 2])]));
+  } finally {
+    await custom.close();
+  }
+});
+
 describe('bad images get a 4xx JSON naming the problem', () => {
   const send = (bytes: Uint8Array, name = 'x.png') => upload(`${server.url}/v1/predict`, [{ bytes, name }]);
 
