@@ -56,7 +56,7 @@ function jpg(width: number, height: number, seed = 2): { bytes: Buffer; rgba: Ui
 }
 
 /** torchvision's preprocessing in float64: the row the model should see. */
-function reference(rgba: Uint8Array, width: number, height: number, [c, h, w]: number[], mean: number[], std: number[]): Float32Array {
+function reference(rgba: Uint8Array, width: number, height: number, [c, h, w]: readonly [number, number, number], mean: number[], std: number[]): Float32Array {
   const row = new Float32Array(c * h * w);
   // Antialiased bilinear (ATen's _upsample_bilinear2d_aa): the triangle filter, widened by the
   // scale when shrinking, over every source pixel, normalized by its total weight.
@@ -86,8 +86,8 @@ function reference(rgba: Uint8Array, width: number, height: number, [c, h, w]: n
 }
 
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-const RGB_SHAPE = [3, 17, 15];
-const GRAY_SHAPE = [1, 16, 13];
+const RGB_SHAPE = [3, 17, 15] as const;
+const GRAY_SHAPE = [1, 16, 13] as const;
 
 async function expected(model: Model, rows: Float32Array[]): Promise<number[]> {
   const x = new Float32Array(rows.length * model.inputSize);
@@ -97,7 +97,7 @@ async function expected(model: Model, rows: Float32Array[]): Promise<number[]> {
 
 function upload(url: string, files: { bytes: Uint8Array; name: string }[], field = 'image') {
   const form = new FormData();
-  for (const f of files) form.append(field, new Blob([f.bytes]), f.name);
+  for (const f of files) form.append(field, new Blob([new Uint8Array(f.bytes)]), f.name);
   return fetch(url, { method: 'POST', body: form }).then(async (res) => ({ status: res.status, json: (await res.json()) as any }));
 }
 
