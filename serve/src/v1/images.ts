@@ -126,15 +126,11 @@ export function imageToRow(bytes: Buffer, name: string, shape: readonly [number,
   const rgba = decode(bytes, header, name, maxPixels);
   const { mean, std } = meanStd(c, options);
   const row = new Float32Array(c * h * w);
-  const plane = new Float64Array(header.width * header.height);
   for (let ch = 0; ch < c; ch++) {
-    for (let p = 0; p < plane.length; p++) {
-      const r = rgba[4 * p]!, g = rgba[4 * p + 1]!, bl = rgba[4 * p + 2]!;
-      // A color image to a 1-channel model: PIL's "L" weights (ITU-R 601-2); gray images have r = g = b.
-      const v = c === 3 ? rgba[4 * p + ch]! : 0.299 * r + 0.587 * g + 0.114 * bl;
-      plane[p] = v / 255;
-    }
-    const resized = resizeBilinearAA(plane, header.height, header.width, h, w);
+    // Read straight from the decoded RGBA: no full-size float copy of a large image.
+    // A color image to a 1-channel model: PIL's "L" weights (ITU-R 601-2); gray images have r = g = b.
+    const at = c === 3 ? (p: number) => rgba[4 * p + ch]! / 255 : (p: number) => (0.299 * rgba[4 * p]! + 0.587 * rgba[4 * p + 1]! + 0.114 * rgba[4 * p + 2]!) / 255;
+    const resized = resizeBilinearAA(at, header.height, header.width, h, w);
     const m = mean[ch]!, s = std[ch]!;
     for (let p = 0; p < h * w; p++) row[ch * h * w + p] = (resized[p]! - m) / s;
   }
@@ -159,9 +155,10 @@ function decode(bytes: Buffer, header: Header, name: string, maxPixels: number):
 /**
  * Antialiased bilinear resize of one plane, separable, as torchvision's resize(antialias=True)
  * (ATen's _upsample_bilinear2d_aa, also PIL's BILINEAR): a triangle filter widened by the scale
- * when shrinking, half-pixel centers, weights renormalized at the edges.
+ * when shrinking, half-pixel centers, weights renormalized at the edges. `src` reads the
+ * source plane (sh × sw, row-major) by index; only one sh × dw intermediate is allocated.
  */
-export function resizeBilinearAA(src: Float64Array, sh: number, sw: number, dh: number, dw: number): Float64Array {
+export function resizeBilinearAA(src: (index: number) => number, sh: number, sw: number, dh: number, dw: number): Float64Array {
   const wx = filterWeights(sw, dw);
   const wy = filterWeights(sh, dh);
   const tmp = new Float64Array(sh * dw);
@@ -169,7 +166,7 @@ export function resizeBilinearAA(src: Float64Array, sh: number, sw: number, dh: 
     for (let x = 0; x < dw; x++) {
       const { start, weights } = wx[x]!;
       let acc = 0;
-      for (let k = 0; k < weights.length; k++) acc += weights[k]! * src[y * sw + start + k]!;
+      for (let k = 0; k < weights.length; k++) acc += weights[k]! * src(y * sw + start + k);
       tmp[y * dw + x] = acc;
     }
   }
