@@ -4,6 +4,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, type Model } from 'resgpu';
 import { makeRandomCnn } from '../../test/helpers/random-cnn.js';
+import { serveCommand, SERVE_HELP } from '../src/index.js';
 import { expectClose, postJson, startServer } from './helpers.js';
 
 /**
@@ -145,6 +146,14 @@ test('images: { mean, std } (the --image-mean and --image-std flags) replace the
     expectClose(json.outputs.flat(), await expected(rgb, [reference(a.rgba, 18, 18, RGB_SHAPE, [0.1, 0.2, 0.3], [0.5, 0.25, 2])]));
   } finally {
     await custom.close();
+  }
+});
+
+test('resgpu-serve documents the preprocessing and refuses a malformed --image-mean or --image-std', async () => {
+  expect(SERVE_HELP).toMatch(/--image-mean A,B,C/);
+  expect(SERVE_HELP).toMatch(/antialias=True/);
+  for (const [flag, value] of [['--image-mean', '0.1,x,0.3'], ['--image-std', '0.2,0,0.2'], ['--image-std', '']]) {
+    await expect(serveCommand(['m.safetensors', flag!, value!], () => {})).rejects.toThrow(new RegExp(`${flag} wants comma-separated`));
   }
 });
 
