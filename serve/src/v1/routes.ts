@@ -45,10 +45,13 @@ export function v1Routes(table: ModelTable, limits: V1Limits) {
         done(new InvalidJsonError((e as Error).message), undefined);
       }
     });
-    // The multipart parser bounds the body: a file past maxFileBytes, or files past maxImages, stop the read.
-    await app.register(fastifyMultipart, {
-      limits: { fileSize: limits.images?.maxFileBytes ?? IMAGE_DEFAULTS.maxFileBytes, files: maxImages(limits), fields: 4, parts: maxImages(limits) + 4 },
-    });
+    // Only where a model takes images (a server of tabular models keeps answering multipart with 415).
+    // The parser bounds the body: a file past maxFileBytes, or files past maxImages, stop the read.
+    if (table.all.some((m) => imageShapeOf(m.rowShape))) {
+      await app.register(fastifyMultipart, {
+        limits: { fileSize: limits.images?.maxFileBytes ?? IMAGE_DEFAULTS.maxFileBytes, files: maxImages(limits), fields: 4, parts: maxImages(limits) + 4 },
+      });
+    }
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error instanceof ImageError) return reply.code(error.statusCode).send({ statusCode: error.statusCode, code: error.code, message: error.message });
       const multipart = MULTIPART_PROBLEMS[error.code];
