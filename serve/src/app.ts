@@ -5,6 +5,7 @@ import type { AuditLog } from './audit.js';
 import { createMetrics } from './metrics.js';
 import { oipRoutes } from './oip/routes.js';
 import { ModelTable, ServedModel, type ModelSource } from './served-model.js';
+import { describePreprocessing, imageShapeOf, type ImageOptions } from './v1/images.js';
 import { v1Routes } from './v1/routes.js';
 
 declare module 'fastify' {
@@ -32,6 +33,8 @@ export interface ServeOptions {
   metricLabels?: Record<string, string>;
   /** The server's version, for GET /v2 (default: unknown). */
   version?: string;
+  /** Image preprocessing (mean, std) and limits, for models with a [1|3, H, W] input. */
+  images?: ImageOptions;
   /** Log every answer (audit.ts); the caller closes it. */
   audit?: AuditLog;
 }
@@ -63,7 +66,7 @@ export async function buildApp(sources: readonly ModelSource[], options: ServeOp
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: `resgpu: ${table.all.map((m) => m.file).join(', ')}`, version: '1', description: describeModels(table, maxRows) },
+      info: { title: `resgpu: ${table.all.map((m) => m.file).join(', ')}`, version: '1', description: describeModels(table, maxRows, options.images) },
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
@@ -104,7 +107,7 @@ export async function buildApp(sources: readonly ModelSource[], options: ServeOp
     reply.code(404).send({ statusCode: 404, code: 'not_found', message: `No route ${request.method} ${request.url}; see /docs.` }),
   );
 
-  await app.register(v1Routes(table, { maxRows, bodyLimit }));
+  await app.register(v1Routes(table, { maxRows, bodyLimit, ...(options.images && { images: options.images }) }));
   await app.register(oipRoutes(table, { maxRows, version: options.version ?? 'unknown' }), { prefix: '/v2' });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
@@ -114,12 +117,14 @@ export async function buildApp(sources: readonly ModelSource[], options: ServeOp
   return app;
 }
 
-function describeModels(table: ModelTable, maxRows: number): string {
+function describeModels(table: ModelTable, maxRows: number, images: ImageOptions = {}): string {
   const lines = table.all.map((served) => {
     const model = served.model;
     const parts = [`Model \`${served.name}\` version ${served.version} (${served.file}): ${model.inputSize} inputs → ${model.outputSize} outputs, on resgpu's ${model.backend} backend.`];
     if (model.features) parts.push(`Features (in column order): ${model.features.join(', ')}.`);
     if (served.shape.labels) parts.push(`Labels (per output): ${served.shape.labels.join(', ')}.`);
+    const image = imageShapeOf(served.rowShape);
+    if (image) parts.push(`Takes [${image.join(', ')}] images on /v1 (multipart field "image", or JSON "images" in base64). ${describePreprocessing(...image, images)}`);
     if (model.inputNames?.length) parts.push(`The file names its input ${model.inputNames.join(', ')} and its output ${model.outputNames?.join(', ') || '(unnamed)'}.`);
     return parts.join(' ');
   });

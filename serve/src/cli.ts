@@ -6,6 +6,7 @@ import { buildApp, SERVE_DEFAULTS, type ServeOptions } from './app.js';
 import { AuditLog } from './audit.js';
 import { loadAll, parseModelArgs, type ModelArg } from './model-args.js';
 import { replayCommand } from './replay.js';
+import { IMAGE_DEFAULTS, IMAGENET_MEAN, IMAGENET_STD } from './v1/images.js';
 
 export const SERVE_HELP = `Usage: resgpu serve MODEL... [options]
        resgpu-serve MODEL... [options]         (the same command, from the resgpu-serve package)
@@ -48,9 +49,21 @@ Options:
   --max-rows N         rows allowed per request (default ${SERVE_DEFAULTS.maxRows})
   --body-limit BYTES   request body size limit (default ${SERVE_DEFAULTS.bodyLimit}); larger bodies get 413
                        before they are read
+  --image-mean A,B,C   per-channel mean for image uploads (default: torchvision's ImageNet
+                       ${IMAGENET_MEAN.join(',')} for 3 channels, 0.5 for 1); one value serves every channel
+  --image-std A,B,C    per-channel std (default ${IMAGENET_STD.join(',')} for 3 channels, 0.5 for 1)
   --workers N          N processes sharing the port (Node cluster), each with its own copy of
                        the models; for CPU backends on a multi-core machine (default 1)
   -h, --help           this help
+
+Images: a model whose input is [C, H, W] with C = 1 or 3 also takes PNG and JPEG images on
+/v1/predict and /v1/models/NAME/predict: a multipart/form-data upload (field "image", one file
+per row) or JSON {"images": ["<base64>", ...]}. Each image is decoded, then: for C = 3 its RGB
+channels (alpha dropped; grayscale refused), for C = 1 its luminance (0.299 R + 0.587 G +
+0.114 B); scaled to [0, 1]; resized to H×W with antialiased bilinear interpolation (torchvision's
+Resize((H, W), antialias=True) on a float tensor); normalized as (x - mean) / std per channel.
+Images over ${IMAGE_DEFAULTS.maxPixels / 1e6} megapixels (from the header, before decoding), more than ${IMAGE_DEFAULTS.maxImages} per
+request, or files over ${IMAGE_DEFAULTS.maxFileBytes >> 20} MiB are refused with a 4xx JSON body.
 
 Exit codes: 0 after a drain on SIGTERM, 2 usage, 3 a model could not be loaded, 5 missing
 environment (WebGPU asked for and absent), 6 cannot listen.`;
@@ -97,6 +110,8 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     'max-rows': { type: 'string' },
     'body-limit': { type: 'string' },
     workers: { type: 'string' },
+    'image-mean': { type: 'string' },
+    'image-std': { type: 'string' },
   });
   if (values.help) return null;
   const models = parseModelArgs('serve', args);
@@ -116,8 +131,20 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
       maxRows: int('max-rows', 1),
       bodyLimit: int('body-limit', 64),
       version: VERSION,
+      images: { mean: numberList('image-mean', values['image-mean']), std: numberList('image-std', values['image-std']) },
     },
   };
+}
+
+/** "a,b,c" as finite numbers (std: positive), or undefined when the flag is absent. */
+function numberList(flag: string, text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const values = text.split(',').map((t) => Number(t.trim()));
+  const bad = values.some((v, i) => text.split(',')[i]!.trim() === '' || !Number.isFinite(v) || (flag === 'image-std' && v <= 0));
+  if (bad || values.length === 0) {
+    throw new CliError(EXIT.usage, `resgpu serve: --${flag} wants comma-separated ${flag === 'image-std' ? 'positive ' : ''}numbers, e.g. 0.5,0.5,0.5; got ${JSON.stringify(text)}\nSee: resgpu serve --help`);
+  }
+  return values;
 }
 
 /** One server process: load every model, listen, print the URL, then serve until SIGTERM/SIGINT. */

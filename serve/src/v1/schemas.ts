@@ -18,7 +18,8 @@ export function acceptsInstances(shape: ModelShape): shape is ModelShape & { fea
   return !!f && f.length === shape.inputSize && new Set(f).size === f.length;
 }
 
-export function predictBodySchema(shape: ModelShape, maxRows: number) {
+/** maxImages > 0: the model takes images, and "images" (base64 PNG or JPEG) is a third form. */
+export function predictBodySchema(shape: ModelShape, maxRows: number, maxImages = 0) {
   const inputs = {
     type: 'array',
     minItems: 1,
@@ -49,9 +50,18 @@ export function predictBodySchema(shape: ModelShape, maxRows: number) {
       example: [Object.fromEntries(shape.features.map((name) => [name, 0]))],
     };
   }
+  if (maxImages > 0) {
+    properties.images = {
+      type: 'array',
+      minItems: 1,
+      maxItems: maxImages,
+      description: `Images as base64 strings (PNG or JPEG; a data: URL prefix is allowed), one row each (1 to ${maxImages}).`,
+      items: { type: 'string', minLength: 1 },
+    };
+  }
   return {
     type: 'object',
-    description: acceptsInstances(shape) ? 'Exactly one of "inputs" or "instances".' : 'The rows to run, as "inputs".',
+    description: maxImages > 0 ? 'Exactly one of "inputs", "images"' + (acceptsInstances(shape) ? ' or "instances".' : '.') : acceptsInstances(shape) ? 'Exactly one of "inputs" or "instances".' : 'The rows to run, as "inputs".',
     // Exactly one form per request: with additionalProperties false, one property at most and at least.
     minProperties: 1,
     maxProperties: 1,
