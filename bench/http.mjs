@@ -38,11 +38,18 @@ const warmup = Number(values.warmup);
 const NAME = basename(values.model, extname(values.model));
 const test = JSON.parse(readFileSync(join(ROOT, 'examples/breast_cancer.test.json'), 'utf8'));
 
-/** One request per test row, in the endpoint's form; the input name comes from the model's metadata. */
-function requestsFor(endpoint, inputName) {
-  return test.inputs.map((row) => {
+/**
+ * One request per test row, in the endpoint's form; the input's name and row shape come from the
+ * model's metadata. The bundled example's test rows where they fit; for another model (an image
+ * ResNet, say), 32 rows of a fixed pseudo-random sequence in [-2, 2].
+ */
+function requestsFor(endpoint, { name: inputName, shape }) {
+  const rowShape = shape.slice(1);
+  const width = rowShape.reduce((a, b) => a * b, 1);
+  const rows = width === test.inputs[0].length ? test.inputs : Array.from({ length: 32 }, (_, r) => Array.from({ length: width }, (_, i) => Math.sin(r * 7919 + i) * 2));
+  return rows.map((row) => {
     if (endpoint === 'v1') return { method: 'POST', path: '/v1/predict', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [row] }) };
-    const tensor = { name: inputName, shape: [1, row.length], datatype: 'FP32' };
+    const tensor = { name: inputName, shape: [1, ...rowShape], datatype: 'FP32' };
     const path = `/v2/models/${NAME}/infer`;
     if (endpoint === 'v2') return { method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ ...tensor, data: row }] }) };
     const json = Buffer.from(JSON.stringify({ inputs: [{ ...tensor, parameters: { binary_data_size: 4 * row.length } }], parameters: { binary_data_output: true } }));
@@ -81,9 +88,9 @@ const results = [];
 for (const mode of ['batching', 'one run per request']) {
   const server = await startServer(mode === 'batching' ? [] : ['--no-batching']);
   console.error(server.line);
-  const inputName = (await (await fetch(`${server.url}/v2/models/${NAME}`)).json()).inputs[0].name;
+  const input = (await (await fetch(`${server.url}/v2/models/${NAME}`)).json()).inputs[0];
   for (const endpoint of endpoints) {
-    const requests = requestsFor(endpoint, inputName);
+    const requests = requestsFor(endpoint, input);
     for (const c of clients) {
       await load(server.url, requests, c, warmup);
       const before = await batchStats(server.url);
@@ -111,8 +118,8 @@ for (const mode of ['batching', 'one run per request']) {
  */
 async function drainUnderLoad() {
   const server = await startServer([]);
-  const inputName = (await (await fetch(`${server.url}/v2/models/${NAME}`)).json()).inputs[0].name;
-  const [request] = requestsFor('v2', inputName);
+  const input = (await (await fetch(`${server.url}/v2/models/${NAME}`)).json()).inputs[0];
+  const [request] = requestsFor('v2', input);
   const tally = { ok: 0, unavailable: 0, refused: 0, closed: 0, other: 0, why: {} };
   let stop = false;
   const client = async () => {
