@@ -4,6 +4,7 @@ import { beforeAll, expect, test } from 'vitest';
 import { encodeSafetensors, loadModel, type GraphManifestV2 } from '../src/index.js';
 import { ACTIVATIONS as F64, erf } from '../src/graph/kinds/activation.js';
 import { FAMILY_CASES_DIR } from './global-setup.js';
+import { pyNumber } from './helpers/compare.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 import { ACTIVATIONS, actName, type Act } from './helpers/random-graph.js';
 
@@ -59,7 +60,7 @@ test('the float64 erf of the reference agrees with known values to 1e-15', () =>
 
 test.each(ACTIVATIONS.map((a) => [actName(a), a] as const))('%s gives PyTorch’s results at NaN, ±Inf and ±100', async (name, act) => {
   const cases = JSON.parse(readFileSync(join(FAMILY_CASES_DIR, 'cases.json'), 'utf8')) as { nonfinite: Record<string, unknown> & { at: (number | string)[] } };
-  const num = (v: number | string) => (typeof v === 'number' ? v : Number(v.replace('inf', 'Infinity')));
+  const num = pyNumber;
   const at = cases.nonfinite.at.map(num);
   const torch = (cases.nonfinite[name] as { float32: (number | string)[] }).float32.map(num);
   const model = await loadModel(activationModel(act, at.length), { device });

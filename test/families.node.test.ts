@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { GraphError, loadModel, type LoadOptions } from '../src/index.js';
 import { FAMILY_CASES_DIR } from './global-setup.js';
-import { expectClose, F16_TOLERANCE, GPU_TOLERANCE } from './helpers/compare.js';
+import { expectClose, F16_TOLERANCE, GPU_TOLERANCE, pyFloats, pyNumber } from './helpers/compare.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 
 /**
@@ -30,8 +30,8 @@ interface FamilyCase {
   special: Rows;
 }
 
-const num = (v: number | string) => (typeof v === 'number' ? v : Number(v.replace('inf', 'Infinity')));
-const floats = (v: (number | string)[]) => Float32Array.from(v, num);
+const num = pyNumber;
+const floats = pyFloats;
 const cases = (): FamilyCase[] => (JSON.parse(readFileSync(join(FAMILY_CASES_DIR, 'cases.json'), 'utf8')) as { families: FamilyCase[] }).families.map((c) => ({ ...c, input_size: Number(c.input_size), output_size: Number(c.output_size), dispatches: Number(c.dispatches) }));
 const bytes = (name: string) => readFileSync(join(FAMILY_CASES_DIR, name));
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { encodeSafetensors, loadModel } from '../src/index.js';
-import { F16_TOLERANCE, maxRelativeError } from './helpers/compare.js';
+import { F16_TOLERANCE, pyFloats, pyNumber, scaledError } from './helpers/compare.js';
 import { VISION_CASES_DIR } from './global-setup.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 
@@ -27,13 +27,8 @@ interface Cases {
 
 const cases = (): Cases => JSON.parse(readFileSync(join(VISION_CASES_DIR, 'cases.json'), 'utf8')) as Cases;
 const file = (name: string) => readFileSync(join(VISION_CASES_DIR, name));
-const num = (v: number | string) => (typeof v === 'number' ? v : Number(v.replace('inf', 'Infinity')));
-const floats = (v: (number | string)[]) => Float32Array.from(v, num);
-/** |y − PyTorch| over the output's scale (its largest magnitude, at least 1). */
-const scaledError = (y: ArrayLike<number>, expected: number[]) => {
-  const scale = Math.max(1, ...expected.map(Math.abs));
-  return maxRelativeError(Array.from(y, (v) => v / scale), expected.map((v) => v / scale));
-};
+const num = pyNumber;
+const floats = pyFloats;
 
 /** Stem + max pooling, the blocks (2 dispatches a BasicBlock, 3 a Bottleneck), global pooling, fc. */
 const DISPATCHES: Record<string, number> = {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { GraphError, InputError, loadModel, OptionError } from '../src/index.js';
 import { VISION_CASES_DIR } from './global-setup.js';
-import { maxRelativeError } from './helpers/compare.js';
+import { pyFloats, pyNumber, scaledError } from './helpers/compare.js';
 
 /**
  * Image ResNets (issue 17) on the float64 reference, against real PyTorch and torchvision
@@ -30,13 +30,8 @@ interface Cases {
 
 const cases = (): Cases => JSON.parse(readFileSync(join(VISION_CASES_DIR, 'cases.json'), 'utf8')) as Cases;
 const file = (name: string) => readFileSync(join(VISION_CASES_DIR, name));
-const num = (v: number | string) => (typeof v === 'number' ? v : Number(v.replace('inf', 'Infinity')));
-const floats = (v: (number | string)[]) => Float32Array.from(v, num);
-/** |y − PyTorch| over the output's scale (its largest magnitude, at least 1). */
-const scaledError = (y: ArrayLike<number>, expected: number[]) => {
-  const scale = Math.max(1, ...expected.map(Math.abs));
-  return maxRelativeError(Array.from(y, (v) => v / scale), expected.map((v) => v / scale));
-};
+const num = pyNumber;
+const floats = pyFloats;
 const cpu = { backend: 'cpu' } as const;
 
 describe.each(cases().networks)('$name', (c) => {

@@ -221,7 +221,7 @@ export function fuseAnyGraph(g: OpGraph): AnyFusedModel {
   steps.sort((a, b) => a.last - b.last);
   const renumber = new Map<number, number>([[0, 0]]);
   const values: ValueInfo[] = [{ shape: [...g.values[0]!.shape] }];
-  const fused = steps.map(({ last, ...s }, index): AnyStep => {
+  const fused = steps.map(({ last: _, ...s }, index): AnyStep => {
     const id = (v: number) => {
       const n = renumber.get(v);
       if (n === undefined) throw new Error(`resgpu bug: step ${s.label} reads a value no earlier step makes`);
@@ -230,7 +230,6 @@ export function fuseAnyGraph(g: OpGraph): AnyFusedModel {
     const step = { ...s, index, input: id(s.input), shortcut: s.shortcut === null ? null : id(s.shortcut) };
     values.push({ shape: [...g.values[s.output]!.shape] });
     renumber.set(s.output, index + 1);
-    void last;
     return { ...step, output: index + 1 };
   });
   if (renumber.get(output) !== fused.length) throw new Error('resgpu bug: the last step does not make the model output');

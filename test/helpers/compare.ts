@@ -36,3 +36,15 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   expect(actual.length).toBe(expected.length);
   expect(maxRelativeError(actual, expected)).toBeLessThanOrEqual(tolerance);
 }
+
+/** A number as the Python generators write JSON: a number, or the strings 'nan', 'inf', '-inf'. */
+export const pyNumber = (v: number | string): number => (typeof v === 'number' ? v : Number(v.replace('inf', 'Infinity')));
+
+/** A row of such numbers as float32, as run() takes it. */
+export const pyFloats = (v: (number | string)[]): Float32Array => Float32Array.from(v, pyNumber);
+
+/** |y − PyTorch| over the output's scale (its largest magnitude, at least 1). */
+export function scaledError(y: ArrayLike<number>, expected: number[]): number {
+  const scale = Math.max(1, ...expected.map(Math.abs));
+  return maxRelativeError(Array.from(y, (v) => v / scale), expected.map((v) => v / scale));
+}

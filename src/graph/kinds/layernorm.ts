@@ -23,7 +23,8 @@ export const layernorm: NodeKind = {
     const per = { shape: [n], why: `a LayerNorm over ${n} features` };
     return { output: [...shape], params: { weight: per, bias: per } };
   },
-  reference(node, [x], rows, [shape]) {
+  reference(node, [x], _rows, [shape]) {
+    // Every row normalized over the last dimension (an image's [C, H, W] row holds C·H rows of W).
     const { weight, bias, eps } = layerNormOf(node);
     const n = shape![shape!.length - 1]!;
     const y = new Float64Array(x!.length);
@@ -36,7 +37,6 @@ export const layernorm: NodeKind = {
       const s = Math.sqrt(v / n + eps);
       for (let i = 0; i < n; i++) y[r * n + i] = ((x![r * n + i]! - mean) / s) * (weight ? weight[i]! : 1) + (bias ? bias[i]! : 0);
     }
-    void rows;
     return y;
   },
   describe: () => 'layernorm',
