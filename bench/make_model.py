@@ -12,8 +12,12 @@
   OUT.meta.json      what every runner needs without parsing a model: the file resgpu loads, the
                      input and output widths, and FLOPs per row (2 x multiply-adds of every Linear,
                      shortcuts included; normalizations and activations not counted)
-usage: make_model.py PRESET OUT   (PRESET: one of PRESETS or FAMILY_PRESETS, or breast_cancer, the
-                                   bundled example)
+  Image presets (IMAGE_PRESETS: torchvision ResNets, random weights with randomized BatchNorm
+  statistics) write OUT.pt (the bare torchvision state_dict, which resgpu loads directly with
+  inputShape), OUT.onnx and OUT.meta.json, whose input_shape is [C, H, W] and whose FLOPs count
+  every Conv2d and Linear (2 x multiply-adds).
+usage: make_model.py PRESET OUT   (PRESET: one of PRESETS, FAMILY_PRESETS or IMAGE_PRESETS, or
+                                   breast_cancer, the bundled example)
 """
 import json
 import os
@@ -77,6 +81,53 @@ def write_folded(model, out):
     with open(f"{out}.folded.json", "w") as f:
         json.dump({"layers": layers}, f)
 
+# torchvision's ResNets at ImageNet's input size (issue 17's benchmark), and ResNet-18 at the 64 x 64
+# that SwiftShader runs in seconds. name: (torchvision constructor, input [C, H, W])
+IMAGE_PRESETS = {
+    "resnet18": ("resnet18", [3, 224, 224]),
+    "resnet50": ("resnet50", [3, 224, 224]),
+    "resnet18_64": ("resnet18", [3, 64, 64]),
+}
+
+
+def image_flops(model, shape):
+    """2 x multiply-adds of every Conv2d and Linear for one image, from a traced forward pass."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += 2 * output.numel() * module.in_channels // module.groups * kh * kw
+        elif isinstance(module, nn.Linear):
+            total += 2 * module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model(torch.zeros(1, *shape))
+    for h in hooks:
+        h.remove()
+    return total
+
+
+def make_image(preset, out):
+    import torchvision
+    constructor, shape = IMAGE_PRESETS[preset]
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, constructor)()
+    randomize_norms(model, torch.Generator().manual_seed(0))
+    model.eval()
+    name = os.path.basename(out)
+    torch.save(model.state_dict(), f"{out}.pt")
+    x = torch.randn(1, *shape)
+    torch.onnx.export(model, x, f"{out}.onnx", opset_version=17, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    meta = {"preset": preset, "resgpu": f"{name}.pt", "onnx": f"{name}.onnx", "folded": False,
+            "input_shape": shape, "input_size": shape[0] * shape[1] * shape[2],
+            "output_size": model.fc.out_features, "flops_per_row": image_flops(model, shape)}
+    with open(f"{out}.meta.json", "w") as f:
+        json.dump(meta, f, indent=1)
+
 
 def make(preset):
     """The preset's model in eval mode, its input width, and whether it is a seed ResidualMLP."""
@@ -91,7 +142,7 @@ def make(preset):
         first = next(m for m in model.modules() if isinstance(m, nn.Linear))
         return model.eval(), first.in_features, False
     if preset not in PRESETS:
-        sys.exit(f"make_model.py: unknown preset {preset!r}; known: {', '.join([*PRESETS, *FAMILY_PRESETS, 'breast_cancer'])}")
+        sys.exit(f"make_model.py: unknown preset {preset!r}; known: {', '.join([*PRESETS, *FAMILY_PRESETS, *IMAGE_PRESETS, 'breast_cancer'])}")
     inp, hidden, blocks, classes = PRESETS[preset]
     model = ResidualMLP(inp, [(hidden, hidden)] * blocks, classes)
     randomize_batchnorm(model, torch.Generator().manual_seed(0))
@@ -100,6 +151,9 @@ def make(preset):
 
 if __name__ == "__main__":
     preset, out = sys.argv[1], sys.argv[2]
+    if preset in IMAGE_PRESETS:
+        make_image(preset, out)
+        sys.exit(0)
     model, inp, seed = make(preset)
     name = os.path.basename(out)
     if seed:

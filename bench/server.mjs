@@ -15,6 +15,8 @@ export const MODELS_DIR = join(HERE, 'models');
 /** The seed's ResidualMLP presets, then issue 16's families at benchmark sizes (make_model.py). */
 export const PRESETS = ['tabular', 'small', 'medium', 'large', 'breast_cancer'];
 export const FAMILY_PRESETS = ['rtdl', 'widedeep', 'gelu_ln', 'gelu_tanh_ln', 'silu_ln'];
+/** torchvision ResNets with random weights (make_model.py's IMAGE_PRESETS); made on demand, not by default. */
+export const IMAGE_PRESETS = ['resnet18', 'resnet50', 'resnet18_64'];
 
 export function makeModels(presets = [...PRESETS, ...FAMILY_PRESETS]) {
   mkdirSync(MODELS_DIR, { recursive: true });
