@@ -5,13 +5,16 @@ import { unpickle, type PickledTensor } from './pickle.js';
 import type { Arrived } from './arrived.js';
 import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './tensors.js';
 import { WHOLE_MODEL_REMEDY } from './remedies.js';
-import { checkZipStructure } from './zip.js';
+import { checkZipStructure, localDataStart } from './zip.js';
 
 /**
  * Files written by torch.save since PyTorch 1.6: a zip archive holding <name>/data.pkl (the
  * pickled state_dict, whose tensors point at storages by key) and <name>/data/<key> (each
  * storage's raw little-endian bytes). PyTorch stores entries uncompressed, so each storage is
- * a view into the file's bytes, not a copy. The archive is read as it downloads
+ * a view into the file's bytes, not a copy (fflate hands stored data over in copies: it joins
+ * what it holds back between pushes to the next push; so a stored entry's data is viewed in the
+ * file at the place its local header gives, and fflate's copies are only checked against it).
+ * The archive is read as it downloads
  * (torchZipParser): the header is data.pkl, each tensor is released once its storage is in.
  *
  * Bounds, so that a hostile file costs at most a small multiple of its size: a compressed
@@ -84,6 +87,10 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
   let root = '';
   let pushed = 0;
   let fileLength = 0;
+  let file: Uint8Array = new Uint8Array(0);
+  // Where the next local header is (entries follow one another); null once lost (after a
+  // compressed entry, whose end is not known here): stored data is then copied as fflate gives it.
+  let nextHeader: number | null = 0;
   // An error from our own handlers, kept apart from fflate's: only fflate's mean a corrupt zip.
   let failure: unknown = null;
   const release = (path: string) => {
@@ -124,6 +131,9 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
     const limit = entry.compression === 0 ? Infinity : isPickle ? MAX_PICKLE_BYTES : (storageBytes.get(entry.name) ?? fileLength);
     let inflated = 0;
     const chunks: Uint8Array[] = [];
+    // Stored data as a view of the file from here, while every chunk fflate gives matches it.
+    let viewAt = entry.compression === 0 && nextHeader !== null ? localDataStart(file, nextHeader, entry.name) : null;
+    if (viewAt === null) nextHeader = null;
     entry.ondata = (err, data, final) => {
       if (err) throw err;
       try {
@@ -140,9 +150,15 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
             '(a zip bomb, or a corrupt file). torch.save never compresses entries.',
         );
       }
-      chunks.push(data);
+      if (viewAt !== null && !sameEnds(file, viewAt + inflated - data.byteLength, data)) {
+        // Never expected: then the bytes so far (checked) and on are copied, as without the view.
+        chunks.push(file.slice(viewAt, viewAt + inflated - data.byteLength));
+        viewAt = nextHeader = null;
+      }
+      if (viewAt === null) chunks.push(data);
       if (!final) return;
-      const bytes = contiguous(chunks);
+      if (viewAt !== null) nextHeader = viewAt + inflated;
+      const bytes = viewAt !== null ? file.subarray(viewAt, viewAt + inflated) : contiguous(chunks);
       if (entry.compression !== 0 && !isPickle && storageBytes.has(entry.name) && inflated !== limit) {
         throw new ModelFormatError(`Malformed PyTorch file: compressed storage "${entry.name}" inflates to ${inflated} bytes, but its tensors' storage is ${limit}.`);
       }
@@ -166,6 +182,7 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
   unzip.register(UnzipInflate);
   const push = (a: Arrived, final: boolean) => {
     fileLength = a.file.byteLength;
+    file = a.file;
     try {
       do {
         const end = Math.min(a.arrived, pushed + PUSH_BYTES);
@@ -187,6 +204,14 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
       if (path) throw new ModelFormatError(`Malformed PyTorch file: tensor "${tensors![0]![0]}" needs storage ${path}, which the archive lacks.`);
     },
   };
+}
+
+/** Whether `data` is at `at` in the file, by its first and last 16 bytes (a guard, not a proof: the header fixed the place). */
+function sameEnds(file: Uint8Array, at: number, data: Uint8Array): boolean {
+  if (at < 0 || at + data.byteLength > file.byteLength) return false;
+  const n = data.byteLength;
+  for (let i = 0; i < Math.min(16, n); i++) if (file[at + i] !== data[i] || file[at + n - 1 - i] !== data[n - 1 - i]) return false;
+  return true;
 }
 
 /** One view when the chunks are consecutive views of one buffer (a stored zip entry), else a copy. */

@@ -11,6 +11,24 @@ const EOCD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
 const CENTRAL = 0x02014b50;
+const LOCAL = 0x04034b50;
+/** Bytes a data descriptor may take after an entry's data: signature, CRC and two zip64 sizes. */
+const MAX_DESCRIPTOR = 24;
+
+/**
+ * Where the data of entry `name` starts, from its local header (APPNOTE 4.3.7: 30 bytes, the
+ * name, the extra field, then the data), looked for at `from` and up to a data descriptor
+ * further (torch.save writes one after each entry); null where no header naming it is there.
+ */
+export function localDataStart(file: Uint8Array, from: number, name: string): number | null {
+  const wanted = new TextEncoder().encode(name);
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  for (let at = from; at <= from + MAX_DESCRIPTOR && at + 30 + wanted.length <= file.byteLength; at++) {
+    if (view.getUint32(at, true) !== LOCAL || view.getUint16(at + 26, true) !== wanted.length) continue;
+    if (wanted.every((b, i) => file[at + 30 + i] === b)) return at + 30 + wanted.length + view.getUint16(at + 28, true);
+  }
+  return null;
+}
 
 export function checkZipStructure(file: Uint8Array): void {
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
