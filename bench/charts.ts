@@ -13,27 +13,28 @@ const METRICS = [
   ['gflops', 'GFLOP/s (log scale)'],
 ] as const;
 
-export function drawCharts(results: Result[]) {
+/** `label` follows each title: "SwiftShader: a CPU" on a software adapter. Wrong outputs are not drawn. */
+export function drawCharts(results: Result[], label?: string) {
   const host = document.querySelector('#charts')!;
   host.replaceChildren();
   for (const model of new Set(results.map((r) => r.model))) {
     const rows = results.filter((r) => r.model === model);
     const batches = [...new Set(rows.map((r) => r.batch))].sort((a, b) => a - b);
-    const ran = [...new Set(rows.filter((r) => !r.skipped).map((r) => r.contender))];
+    const ran = [...new Set(rows.filter((r) => !r.skipped && !r.wrong).map((r) => r.contender))];
     const all = [...new Set(rows.map((r) => r.contender))];
-    for (const [metric, label] of METRICS) {
+    for (const [metric, axis] of METRICS) {
       const value = (n: string, b: number) => {
-        const v = rows.find((r) => r.contender === n && r.batch === b && !r.skipped)?.[metric];
+        const v = rows.find((r) => r.contender === n && r.batch === b && !r.skipped && !r.wrong)?.[metric];
         return v !== undefined && Number.isFinite(v) && v > 0 ? v : null; // a log scale has no place for 0
       };
       const data = [batches, ...ran.map((n) => batches.map((b) => value(n, b)))];
-      const title = `${model}: ${label.replace(/ \(.*/, '')}`;
+      const title = `${model}: ${axis.replace(/ \(.*/, '')}${label ? ` (${label})` : ''}`;
       // Tick labels to three significant digits: uPlot's default prints 0.0001 as "0" on a log axis.
       const values = (_: uPlot, ticks: (number | null)[]) => ticks.map((v) => (v === null ? '' : v.toLocaleString('en', { maximumSignificantDigits: 3 })));
-      const axes = [{ label: 'batch size (rows, log scale)', values }, { label, values }];
+      const axes = [{ label: 'batch size (rows, log scale)', values }, { label: axis, values }];
       const el = document.createElement('figure');
       // The chart is a canvas: this names what it plots for screen readers (and for the page test).
-      el.setAttribute('aria-label', `${title}; x: ${axes[0]!.label}; y: ${label}`);
+      el.setAttribute('aria-label', `${title}; x: ${axes[0]!.label}; y: ${axis}`);
       host.append(el);
       new uPlot(
         {

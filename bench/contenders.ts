@@ -1,12 +1,12 @@
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-webgpu';
 import * as ort from 'onnxruntime-web/webgpu';
 import { loadModel, type KernelVariant } from '../src/index.js';
+import { tensorflow } from './tfjs.js';
 
 /**
  * Every engine the benchmark measures, behind one small interface, all on the same weights:
  * the preset's .pt (resgpu, CPU reference), its ONNX export (onnxruntime-web) and its
- * BatchNorm-folded layers (TensorFlow.js), all written by bench/make_model.py.
+ * BatchNorm-folded layers (TensorFlow.js, bench/tfjs.ts), all written by bench/make_model.py.
+ * Image models take rows of C·H·W floats in PyTorch's NCHW order, like resgpu.
  */
 export interface Runner {
   run(x: Float32Array, batch: number): Promise<Float32Array>;
@@ -25,22 +25,26 @@ export interface ModelFiles {
   onnx?: string;
   /** Stem of the .folded.json / .folded.bin pair. */
   folded?: string;
-  /** 2 × multiply-adds of every Linear per row, where make_model.py counted them. */
+  /** 2 × multiply-adds of every Linear (and Conv2d) per row, where make_model.py counted them. */
   flopsPerRow?: number;
+  /** An image model's [C, H, W] (its rows are NCHW); absent for feature rows. */
+  inputShape?: number[];
 }
 
 /**
  * A preset's files, from the meta.json make_model.py writes beside them: the seed's presets are
  * loaded by resgpu from their .pt, the other families from their .safetensors (a bare state_dict
- * of those is refused by design); only the seed's presets have TensorFlow.js's folded layers.
+ * of those is refused by design); the seed's presets and the image presets have TensorFlow.js's
+ * folded layers. An image preset's meta gives its input shape, which resgpu needs for a bare .pt.
  */
 export async function presetFiles(name: string): Promise<ModelFiles> {
   const response = await fetch(`/models/${name}.meta.json`);
   if (!response.ok) throw new Error(`no preset ${name} (bench/models/${name}.meta.json: ${response.status})`);
-  const meta = (await response.json()) as { resgpu: string; onnx: string; folded: boolean; flops_per_row: number };
+  const meta = (await response.json()) as { resgpu: string; onnx: string; folded: boolean; flops_per_row: number; input_shape?: number[] };
   return {
     name, resgpu: `/models/${meta.resgpu}`, onnx: `/models/${meta.onnx}`, flopsPerRow: meta.flops_per_row,
     ...(meta.folded ? { folded: `/models/${name}` } : {}),
+    ...(meta.input_shape ? { inputShape: meta.input_shape } : {}),
   };
 }
 
@@ -67,7 +71,7 @@ const RESGPU_NAMES = { webgpu: 'resgpu (WebGPU)', cpu: 'CPU reference', wasm: 'r
 const resgpu = (backend: 'webgpu' | 'cpu' | 'wasm' | 'auto', threads?: number): Contender => ({
   name: `${RESGPU_NAMES[backend]}${threads ? ` (${threads} thread${threads > 1 ? 's' : ''})` : ''}`,
   async load(model) {
-    const m = await loadModel(model.resgpu, { backend, profile: true, ...(threads ? { threads } : {}) });
+    const m = await loadModel(model.resgpu, { backend, profile: true, inputShape: model.inputShape, ...(threads ? { threads } : {}) });
     return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose(), backend: m.backend };
   },
 });
@@ -77,7 +81,7 @@ const resgpuKernel = (kernel: KernelVariant | 'auto', precision: 'f32' | 'f16'):
   name: `resgpu (WebGPU, ${kernel}${precision === 'f16' ? ', f16' : ''})`,
   optional: true,
   async load(model) {
-    const m = await loadModel(model.resgpu, { backend: 'webgpu', profile: true, precision, ...(kernel === 'auto' ? {} : { kernel }) });
+    const m = await loadModel(model.resgpu, { backend: 'webgpu', profile: true, precision, inputShape: model.inputShape, ...(kernel === 'auto' ? {} : { kernel }) });
     return { run: (x) => m.run(x), gpuMs: () => m.lastRunGpuMs ?? null, dispose: () => m.dispose(), backend: m.backend };
   },
 });
@@ -88,7 +92,7 @@ const onnxruntime = (provider: 'webgpu' | 'wasm'): Contender => ({
     const session = await ort.InferenceSession.create(need(model.onnx, 'ONNX export'), { executionProviders: [provider] });
     return {
       async run(x, batch) {
-        const input = new ort.Tensor('float32', x, [batch, x.length / batch]);
+        const input = new ort.Tensor('float32', x, [batch, ...(model.inputShape ?? [x.length / batch])]);
         const out = await session.run({ [session.inputNames[0]!]: input });
         return (await out[session.outputNames[0]!]!.getData()) as Float32Array;
       },
@@ -96,63 +100,6 @@ const onnxruntime = (provider: 'webgpu' | 'wasm'): Contender => ({
     };
   },
 });
-
-interface FoldedEntry {
-  offset: number;
-  shape: number[];
-}
-type FoldedLayer =
-  | { type: 'linear'; w: FoldedEntry; b: FoldedEntry }
-  | { type: 'residual_block'; w1: FoldedEntry; b1: FoldedEntry; w2: FoldedEntry; b2: FoldedEntry; ws?: FoldedEntry; bs?: FoldedEntry };
-
-const tensorflow: Contender = {
-  name: 'TensorFlow.js (WebGPU)',
-  async load(model) {
-    await tf.setBackend('webgpu');
-    await tf.ready();
-    // The folded layers are the seed's block only: other families have none, and the row says so.
-    const stem = need(model.folded, 'folded layers (seed presets only)');
-    const [layout, bin] = await Promise.all([
-      fetch(`${stem}.folded.json`).then((r) => r.json() as Promise<{ layers: FoldedLayer[] }>),
-      fetch(`${stem}.folded.bin`).then((r) => r.arrayBuffer()),
-    ]);
-    const held: tf.Tensor[] = [];
-    const t = (e: FoldedEntry) => {
-      const n = e.shape.reduce((a, d) => a * d, 1);
-      const tensor = tf.tensor(new Float32Array(bin, e.offset, n), e.shape);
-      held.push(tensor);
-      return tensor as tf.Tensor2D;
-    };
-    // The same network with TF.js's fused matMul + bias + activation: x·Wᵀ + b, ReLU where it applies.
-    const layers = layout.layers.map((l) =>
-      l.type === 'linear'
-        ? { type: l.type, w: t(l.w), b: t(l.b) }
-        : { type: l.type, w1: t(l.w1), b1: t(l.b1), w2: t(l.w2), b2: t(l.b2), ws: l.ws && t(l.ws), bs: l.bs && t(l.bs) },
-    );
-    const dense = (a: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor, relu: boolean) =>
-      tf.fused.matMul({ a, b: w, transposeB: true, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
-    return {
-      async run(x, batch) {
-        const y = tf.tidy(() => {
-          let h = tf.tensor2d(x, [batch, x.length / batch]);
-          for (const l of layers) {
-            if (l.type === 'linear') h = dense(h, l.w!, l.b!, false);
-            else {
-              const inner = dense(h, l.w1!, l.b1!, true);
-              const shortcut: tf.Tensor2D = l.ws ? dense(h, l.ws, l.bs!, false) : h;
-              h = tf.relu(tf.add(dense(inner, l.w2!, l.b2!, false), shortcut)) as tf.Tensor2D;
-            }
-          }
-          return h;
-        });
-        const out = (await y.data()) as Float32Array;
-        y.dispose();
-        return out;
-      },
-      dispose: () => held.forEach((h) => h.dispose()),
-    };
-  },
-};
 
 export const CONTENDERS: Contender[] = [
   resgpu('webgpu'), resgpu('cpu'), resgpu('wasm', 1), resgpu('wasm'), resgpu('auto'), onnxruntime('webgpu'), onnxruntime('wasm'), tensorflow,

@@ -1,46 +1,123 @@
-// Image ResNets in Node on Dawn: `node bench/image-node.mjs [--model resnet18] [--size 64]
-// [--batch 1] [--iterations 10] [--precision f32]`. Writes a torchvision model with random weights
-// (Debian's python3-torchvision) as a bare .pt state_dict, loads it with inputShape [3, size, size]
-// on WebGPU, and prints the median end-to-end run time (input upload to output read back), the
-// dispatches and the GPU memory. On a software adapter (SwiftShader) every figure is a CPU figure,
-// and the output says so.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+// Image ResNets in Node on Dawn (after `npm run build`):
+//   node bench/image-node.mjs [--models resnet18_64,resnet18,resnet50] [--batches 1,8]
+//        [--iterations 5] [--warmup 1] [--precision f32] [--ort wasm] [--ort-threads 1]
+// The presets are bench/make_model.py's torchvision ResNets (random weights, randomized
+// BatchNorm statistics), made on demand into bench/models. resgpu loads each .pt on WebGPU with
+// the meta's input shape; `--ort wasm` also runs onnxruntime-web's WASM backend (its Node build)
+// on the .onnx for scale, `--ort webgpu,wasm` tries its WebGPU backend too (through the same Dawn),
+// and `--ort none` leaves it out. Per model and batch: the median end-to-end time (input upload
+// to output read back) with its min–max, GFLOP/s from the meta's conv + linear FLOPs, resgpu's
+// dispatches and GPU memory, and the largest difference between resgpu's and ORT's outputs.
+// On a software adapter (SwiftShader) every figure is a CPU figure, and the output says so.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../dist/resgpu.js';
-import { nodeGpu } from '../dist/node.js';
+import { IMAGE_PRESETS, makeModels, MODELS_DIR, readMeta } from './server.mjs';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string', default: 'resnet18' },
-    size: { type: 'string', default: '64' },
-    batch: { type: 'string', default: '1' },
-    iterations: { type: 'string', default: '10' },
+    models: { type: 'string', default: 'resnet18_64' },
+    batches: { type: 'string', default: '1,8' },
+    iterations: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
     precision: { type: 'string', default: 'f32' },
+    ort: { type: 'string', default: 'wasm' },
+    'ort-threads': { type: 'string', default: '1' },
   },
 });
-const [size, batch, iterations] = [values.size, values.batch, values.iterations].map(Number);
-const dir = resolve(import.meta.dirname, 'models');
-mkdirSync(dir, { recursive: true });
-const file = resolve(dir, `${values.model}.pt`);
-execFileSync('/usr/bin/python3', ['-c', `import torch, torchvision; torch.manual_seed(0); torch.save(torchvision.models.${values.model}().state_dict(), ${JSON.stringify(file)})`]);
+const list = (s) => s.split(',').filter((v) => v && v !== 'none');
+const models = list(values.models);
+const unknown = models.filter((m) => !IMAGE_PRESETS.includes(m));
+if (unknown.length) throw new Error(`not image presets: ${unknown.join(', ')} (known: ${IMAGE_PRESETS.join(', ')})`);
+const batches = list(values.batches).map(Number);
+const [iterations, warmup] = [Number(values.iterations), Number(values.warmup)];
+const ortProviders = list(values.ort);
 
-const model = await loadModel(readFileSync(file), { backend: 'webgpu', gpu: await nodeGpu(), inputShape: [3, size, size], precision: values.precision });
-const d = model.describe({ batch });
-const x = Float32Array.from({ length: batch * 3 * size * size }, (_, i) => Math.sin(i));
-await model.run(x); // compiles nothing more, makes the plan
-const times = [];
-for (let i = 0; i < iterations; i++) {
-  const t = performance.now();
-  await model.run(x);
-  times.push(performance.now() - t);
+makeModels(models);
+const { loadModel } = await import('../dist/resgpu.js');
+const { nodeGpu } = await import('../dist/node.js');
+const gpu = await nodeGpu();
+const adapter = await gpu.requestAdapter();
+const software = /swiftshader|llvmpipe/i.test(`${adapter.info.architecture} ${adapter.info.description}`);
+console.log(`adapter: ${adapter.info.vendor} ${adapter.info.architecture} ${adapter.info.description}${software ? ' (SwiftShader: a CPU; every figure is a CPU figure)' : ''}`);
+
+let ort = null;
+if (ortProviders.length) {
+  // Its Node build has no WebGPU backend; the browser bundle with it runs in Node too (WASM inlined).
+  ort = await import(ortProviders.includes('webgpu') ? 'onnxruntime-web/webgpu' : 'onnxruntime-web');
+  ort.env.wasm.numThreads = Number(values['ort-threads']);
+  // ORT's WebGPU backend asks navigator.gpu for its adapter: give it the same Dawn.
+  if (ortProviders.includes('webgpu')) {
+    globalThis.navigator ??= {};
+    if (!navigator.gpu) Object.defineProperty(navigator, 'gpu', { value: gpu, configurable: true });
+  }
 }
-times.sort((a, b) => a - b);
-const adapter = d.adapter ? `${d.adapter.vendor} ${d.adapter.architecture}` : 'unknown adapter';
-const software = /swiftshader|llvmpipe/i.test(adapter) ? ' (SwiftShader: a CPU figure)' : '';
-console.log(`${values.model} 3×${size}×${size} batch ${batch} ${values.precision} on ${adapter}${software}`);
-console.log(`  median ${times[times.length >> 1].toFixed(1)} ms, best ${times[0].toFixed(1)} ms over ${iterations} runs`);
-console.log(`  ${d.dispatches.length} dispatches; GPU memory: weights ${(d.gpuBytes.weights / 2 ** 20).toFixed(1)} MiB, activations ${(d.gpuBytes.activations / 2 ** 20).toFixed(2)} MiB`);
-await model.dispose();
+
+const input = (rows, width) => Float32Array.from({ length: rows * width }, (_, i) => Math.sin(i * 0.37) * 2);
+
+/** Warm-up runs, then timed runs: sorted times in ms, and the first output. */
+async function time(run, x) {
+  const y = await run(x);
+  for (let i = 1; i < warmup; i++) await run(x);
+  const times = [];
+  for (let i = 0; i < iterations; i++) {
+    const t = performance.now();
+    await run(x);
+    times.push(performance.now() - t);
+  }
+  return { times: times.sort((a, b) => a - b), y };
+}
+
+const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]) / Math.max(1, Math.abs(b[i]))), 0);
+const cell = (t) => `${t[t.length >> 1].toFixed(1)} [${t[0].toFixed(1)}–${t.at(-1).toFixed(1)}]`;
+
+const rows = [];
+for (const name of models) {
+  const meta = readMeta(name);
+  const model = await loadModel(readFileSync(join(MODELS_DIR, meta.resgpu)), { backend: 'webgpu', gpu, inputShape: meta.input_shape, precision: values.precision });
+  const sessions = [];
+  for (const provider of ortProviders) {
+    try {
+      sessions.push({ provider, session: await ort.InferenceSession.create(join(MODELS_DIR, meta.onnx), { executionProviders: [provider] }) });
+    } catch (e) {
+      sessions.push({ provider, error: `did not load: ${e.message.split('\n')[0].slice(0, 120)}` });
+    }
+  }
+  for (const batch of batches) {
+    const x = input(batch, meta.input_size);
+    const d = model.describe({ batch });
+    const ours = await time((v) => model.run(v), x);
+    const peers = [];
+    for (const s of sessions) {
+      if (s.error) {
+        peers.push({ provider: s.provider, text: s.error });
+        continue;
+      }
+      try {
+        const run = async (v) => (await s.session.run({ [s.session.inputNames[0]]: new ort.Tensor('float32', v, [batch, ...meta.input_shape]) }))[s.session.outputNames[0]].data;
+        const r = await time(run, x);
+        const ratio = r.times[r.times.length >> 1] / ours.times[ours.times.length >> 1];
+        peers.push({ provider: s.provider, text: `${cell(r.times)} (${ratio.toFixed(2)}× resgpu; max diff ${maxDiff(ours.y, r.y).toExponential(1)})` });
+      } catch (e) {
+        peers.push({ provider: s.provider, text: `did not run: ${e.message.split('\n')[0].slice(0, 120)}` });
+      }
+    }
+    const median = ours.times[ours.times.length >> 1];
+    rows.push({
+      name, shape: meta.input_shape.join('×'), batch, ours: cell(ours.times), gflops: ((meta.flops_per_row * batch) / (median * 1e6)).toFixed(2),
+      dispatches: d.dispatches.length, memory: `${(d.gpuBytes.weights / 2 ** 20).toFixed(1)} + ${(d.gpuBytes.activations / 2 ** 20).toFixed(1)}`, peers,
+    });
+    console.error(`${name} batch ${batch} done`);
+  }
+  await model.dispose();
+  for (const s of sessions) await s.session?.release();
+}
+
+const peerNames = ortProviders.map((p) => `onnxruntime-web ${p === 'wasm' ? `WASM, ${values['ort-threads']} thread(s)` : 'WebGPU'} ms`);
+console.log(`\n| model | input | batch | resgpu WebGPU ms median [min–max] | GFLOP/s | dispatches | GPU MiB (weights + activations) | ${peerNames.join(' | ')} |`);
+console.log(`|---|---|---:|---:|---:|---:|---:|${peerNames.map(() => '---:|').join('')}`);
+for (const r of rows) {
+  console.log(`| ${r.name} | ${r.shape} | ${r.batch} | ${r.ours} | ${r.gflops} | ${r.dispatches} | ${r.memory} | ${r.peers.map((p) => p.text).join(' | ')} |`);
+}
+console.log(`\n${iterations} timed runs after ${warmup} warm-up run(s); precision ${values.precision}.${software ? ' SwiftShader: a CPU.' : ''}`);
 process.exit(0);

@@ -29,6 +29,7 @@ window.runBenchmark = async (o) => {
     iterations: o.iterations ?? 20,
     warmup: o.warmup ?? 3,
     cpuFlopLimit: o.cpuFlopLimit ?? 2e9,
+    ...(o.budgetMs ? { budgetMs: o.budgetMs } : {}),
     // Contenders whose name contains one of the given strings (all by default).
     contenders: o.contenders ? CONTENDERS.filter((c) => o.contenders!.some((n) => c.name.includes(n))) : CONTENDERS.filter((c) => !c.optional),
     onResult: (r) => {
@@ -36,7 +37,7 @@ window.runBenchmark = async (o) => {
       status.textContent = `${r.model} · ${r.contender} · batch ${r.batch} done`;
     },
   });
-  drawCharts(results);
+  drawCharts(results, adapter.software ? 'SwiftShader: a CPU' : undefined);
   status.textContent = 'done';
   return { adapter, results };
 };
@@ -63,6 +64,7 @@ form.addEventListener('submit', (e) => {
     batches: String(data.get('batches')).split(',').map(Number).filter((b) => b >= 1),
     iterations: Number(data.get('iterations')),
     warmup: Number(data.get('warmup')),
+    ...(Number(data.get('budget')) > 0 ? { budgetMs: Number(data.get('budget')) * 1000 } : {}),
   });
 });
 void adapterReport().then(showAdapter);

@@ -14,7 +14,8 @@
                      shortcuts included; normalizations and activations not counted)
   Image presets (IMAGE_PRESETS: torchvision ResNets, random weights with randomized BatchNorm
   statistics) write OUT.pt (the bare torchvision state_dict, which resgpu loads directly with
-  inputShape), OUT.onnx and OUT.meta.json, whose input_shape is [C, H, W] and whose FLOPs count
+  inputShape), OUT.onnx, OUT.folded.json/.bin (convs with BatchNorm folded, filters HWIO, for
+  TensorFlow.js's fused conv2d) and OUT.meta.json, whose input_shape is [C, H, W] and whose FLOPs count
   every Conv2d and Linear (2 x multiply-adds).
 usage: make_model.py PRESET OUT   (PRESET: one of PRESETS, FAMILY_PRESETS or IMAGE_PRESETS, or
                                    breast_cancer, the bundled example)
@@ -110,6 +111,53 @@ def image_flops(model, shape):
     return total
 
 
+def fold_conv(conv, bn, relu):
+    """A Conv2d with its BatchNorm folded in float64, as TensorFlow.js's conv2d wants it: filter
+    [kh, kw, in, out] (HWIO), bias [out], and the conv's stride and padding (square in torchvision)."""
+    s = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    w = conv.weight.double() * s[:, None, None, None]
+    b = bn.bias.double() - bn.running_mean.double() * s
+    return {"w": w.permute(2, 3, 1, 0).float(), "b": b.float(), "stride": conv.stride[0], "pad": conv.padding[0], "relu": relu}
+
+
+def write_folded_image(model, out):
+    """A torchvision ResNet as TensorFlow.js runs it: the stem conv (+ ReLU) and max pool, each
+    block's convs (ReLU on all but the last), its downsample conv, then add + ReLU, global mean,
+    fc. Written like write_folded: one .bin of f32 tensors, a .json of offsets and shapes."""
+    blobs, offset = [], 0
+
+    def add(t):
+        nonlocal offset
+        raw = t.detach().contiguous().numpy().tobytes()
+        blobs.append(raw)
+        entry = {"offset": offset, "shape": list(t.shape)}
+        offset += len(raw)
+        return entry
+
+    def conv(c, bn, relu):
+        f = fold_conv(c, bn, relu)
+        return {**f, "w": add(f["w"]), "b": add(f["b"])}
+
+    mp = model.maxpool
+    layers = [{"type": "conv", **conv(model.conv1, model.bn1, True)},
+              {"type": "maxpool", "size": mp.kernel_size, "stride": mp.stride, "pad": mp.padding}]
+    for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
+        for block in stage:
+            pairs = [(block.conv1, block.bn1), (block.conv2, block.bn2)]
+            if hasattr(block, "conv3"):  # Bottleneck (ResNet-50): 1x1, 3x3, 1x1
+                pairs.append((block.conv3, block.bn3))
+            convs = [conv(c, bn, i < len(pairs) - 1) for i, (c, bn) in enumerate(pairs)]
+            layer = {"type": "block", "convs": convs}
+            if block.downsample is not None:
+                layer["downsample"] = conv(block.downsample[0], block.downsample[1], False)
+            layers.append(layer)
+    layers.append({"type": "linear", "w": add(model.fc.weight.float()), "b": add(model.fc.bias.float())})
+    with open(f"{out}.folded.bin", "wb") as f:
+        f.write(b"".join(blobs))
+    with open(f"{out}.folded.json", "w") as f:
+        json.dump({"layers": layers}, f)
+
+
 def make_image(preset, out):
     import torchvision
     constructor, shape = IMAGE_PRESETS[preset]
@@ -122,7 +170,9 @@ def make_image(preset, out):
     x = torch.randn(1, *shape)
     torch.onnx.export(model, x, f"{out}.onnx", opset_version=17, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
-    meta = {"preset": preset, "resgpu": f"{name}.pt", "onnx": f"{name}.onnx", "folded": False,
+    with torch.no_grad():
+        write_folded_image(model, out)
+    meta = {"preset": preset, "resgpu": f"{name}.pt", "onnx": f"{name}.onnx", "folded": True,
             "input_shape": shape, "input_size": shape[0] * shape[1] * shape[2],
             "output_size": model.fc.out_features, "flops_per_row": image_flops(model, shape)}
     with open(f"{out}.meta.json", "w") as f:

@@ -1,4 +1,5 @@
-// The headless benchmark: `npm run bench -- [--models tabular,small] [--batches 1,16,256] [--iterations 20] [--warmup 3]`.
+// The headless benchmark: `npm run bench -- [--models tabular,small] [--batches 1,16,256] [--iterations 20] [--warmup 3]
+// [--budget 60] [--contenders "WebGPU,WASM"]` (image presets: --models resnet18_64,resnet18,resnet50).
 // Opens the benchmark page in headless Chromium (Debian's, through puppeteer-core), runs every
 // contender there in one browser session, prints a markdown table with each contender's
 // latency as a ratio to resgpu's, and writes the raw results to bench/results/<time>.json.
@@ -14,6 +15,8 @@ const { values } = parseArgs({
     batches: { type: 'string', default: '1,16,256,1024' },
     iterations: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
+    // Seconds per contender and batch size after which no further timed run starts (at least one runs).
+    budget: { type: 'string' },
     // Comma-separated parts of contender names, e.g. "wasm,WASM" for resgpu-wasm and ORT-WASM.
     contenders: { type: 'string' },
   },
@@ -22,6 +25,7 @@ const models = values.models.split(',');
 const options = {
   models, batches: values.batches.split(',').map(Number), iterations: Number(values.iterations), warmup: Number(values.warmup),
   ...(values.contenders ? { contenders: values.contenders.split(',') } : {}),
+  ...(values.budget ? { budgetMs: Number(values.budget) * 1000 } : {}),
 };
 
 makeModels(models);
@@ -40,8 +44,9 @@ try {
   await page.goto(url);
   await page.waitForFunction('window.benchReady === true', { timeout: 120_000 });
   const { adapter, results } = await page.evaluate((o) => window.runBenchmark(o), options);
-  console.log(`adapter: ${adapter.vendor} ${adapter.architecture} ${adapter.description ?? ''}; ${navigatorLine()}`);
+  console.log(`adapter: ${adapter.vendor} ${adapter.architecture} ${adapter.description ?? ''}${adapter.software ? ' (SwiftShader: a CPU; every figure below is a CPU figure)' : ''}; ${navigatorLine()}`);
   console.log(table(results));
+  console.log(`\n${errorTable(results)}`);
   console.log(`\n${cpuTable(results)}`);
   mkdirSync(join(MODELS_DIR, '..', 'results'), { recursive: true });
   const file = join(MODELS_DIR, '..', 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
@@ -79,16 +84,35 @@ function cpuTable(results) {
   return lines.join('\n');
 }
 
+/** Every contender's largest error on the checked rows, and what it was checked against. */
+function errorTable(results) {
+  const contenders = [...new Set(results.map((r) => r.contender))];
+  const lines = [`| model | batch | checked against | ${contenders.map((c) => `${c} max error`).join(' | ')} |`, `|---|---:|---|${contenders.map(() => '---:').join('|')}|`];
+  for (const key of new Set(results.map((r) => `${r.model}|${r.batch}`))) {
+    const [model, batch] = key.split('|');
+    const row = results.filter((r) => r.model === model && String(r.batch) === batch);
+    const cell = (c) => {
+      const r = row.find((x) => x.contender === c);
+      return !r || r.skipped || !Number.isFinite(r.maxError) ? '–' : `${r.wrong ? 'WRONG ' : ''}${r.maxError.toExponential(1)}`;
+    };
+    lines.push(`| ${model} | ${batch} | ${row.find((r) => r.checkedAgainst)?.checkedAgainst ?? '–'} | ${contenders.map(cell).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 function navigatorLine() {
   return `${process.platform} ${process.arch}, Chromium ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}`;
 }
 
-/** Median latency per contender, and its ratio to resgpu's (above 1: slower than resgpu). */
+/**
+ * Median latency per contender, and its ratio to resgpu's (above 1: slower than resgpu). A
+ * contender whose output disagreed with the reference says WRONG OUTPUT before its time.
+ */
 function table(results) {
   const contenders = [...new Set(results.map((r) => r.contender))];
   const lines = [
-    `| model | batch | ${contenders.map((c) => `${c} ms (× resgpu)`).join(' | ')} | resgpu GFLOP/s | resgpu GPU ms (kernels) | resgpu first result ms | resgpu max error |`,
-    `|---|---:|${contenders.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
+    `| model | batch | ${contenders.map((c) => `${c} ms (× resgpu)`).join(' | ')} | resgpu GFLOP/s | resgpu GPU ms (kernels) | resgpu first result ms | resgpu max error | checked against |`,
+    `|---|---:|${contenders.map(() => '---:').join('|')}|---:|---:|---:|---:|---|`,
   ];
   for (const key of new Set(results.map((r) => `${r.model}|${r.batch}`))) {
     const [model, batch] = key.split('|');
@@ -98,9 +122,11 @@ function table(results) {
       const r = row.find((x) => x.contender === c);
       if (!r || r.skipped) return `skipped${r?.skipped ? ` (${r.skipped.slice(0, 64)})` : ''}`;
       const spread = `${r.minMs.toPrecision(3)}–${r.maxMs.toPrecision(3)}`;
-      return `${r.medianMs.toPrecision(3)} [${spread}] (${ours && !ours.skipped ? (r.medianMs / ours.medianMs).toFixed(2) : '–'}×)`;
+      const wrong = r.wrong ? `WRONG OUTPUT (max error ${r.maxError.toExponential(1)}) ` : '';
+      return `${wrong}${r.medianMs.toPrecision(3)} [${spread}] (${ours && !ours.skipped ? (r.medianMs / ours.medianMs).toFixed(2) : '–'}×)`;
     });
-    lines.push(`| ${model} | ${batch} | ${cells.join(' | ')} | ${ours?.gflops?.toPrecision(3) ?? '–'} | ${Number.isFinite(ours?.gpuMedianMs) ? ours.gpuMedianMs.toPrecision(3) : '–'} | ${ours?.firstResultMs?.toPrecision(4) ?? '–'} | ${ours?.maxError?.toExponential(1) ?? '–'} |`);
+    const checked = row.find((r) => r.checkedAgainst)?.checkedAgainst ?? '–';
+    lines.push(`| ${model} | ${batch} | ${cells.join(' | ')} | ${ours?.gflops?.toPrecision(3) ?? '–'} | ${Number.isFinite(ours?.gpuMedianMs) ? ours.gpuMedianMs.toPrecision(3) : '–'} | ${ours?.firstResultMs?.toPrecision(4) ?? '–'} | ${Number.isFinite(ours?.maxError) ? ours.maxError.toExponential(1) : '–'} | ${checked} |`);
   }
   return lines.join('\n');
 }

@@ -34,8 +34,12 @@ export function addResultRow(r: Result) {
     reason.textContent = `skipped: ${r.skipped}`;
     skippedRows.set(key, { batches: [r.batch], cell: tr.cells[2]! });
   } else {
+    // A wrong output is shown as such beside its time, never as a plain figure.
+    const error = Number.isFinite(r.maxError) ? r.maxError.toExponential(1) : '–';
     cells(tr, [r.model, r.contender, String(r.batch), fmt(r.medianMs), fmt(r.p90Ms), `${fmt(r.minMs)}–${fmt(r.maxMs)}`,
-      fmt(r.samplesPerSecond, 4), fmt(r.gflops), fmt(r.firstResultMs, 4), fmt(r.gpuMedianMs), r.maxError.toExponential(1)]);
+      fmt(r.samplesPerSecond, 4), fmt(r.gflops), fmt(r.firstResultMs, 4), fmt(r.gpuMedianMs),
+      `${r.wrong ? 'WRONG OUTPUT: ' : ''}${error}${r.checkedAgainst === 'median of contenders' ? ' (vs median)' : ''}`]);
+    if (r.wrong) tr.className = 'wrong';
   }
   tbody().append(tr);
 }

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -19,6 +19,11 @@ let page: Page;
 let printed = '';
 
 beforeAll(async () => {
+  // The image preset is made on demand only (bench/server.mjs makes the MLP presets).
+  if (!existsSync(join(ROOT, 'bench/models/resnet18_64.meta.json'))) {
+    mkdirSync(join(ROOT, 'bench/models'), { recursive: true });
+    execFileSync('/usr/bin/python3', ['bench/make_model.py', 'resnet18_64', 'bench/models/resnet18_64'], { cwd: ROOT });
+  }
   server = spawn(process.execPath, ['bench/server.mjs'], { cwd: ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((ok, fail) => {
     server.stdout!.on('data', (d: Buffer) => {
@@ -92,7 +97,8 @@ test('every chart drew its lines, kept its units and log scales, and its legend 
       };
     }),
   );
-  expect(charts.map((c) => c.title)).toEqual(['tabular: median latency', 'tabular: GFLOP/s', 'dropped.pt: median latency', 'dropped.pt: GFLOP/s']);
+  // On SwiftShader every title says what the figures are.
+  expect(charts.map((c) => c.title)).toEqual(['tabular: median latency', 'tabular: GFLOP/s', 'dropped.pt: median latency', 'dropped.pt: GFLOP/s'].map((t) => `${t} (SwiftShader: a CPU)`));
   for (const c of charts) {
     expect(c.coloured, c.title).toBeGreaterThan(200);
     expect(c.described).toMatch(/x: batch size \(rows, log scale\); y: (median latency \(ms, log scale\)|GFLOP\/s \(log scale\))$/);
@@ -103,3 +109,19 @@ test('every chart drew its lines, kept its units and log scales, and its legend 
   expect(charts[2]!.legend.filter((l) => l !== 'batch')).toEqual(expect.arrayContaining(['resgpu (WebGPU)', 'CPU reference', 'resgpu-wasm']));
   expect(charts[2]!.legend.filter((l) => !l.startsWith('resgpu') && l !== 'batch' && l !== 'CPU reference')).toEqual([]);
 });
+
+test('an image preset: resgpu, onnxruntime-web and the folded TensorFlow.js ResNet agree with the float64 reference on NCHW rows', async () => {
+  // Last: it runs the page again. One image, one timed run: seconds per contender on SwiftShader.
+  const { results } = await page.evaluate(() =>
+    window.runBenchmark({ models: ['resnet18_64'], batches: [1], iterations: 1, warmup: 1, contenders: ['resgpu (WebGPU)', 'onnxruntime-web (WASM)', 'TensorFlow.js'] }),
+  );
+  const ran = results.filter((r) => !r.skipped);
+  expect(ran.map((r) => r.contender).sort()).toEqual(['TensorFlow.js (WebGPU)', 'onnxruntime-web (WASM)', 'resgpu (WebGPU)']);
+  for (const r of ran) {
+    expect(r.checkedAgainst, r.contender).toBe('CPU reference');
+    // f32 engines against float64 through 20 layers: measured about 1e-5 here; 1e-3 leaves room for summation order.
+    expect(r.maxError, r.contender).toBeLessThan(1e-3);
+    expect(r.wrong, r.contender).toBe(false);
+    expect(r.gflops, r.contender).toBeGreaterThan(0);
+  }
+}, 600_000);
