@@ -59,7 +59,7 @@ const urlOf = (file) => `http://127.0.0.1:${server.address().port}/${encodeURICo
 
 const js = () => {
   const m = process.memoryUsage();
-  return { js: m.heapUsed + m.arrayBuffers, rss: m.rss };
+  return { js: m.heapUsed + m.arrayBuffers, rss: m.rss, heap: m.heapUsed, buffers: m.arrayBuffers };
 };
 const MB = (b) => (b / 2 ** 20).toFixed(1);
 
@@ -87,7 +87,9 @@ async function measure(file, source, fingerprint) {
   let peak = { ...base };
   const sample = () => {
     const now = js();
-    peak = { js: Math.max(peak.js, now.js), rss: Math.max(peak.rss, now.rss) };
+    // The split at the JS peak: V8's heap against ArrayBuffers (the file, scratch, tensors).
+    if (now.js > peak.js) Object.assign(peak, { js: now.js, heap: now.heap, buffers: now.buffers });
+    peak.rss = Math.max(peak.rss, now.rss);
   };
   const timer = setInterval(sample, 5);
   const size = statSync(file).size;
@@ -126,7 +128,7 @@ async function measure(file, source, fingerprint) {
   const compileStart = Math.min(...spans.map((s) => s.start));
   const compileEnd = Math.max(...spans.map((s) => s.end));
   return {
-    file: file.slice(MODELS_DIR.length + 1), source, fingerprint, size, peakJs: peak.js - base.js, peakRss: peak.rss - base.rss, retained,
+    file: file.slice(MODELS_DIR.length + 1), source, fingerprint, size, peakJs: peak.js - base.js, peakHeap: peak.heap - base.heap, peakBuffers: peak.buffers - base.buffers, peakRss: peak.rss - base.rss, retained,
     loadMs: loaded - t0, afterLastByteMs: loaded - lastByte, firstResultMs: firstResult - lastByte,
     steadyMs: steady.sort((a, b) => a - b)[1], pipelines: spans.length, compileWallMs: compileEnd - compileStart,
     compileAfterLastByteMs: Math.max(0, compileEnd - lastByte),
@@ -134,12 +136,12 @@ async function measure(file, source, fingerprint) {
 }
 
 console.log(`${preset}${inputShape ? ` (input ${inputShape.join('×')})` : ''} on ${adapter.info.vendor} ${adapter.info.architecture}${software ? ' (SwiftShader: a CPU; RSS includes the "GPU" memory)' : ''}`);
-console.log('| file | source | fingerprint | size | peak JS memory (heap + ArrayBuffers) | peak / file | peak RSS growth | retained after load | load ms | last byte → load resolved ms | last byte → first result ms | one steady run ms | pipelines | compile wall ms | compile after last byte ms |');
-console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| file | source | fingerprint | size | peak JS memory (heap + ArrayBuffers) | peak / file |  of which heap / ArrayBuffers | peak RSS growth | retained after load | load ms | last byte → load resolved ms | last byte → first result ms | one steady run ms | pipelines | compile wall ms | compile after last byte ms |');
+console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const file of files) {
   for (const source of sources) for (const fingerprint of fingerprints) {
     const r = await measure(file, source, fingerprint);
-    console.log(`| ${r.file} | ${r.source} | ${r.fingerprint} | ${MB(r.size)} MB | ${MB(r.peakJs)} MB | ${(r.peakJs / r.size).toFixed(2)} | ${MB(r.peakRss)} MB | ${MB(r.retained)} MB | ${r.loadMs.toFixed(0)} | ${r.afterLastByteMs.toFixed(0)} | ${r.firstResultMs.toFixed(0)} | ${r.steadyMs.toFixed(0)} | ${r.pipelines} | ${r.compileWallMs.toFixed(0)} | ${r.compileAfterLastByteMs.toFixed(0)} |`);
+    console.log(`| ${r.file} | ${r.source} | ${r.fingerprint} | ${MB(r.size)} MB | ${MB(r.peakJs)} MB | ${(r.peakJs / r.size).toFixed(2)} | ${MB(r.peakHeap)} / ${MB(r.peakBuffers)} MB | ${MB(r.peakRss)} MB | ${MB(r.retained)} MB | ${r.loadMs.toFixed(0)} | ${r.afterLastByteMs.toFixed(0)} | ${r.firstResultMs.toFixed(0)} | ${r.steadyMs.toFixed(0)} | ${r.pipelines} | ${r.compileWallMs.toFixed(0)} | ${r.compileAfterLastByteMs.toFixed(0)} |`);
   }
 }
 server.close();

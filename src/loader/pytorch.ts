@@ -5,16 +5,17 @@ import { unpickle, type PickledTensor } from './pickle.js';
 import type { Arrived } from './arrived.js';
 import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './tensors.js';
 import { WHOLE_MODEL_REMEDY } from './remedies.js';
-import { checkZipStructure, localDataStart } from './zip.js';
+import { checkZipStructure, localDataStart, readStoredEntry } from './zip.js';
 
 /**
  * Files written by torch.save since PyTorch 1.6: a zip archive holding <name>/data.pkl (the
  * pickled state_dict, whose tensors point at storages by key) and <name>/data/<key> (each
  * storage's raw little-endian bytes). PyTorch stores entries uncompressed, so each storage is
- * a view into the file's bytes, not a copy (fflate hands stored data over in copies: it joins
- * what it holds back between pushes to the next push; so a stored entry's data is viewed in the
- * file at the place its local header gives, and fflate's copies are only checked against it).
- * The archive is read as it downloads
+ * a view into the file's bytes, not a copy. Stored entries are read in place (zip.ts's
+ * readStoredEntry) for as long as every entry is one; from the first that is not, fflate reads on
+ * (it hands stored data over in copies, joining what it held back to each new push, so there a
+ * stored entry's data is viewed in the file where its local header puts it, and fflate's copies
+ * are only checked against it). The archive is read as it downloads
  * (torchZipParser): the header is data.pkl, each tensor is released once its storage is in.
  *
  * Bounds, so that a hostile file costs at most a small multiple of its size: a compressed
@@ -119,14 +120,28 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
     events.header(shapes, undefined, 'pytorch');
     for (const path of storages.keys()) release(path);
   };
+  const checkEntry = (name: string, compression: number) => {
+    if (name.endsWith('constants.pkl') || name.includes('/code/')) {
+      throw new ModelFormatError(`This is a TorchScript file (torch.jit.save; it holds "${name}"), not a torch.save'd state_dict. ${WHOLE_MODEL_REMEDY}`);
+    }
+    if (compression !== 0 && compression !== 8) {
+      throw new ModelFormatError(`Malformed PyTorch file: zip entry "${name}" uses compression method ${compression}; torch.save stores entries (method 0), and resgpu also reads deflate (8).`);
+    }
+  };
+  const isPickleName = (name: string) => name === 'data.pkl' || name.endsWith('/data.pkl');
+  /** An entry whose bytes are all in. */
+  const complete = (name: string, bytes: Uint8Array) => {
+    if (isPickleName(name)) onPickle(name, bytes);
+    else if (name.endsWith('byteorder') && new TextDecoder().decode(bytes).trim() === 'big') {
+      throw new ModelFormatError('This PyTorch file was saved on a big-endian machine; re-save it on a little-endian one.');
+    } else {
+      storages.set(name, bytes);
+      release(name);
+    }
+  };
   const onEntry = (entry: UnzipFile) => {
-    if (entry.name.endsWith('constants.pkl') || entry.name.includes('/code/')) {
-      throw new ModelFormatError(`This is a TorchScript file (torch.jit.save; it holds "${entry.name}"), not a torch.save'd state_dict. ${WHOLE_MODEL_REMEDY}`);
-    }
-    if (entry.compression !== 0 && entry.compression !== 8) {
-      throw new ModelFormatError(`Malformed PyTorch file: zip entry "${entry.name}" uses compression method ${entry.compression}; torch.save stores entries (method 0), and resgpu also reads deflate (8).`);
-    }
-    const isPickle = entry.name === 'data.pkl' || entry.name.endsWith('/data.pkl');
+    checkEntry(entry.name, entry.compression);
+    const isPickle = isPickleName(entry.name);
     // A compressed entry may not inflate past what it has to hold; stored entries cost nothing (views).
     const limit = entry.compression === 0 ? Infinity : isPickle ? MAX_PICKLE_BYTES : (storageBytes.get(entry.name) ?? fileLength);
     let inflated = 0;
@@ -162,31 +177,43 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
       if (entry.compression !== 0 && !isPickle && storageBytes.has(entry.name) && inflated !== limit) {
         throw new ModelFormatError(`Malformed PyTorch file: compressed storage "${entry.name}" inflates to ${inflated} bytes, but its tensors' storage is ${limit}.`);
       }
-      if (isPickle) onPickle(entry.name, bytes);
-      else if (entry.name.endsWith('byteorder') && new TextDecoder().decode(bytes).trim() === 'big') {
-        throw new ModelFormatError('This PyTorch file was saved on a big-endian machine; re-save it on a little-endian one.');
-      } else {
-        storages.set(entry.name, bytes);
-        release(entry.name);
-      }
+      complete(entry.name, bytes);
     };
     entry.start();
   };
-  const unzip = new Unzip((entry) => {
-    try {
-      onEntry(entry);
-    } catch (e) {
-      throw (failure = e);
+  // fflate, from the first entry readStoredEntry does not read (none for a file torch.save wrote).
+  let unzip: Unzip | null = null;
+  const scan = { from: 0 };
+  /** Stored entries read in place from `nextHeader`, until one is not plain stored data: fflate then starts there. */
+  const readInPlace = (a: Arrived, final: boolean) => {
+    for (;;) {
+      const e = readStoredEntry(a.file, a.arrived, nextHeader!, (name) => storageBytes.get(name), scan);
+      if (e === 'end' || (e === 'more' && !final)) return;
+      if (e === 'more' || e === null) break; // at the end, fflate says what is wrong with the rest
+      checkEntry(e.name, 0);
+      complete(e.name, a.file.subarray(e.start, e.end));
+      nextHeader = e.next;
+      scan.from = 0;
     }
-  });
-  unzip.register(UnzipInflate);
+    pushed = nextHeader!;
+    unzip = new Unzip((entry) => {
+      try {
+        onEntry(entry);
+      } catch (e) {
+        throw (failure = e);
+      }
+    });
+    unzip.register(UnzipInflate);
+  };
   const push = (a: Arrived, final: boolean) => {
     fileLength = a.file.byteLength;
     file = a.file;
+    if (!unzip) readInPlace(a, final);
+    if (!unzip) return;
     try {
       do {
         const end = Math.min(a.arrived, pushed + PUSH_BYTES);
-        unzip.push(a.file.subarray(pushed, end), final && end === a.arrived);
+        unzip!.push(a.file.subarray(pushed, end), final && end === a.arrived);
         pushed = end;
       } while (pushed < a.arrived);
     } catch (e) {

@@ -12,6 +12,7 @@ const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
+const DESCRIPTOR = 0x08074b50;
 /** Bytes a data descriptor may take after an entry's data: signature, CRC and two zip64 sizes. */
 const MAX_DESCRIPTOR = 24;
 
@@ -73,4 +74,58 @@ export function checkZipStructure(file: Uint8Array): void {
     names.add(name);
     at += 46 + nameLength + u16(at + 30) + u16(at + 32);
   }
+}
+
+/** A stored (uncompressed) entry read in place: its name, its data's range in the file, and where the next record starts. */
+export interface StoredEntry {
+  name: string;
+  start: number;
+  end: number;
+  next: number;
+}
+
+/**
+ * The stored entry whose local header is at `at`, read in place (APPNOTE 4.3.7 and 4.3.9): 'more'
+ * until its data and data descriptor have arrived, 'end' at the central directory, null for
+ * anything else (compressed, encrypted, zip64, a descriptor not giving the data's size): the
+ * caller then reads on with a general unzipper. torch.save writes a descriptor after each entry;
+ * where `sizeOf` knows the data's size (a storage's, from the pickle) it must be right there,
+ * else it is looked for (signature, then both sizes equal to the distance), from `scan.from` on.
+ */
+export function readStoredEntry(
+  file: Uint8Array,
+  arrived: number,
+  at: number,
+  sizeOf: (name: string) => number | undefined,
+  scan: { from: number },
+): StoredEntry | 'more' | 'end' | null {
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const u32 = (i: number) => view.getUint32(i, true);
+  const u16 = (i: number) => view.getUint16(i, true);
+  if (arrived < at + 4) return 'more';
+  if (u32(at) === CENTRAL) return 'end';
+  if (u32(at) !== LOCAL) return null;
+  if (arrived < at + 30) return 'more';
+  const flags = u16(at + 6);
+  if (u16(at + 8) !== 0 || flags & 1) return null;
+  const start = at + 30 + u16(at + 26) + u16(at + 28);
+  if (arrived < start) return 'more';
+  const name = new TextDecoder().decode(file.subarray(at + 30, at + 30 + u16(at + 26)));
+  const entry = (end: number, next: number): StoredEntry => ({ name, start, end, next });
+  const descriptorAt = (end: number) => u32(end) === DESCRIPTOR && u32(end + 8) === end - start && u32(end + 12) === end - start;
+  if (!(flags & 8)) {
+    const size = u32(at + 18);
+    if (size === 0xffffffff) return null;
+    return arrived < start + size ? 'more' : entry(start + size, start + size);
+  }
+  const size = sizeOf(name);
+  if (size !== undefined) {
+    if (arrived < start + size + 16) return 'more';
+    return descriptorAt(start + size) ? entry(start + size, start + size + 16) : null;
+  }
+  for (let q = Math.max(start, scan.from); q + 16 <= arrived; q++) {
+    if (file[q] === 0x50 && descriptorAt(q)) return entry(q, q + 16);
+  }
+  scan.from = Math.max(start, arrived - 15);
+  return 'more';
 }
