@@ -4,8 +4,10 @@
 // The presets are bench/make_model.py's torchvision ResNets (random weights, randomized
 // BatchNorm statistics), made on demand into bench/models. resgpu loads each .pt on WebGPU with
 // the meta's input shape; `--ort wasm` also runs onnxruntime-web's WASM backend (its Node build)
-// on the .onnx for scale, `--ort webgpu,wasm` tries its WebGPU backend too (through the same Dawn),
-// and `--ort none` leaves it out. Per model and batch: the median end-to-end time (input upload
+// on the .onnx for scale, and `--ort none` leaves it out. `--ort webgpu` tries its WebGPU backend
+// through the same Dawn: with onnxruntime-web 1.30 and the 'webgpu' package here, creating the
+// session crashes the process (SIGSEGV, checked 2026-12 on resnet18_64), so ORT's WebGPU backend is
+// measured on the page only. Per model and batch: the median end-to-end time (input upload
 // to output read back) with its min–max, GFLOP/s from the meta's conv + linear FLOPs, resgpu's
 // dispatches and GPU memory, and the largest difference between resgpu's and ORT's outputs.
 // On a software adapter (SwiftShader) every figure is a CPU figure, and the output says so.
@@ -78,7 +80,9 @@ for (const name of models) {
   const sessions = [];
   for (const provider of ortProviders) {
     try {
-      sessions.push({ provider, session: await ort.InferenceSession.create(join(MODELS_DIR, meta.onnx), { executionProviders: [provider] }) });
+      // Bytes, not a path: the WebGPU bundle would fetch() a path, which Node's fetch refuses.
+      const bytes = new Uint8Array(readFileSync(join(MODELS_DIR, meta.onnx)));
+      sessions.push({ provider, session: await ort.InferenceSession.create(bytes, { executionProviders: [provider] }) });
     } catch (e) {
       sessions.push({ provider, error: `did not load: ${e.message.split('\n')[0].slice(0, 120)}` });
     }

@@ -18,7 +18,8 @@
 // from the last byte to the first batch-1 output read back (includes one inference: its steady
 // time is measured after and shown so the two can be told apart). `fingerprints off` loads with
 // `fingerprint: false`: the model's fingerprint folds every weight again in float64 once the
-// file is in, which is most of what happens after the last byte.
+// file is in, which is most of what happens after the last byte. `--gc-each` collects garbage
+// at every progress callback: the peak is then of live memory (its times mean nothing).
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ const { nodeGpu } = await import('../dist/node.js');
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { model: { type: 'string' }, sources: { type: 'string' }, fingerprints: { type: 'string' } },
+  options: { model: { type: 'string' }, sources: { type: 'string' }, fingerprints: { type: 'string' }, 'gc-each': { type: 'boolean' } },
 });
 const preset = values.model ?? positionals[0] ?? 'large';
 const image = IMAGE_PRESETS.includes(preset);
@@ -101,6 +102,9 @@ async function measure(file, source, fingerprint) {
   const model = await loadModel(input, {
     device, inputShape, backend: 'webgpu', fingerprint: fingerprint === 'on',
     onProgress: (p) => {
+      // --gc-each: collect first, so the peak is of live memory only (what the load holds, not
+      // garbage V8 has yet to collect); it slows the load, so its times are not comparable.
+      if (values['gc-each']) global.gc();
       sample();
       if (p.stage === 'download' && p.totalBytes !== null && p.loadedBytes === p.totalBytes) lastByte = performance.now();
     },
@@ -135,7 +139,7 @@ async function measure(file, source, fingerprint) {
   };
 }
 
-console.log(`${preset}${inputShape ? ` (input ${inputShape.join('×')})` : ''} on ${adapter.info.vendor} ${adapter.info.architecture}${software ? ' (SwiftShader: a CPU; RSS includes the "GPU" memory)' : ''}`);
+console.log(`${values['gc-each'] ? 'LIVE memory (gc at every progress callback; times not comparable): ' : ''}${preset}${inputShape ? ` (input ${inputShape.join('×')})` : ''} on ${adapter.info.vendor} ${adapter.info.architecture}${software ? ' (SwiftShader: a CPU; RSS includes the "GPU" memory)' : ''}`);
 console.log('| file | source | fingerprint | size | peak JS memory (heap + ArrayBuffers) | peak / file |  of which heap / ArrayBuffers | peak RSS growth | retained after load | load ms | last byte → load resolved ms | last byte → first result ms | one steady run ms | pipelines | compile wall ms | compile after last byte ms |');
 console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const file of files) {
