@@ -143,3 +143,4 @@ export type { GraphManifestV2, ManifestNode, ManifestAttr, RowShape } from './lo
 export { GRAPH_METADATA_KEY } from './loader/manifest.js';
 export * from './errors.js';
 export { encodeSafetensors, type TensorToWrite } from './loader/safetensors-writer.js';
+export { imageToInput, IMAGENET_MEAN, IMAGENET_STD, type ImageInput, type ImageToInputOptions, type RgbaPixels } from './image.js';
