@@ -26,6 +26,18 @@ export const IMAGENET_MEAN: readonly number[] = Object.freeze([0.485, 0.456, 0.4
 /** See IMAGENET_MEAN: torchvision's ImageNet preprocessing. */
 export const IMAGENET_STD: readonly number[] = Object.freeze([0.229, 0.224, 0.225]);
 
+/**
+ * The DOM's image types, declared empty as src/webgpu-globals.ts declares WebGPU's: interfaces
+ * merge, so with the DOM library (a browser app) the full types apply, and a Node project without
+ * it still compiles resgpu's .d.ts with `skipLibCheck: false`.
+ */
+declare global {
+  interface ImageBitmap {}
+  interface HTMLCanvasElement {}
+  interface OffscreenCanvas {}
+  interface HTMLImageElement {}
+}
+
 /** RGBA bytes, row-major, 4 per pixel: an ImageData, or the same made by hand (Node, a decoder). */
 export interface RgbaPixels {
   readonly data: Uint8ClampedArray | Uint8Array;
