@@ -49,16 +49,22 @@ afterAll(async () => {
 
 async function open(query: string): Promise<Page> {
   const page = await browser.newPage();
-  await page.setViewport({ width: 900, height: 640 });
+  await page.setViewport({ width: 900, height: 640, hasTouch: true });
   await page.goto(`${url}${query}`);
   await page.waitForFunction('window.digits && (window.digits.ready || window.digits.error)', { timeout: 120_000 });
   return page;
 }
 
-/** A stroke through these points (pad pixels, the pad being 280×280 CSS pixels), with real mouse events. */
-async function stroke(page: Page, points: [number, number][]) {
+/** A stroke through these points (pad pixels, the pad being 280×280 CSS pixels), with real mouse or touch events (pointer events on the page). */
+async function stroke(page: Page, points: [number, number][], via: 'mouse' | 'touch') {
   const box = (await (await page.$('#pad'))!.boundingBox())!;
   const [x0, y0] = points[0]!;
+  if (via === 'touch') {
+    await page.touchscreen.touchStart(box.x + x0, box.y + y0);
+    for (const [x, y] of points.slice(1)) await page.touchscreen.touchMove(box.x + x, box.y + y);
+    await page.touchscreen.touchEnd();
+    return;
+  }
   await page.mouse.move(box.x + x0, box.y + y0);
   await page.mouse.down();
   for (const [x, y] of points.slice(1)) await page.mouse.move(box.x + x, box.y + y, { steps: 2 });
@@ -119,12 +125,13 @@ describe.each([
     expect(r.line).toContain(r.why);
   });
 
-  test('a drawn 1 and a drawn 0 are classified as such, shown as bars; clear clears', async () => {
+  test('a 1 and a 0 drawn with the mouse, a 1 by touch, are classified as such, shown as bars; clear clears', async () => {
     const results: string[] = [];
-    for (const [digit, points] of [['1', ONE], ['0', ZERO]] as const) {
+    for (const [digit, points, via] of [['1', ONE, 'mouse'], ['0', ZERO, 'mouse'], ['1', ONE, 'touch']] as const) {
       await page.click('#clear');
-      await stroke(page, points);
+      await stroke(page, points, via);
       const p = await page.evaluate(() => window.digits.classifyPad());
+      console.log(`digits (${name}): a ${digit} drawn by ${via}: ${p?.label}, p = ${p?.probabilities[Number(digit)]?.toFixed(3)}`);
       results.push(p!.label);
       const s = await shown(page);
       expect(s.top).toEqual([digit]);
@@ -132,14 +139,14 @@ describe.each([
       expect(s.line).toBe(`Prediction: ${digit}`);
       expect(Math.abs(s.values.reduce((a, v) => a + Number(v), 0) - 1)).toBeLessThan(0.006); // ten values rounded to 3 decimals
       expect(p!.probabilities[Number(digit)]).toBeGreaterThan(0.5);
-      if (digit === '0') {
+      if (digit === '0' && via === 'mouse') {
         const file = join(ROOT, `test/.generated/digits-${name}.png`);
         mkdirSync(join(ROOT, 'test/.generated'), { recursive: true });
         await page.screenshot({ path: file });
         console.log(`digits page (${name}, a drawn 0): ${file}`);
       }
     }
-    expect(results).toEqual(['1', '0']);
+    expect(results).toEqual(['1', '0', '1']);
     await page.click('#clear');
     const s = await shown(page);
     expect(s.topCells).toBe(0);

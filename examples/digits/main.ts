@@ -69,11 +69,16 @@ async function classifyPixels(images: number[][]): Promise<Prediction[]> {
   return predict(x);
 }
 
+/** Bumped by Clear: a run started before it must not show its result after it. */
+let drawingNumber = 0;
+
 async function classifyPad(): Promise<Prediction | null> {
   const framed = framedDrawing(pad);
   if (!framed || !model) return show(null, null);
   const x = imageToInput(framed, { model, normalize: { mean: meta.mean, std: meta.std } });
-  return show((await predict(x))[0]!, x);
+  const started = drawingNumber;
+  const p = (await predict(x))[0]!;
+  return started === drawingNumber ? show(p, x) : null;
 }
 
 function show(p: Prediction | null, x: Float32Array | null): Prediction | null {
@@ -107,6 +112,7 @@ async function changed() {
 }
 const drawing = drawingPad(pad, () => void (model && changed()));
 $('#clear').addEventListener('click', () => {
+  drawingNumber++;
   drawing.clear();
   show(null, null);
 });
