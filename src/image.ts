@@ -134,15 +134,20 @@ function pixelsToRow(p: RgbaPixels, plan: Plan & { size: readonly [number, numbe
     else [h, y0] = [(width * outH) / outW, (height - (width * outH) / outW) / 2];
   }
   const weights = plan.resize === 'area' ? areaWeights : bilinearWeights;
-  const cols = weights(x0, w, width, outW);
-  const rows = weights(y0, h, height, outH);
+  const cols = taps(weights(x0, w, width, outW));
+  const rows = taps(weights(y0, h, height, outH));
+  const used = new Uint8Array(height); // source rows some output row reads (bilinear skips most)
+  rows.index.forEach((sy) => (used[sy] = 1));
   const out = new Float32Array(plan.channels * outH * outW);
+  const line = new Float64Array(width); // one source row of one channel, 0..255
   const across = new Float64Array(height * outW); // one channel resized across, rows untouched
   for (let c = 0; c < plan.channels; c++) {
     for (let y = 0; y < height; y++) {
+      if (!used[y]) continue;
+      sourceLine(data, y * width * 4, width, c, plan, line);
       for (let x = 0; x < outW; x++) {
         let sum = 0;
-        for (const [sx, k] of cols[x]!) sum += k * value(data, (y * width + sx) * 4, c, plan);
+        for (let t = cols.first[x]!; t < cols.first[x + 1]!; t++) sum += cols.weight[t]! * line[cols.index[t]!]!;
         across[y * outW + x] = sum;
       }
     }
@@ -151,7 +156,7 @@ function pixelsToRow(p: RgbaPixels, plan: Plan & { size: readonly [number, numbe
     for (let y = 0; y < outH; y++) {
       for (let x = 0; x < outW; x++) {
         let sum = 0;
-        for (const [sy, k] of rows[y]!) sum += k * across[sy * outW + x]!;
+        for (let t = rows.first[y]!; t < rows.first[y + 1]!; t++) sum += rows.weight[t]! * across[rows.index[t]! * outW + x]!;
         out[(c * outH + y) * outW + x] = (sum / 255 - mean) / std;
       }
     }
@@ -159,10 +164,20 @@ function pixelsToRow(p: RgbaPixels, plan: Plan & { size: readonly [number, numbe
   return out;
 }
 
-/** Channel c of the pixel at byte i, 0..255: R, G or B, or the luminance for one channel. */
-function value(data: RgbaPixels['data'], i: number, c: number, plan: Plan): number {
-  const v = plan.channels === 3 ? data[i + c]! : 0.299 * data[i]! + 0.587 * data[i + 1]! + 0.114 * data[i + 2]!;
-  return plan.invert ? 255 - v : v;
+/** Channel c of a row of pixels starting at byte i, 0..255: R, G or B, or the luminance for one channel; inverted if asked. */
+function sourceLine(data: RgbaPixels['data'], i: number, width: number, c: number, plan: Plan, line: Float64Array): void {
+  for (let x = 0, j = i; x < width; x++, j += 4) {
+    const v = plan.channels === 3 ? data[j + c]! : 0.299 * data[j]! + 0.587 * data[j + 1]! + 0.114 * data[j + 2]!;
+    line[x] = plan.invert ? 255 - v : v;
+  }
+}
+
+/** The (source index, weight) pairs of every output index, flat: output i's are first[i] .. first[i + 1] − 1. */
+function taps(pairs: [number, number][][]): { first: Int32Array; index: Int32Array; weight: Float64Array } {
+  const first = new Int32Array(pairs.length + 1);
+  pairs.forEach((p, i) => (first[i + 1] = first[i]! + p.length));
+  const flat = pairs.flat();
+  return { first, index: Int32Array.from(flat, (p) => p[0]), weight: Float64Array.from(flat, (p) => p[1]) };
 }
 
 /** Per output index, the (source index, weight) pairs: the source window [start, start + span) of `size` cut in `out` equal parts, each the mean of what it covers. */
