@@ -130,7 +130,7 @@ async function whyHere(d: ModelDescription, forced: string | null): Promise<stri
 
 const forced = new URLSearchParams(location.search).get('backend');
 try {
-  model = await loadModel(meta.model.startsWith('/') ? meta.model : `model/${meta.model}`, { backend: (forced ?? 'auto') as 'auto' });
+  model = await loadModel(`model/${meta.model}`, { backend: (forced ?? 'auto') as 'auto' });
   state.description = model.describe();
   state.why = await whyHere(state.description, forced);
   $('#backend').textContent = `${state.why} Test accuracy in PyTorch: ${(100 * meta.test_accuracy).toFixed(1)} % of the held-out digits.`;
