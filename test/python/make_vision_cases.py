@@ -90,6 +90,9 @@ NETWORKS = {
     "bottleneck": (lambda: ResNet(Bottleneck, [1, 1, 1, 1], num_classes=4, width_per_group=16), (3, 32, 32), 2, ("pt", "safetensors")),
     "pooling": (Pooling, (2, 19, 23), 3, ("safetensors",)),
 }
+# Other input sizes each network runs at besides its own (run(x, { inputShape })): odd sizes, so
+# that every stride-2 layer rounds.
+OTHER_SIZES = {"resnet18": [(3, 40, 56)], "basic_gray": [(1, 17, 23), (1, 64, 48)], "bottleneck": [(3, 45, 33)]}
 LAYOUTS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "wide_resnet50_2", "wide_resnet101_2",
            "resnext50_32x4d")
 
@@ -118,8 +121,13 @@ def network_case(out, index, name):
         torch.save(model.state_dict(), os.path.join(out, files["pt"]))
     with torch.no_grad():
         y32, y64 = model(x), copy.deepcopy(model).double()(x.double())
+    sizes = []
+    for other in OTHER_SIZES.get(name, []):
+        xs = torch.randn(rows, *other, generator=torch.Generator().manual_seed(200 + index))
+        with torch.no_grad():
+            sizes.append({"input_shape": list(other), "x": encode(xs), "float64": encode(copy.deepcopy(model).double()(xs.double()))})
     return {"name": name, "input_shape": list(shape), "output_size": y32.shape[1], "files": files,
-            "inputs": {"rows": rows, "x": encode(x), "float32": encode(y32), "float64": encode(y64)}}
+            "inputs": {"rows": rows, "x": encode(x), "float32": encode(y32), "float64": encode(y64)}, "sizes": sizes}
 
 
 def refusals(out):
