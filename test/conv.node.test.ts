@@ -116,17 +116,25 @@ test('flattening an image of more than one pixel is refused on WebGPU, naming th
   expect(await (await loadModel(bytes, { backend: 'cpu' })).run(new Float32Array(18))).toHaveLength(4);
 });
 
+test('an RGB or grayscale input that only convolutions read is stored 4 channels a pixel, else 8', async () => {
+  const strides = async (bytes: Uint8Array) => valueStrides(fuseAnyGraph(await streamModel(bytes).complete()));
+  expect((await strides(makeRandomCnn('basic').bytes))[0]).toBe(4); // 3 channels, read by the stem conv
+  expect((await strides(makeRandomCnn('bottleneck').bytes))[0]).toBe(4); // 1 channel
+  const values = await strides(makeRandomCnn('basic').bytes);
+  expect(values.slice(1).every((s) => s % 8 === 0)).toBe(true);
+});
+
 test('activations past the device limits are a GpuLimitError naming the step and the limit, before any allocation', async () => {
   const m = makeRandomCnn('basic');
   const fused = fuseAnyGraph(await streamModel(m.bytes).complete());
-  const limits = { maxStorageBufferBindingSize: 4096, maxBufferSize: 1 << 30, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 };
+  const limits = { maxStorageBufferBindingSize: 4000, maxBufferSize: 1 << 30, maxComputeWorkgroupsPerDimension: 65535, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 };
   const small = { software: true, limits, features: new Set<string>() };
   const selection = { precision: 'f32' as const, forced: null, measured: new Map() };
-  // Batch 1: the input (3 channels padded to 8, 17 × 15 = 255 pixels padded to 256 rows) is 8192 bytes.
+  // Batch 1: the input (3 channels padded to 4, as the stem reads them; 17 × 15 = 255 pixels padded to 256 rows) is 4096 bytes.
   expect(() => planLayout(fused, valueStrides(fused), 1, small, selection)).toThrow(GpuLimitError);
-  expect(() => planLayout(fused, valueStrides(fused), 1, small, selection)).toThrow(/model input would take 8192 bytes, past maxStorageBufferBindingSize/);
+  expect(() => planLayout(fused, valueStrides(fused), 1, small, selection)).toThrow(/model input would take 4096 bytes, past maxStorageBufferBindingSize/);
   const roomy = { ...small, limits: { ...limits, maxStorageBufferBindingSize: 20_000 } };
-  expect(() => planLayout(fused, valueStrides(fused), 8, roomy, selection)).toThrow(/Batch 8 .*the model input would take 65280 bytes.*at most 2 rows/);
+  expect(() => planLayout(fused, valueStrides(fused), 8, roomy, selection)).toThrow(/Batch 8 .*the model input would take 32640 bytes.*at most 2 rows/);
   const fewGroups = { ...small, limits: { ...limits, maxStorageBufferBindingSize: 1 << 30, maxComputeWorkgroupsPerDimension: 4 } };
   expect(() => planLayout(fused, valueStrides(fused), 1, fewGroups, selection)).toThrow(/step conv1 .* would dispatch 8 workgroups along one dimension, past maxComputeWorkgroupsPerDimension \(4\)/);
 });
