@@ -22,9 +22,9 @@ import { InputError, OptionError } from './errors.js';
  *     only), 'none', or `{ mean, std }` (one entry, or one per channel).
  * Done in float64, rounded to float32 once. Several images make a batch, rows in order.
  */
-export const IMAGENET_MEAN: readonly number[] = Object.freeze([0.485, 0.456, 0.406]);
+export const IMAGENET_MEAN: readonly number[] = /* @__PURE__ */ Object.freeze([0.485, 0.456, 0.406]);
 /** See IMAGENET_MEAN: torchvision's ImageNet preprocessing. */
-export const IMAGENET_STD: readonly number[] = Object.freeze([0.229, 0.224, 0.225]);
+export const IMAGENET_STD: readonly number[] = /* @__PURE__ */ Object.freeze([0.229, 0.224, 0.225]);
 
 /**
  * The DOM's image types, declared empty as src/webgpu-globals.ts declares WebGPU's: interfaces
