@@ -1,5 +1,5 @@
 import { describeLayers } from '../graph/describe.js';
-import { graphSizes, type LayerDescription, type OpGraph } from '../graph/op-graph.js';
+import { graphSizes, type ImagePreprocess, type LayerDescription, type OpGraph } from '../graph/op-graph.js';
 import type { ModelDescription } from '../model.js';
 import { batchOf, checkBatchOption, checkFinite } from './input.js';
 
@@ -22,6 +22,8 @@ export abstract class ModelBase {
   /** Names of the input columns and of the output classes, where the file carries them. */
   readonly features?: readonly string[];
   readonly labels?: readonly string[];
+  /** An image model's preprocessing, where the file records it. */
+  readonly preprocess?: ImagePreprocess;
   /** The description only: holding the graph would hold the file's bytes. */
   private readonly layers: LayerDescription[];
   private readonly rejectNonFinite: boolean;
@@ -39,6 +41,7 @@ export abstract class ModelBase {
     this.outputNames = graph.outputNames;
     this.features = graph.features;
     this.labels = graph.labels;
+    if (graph.preprocess) this.preprocess = graph.preprocess;
     this.layers = describeLayers(graph);
   }
 
