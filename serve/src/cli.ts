@@ -49,9 +49,11 @@ Options:
   --max-rows N         rows allowed per request (default ${SERVE_DEFAULTS.maxRows})
   --body-limit BYTES   request body size limit (default ${SERVE_DEFAULTS.bodyLimit}); larger bodies get 413
                        before they are read
-  --image-mean A,B,C   per-channel mean for image uploads (default: torchvision's ImageNet
-                       ${IMAGENET_MEAN.join(',')} for 3 channels, 0.5 for 1); one value serves every channel
-  --image-std A,B,C    per-channel std (default ${IMAGENET_STD.join(',')} for 3 channels, 0.5 for 1)
+  --image-mean A,B,C   per-channel mean for image uploads, for every image model (default: the
+                       model file's own, recorded by the exporter's --image-mean or --imagenet;
+                       for a file without one, torchvision's ImageNet ${IMAGENET_MEAN.join(',')} for
+                       3 channels, 0.5 for 1); one value serves every channel
+  --image-std A,B,C    per-channel std (default: the file's; else ${IMAGENET_STD.join(',')} for 3 channels, 0.5 for 1)
   --workers N          N processes sharing the port (Node cluster), each with its own copy of
                        the models; for CPU backends on a multi-core machine (default 1)
   -h, --help           this help
@@ -61,7 +63,8 @@ Images: a model whose input is [C, H, W] with C = 1 or 3 also takes PNG and JPEG
 per row) or JSON {"images": ["<base64>", ...]}. Each image is decoded, then: for C = 3 its RGB
 channels (alpha dropped; grayscale refused), for C = 1 its luminance (0.299 R + 0.587 G +
 0.114 B); scaled to [0, 1]; resized to H×W with antialiased bilinear interpolation (torchvision's
-Resize((H, W), antialias=True) on a float tensor); normalized as (x - mean) / std per channel.
+Resize((H, W), antialias=True) on a float tensor); normalized as (x - mean) / std per channel,
+with the flags' mean and std, else the model file's (its manifest's "preprocess"), else the defaults.
 Images over ${IMAGE_DEFAULTS.maxPixels / 1e6} megapixels (from the header, before decoding), more than ${IMAGE_DEFAULTS.maxImages} per
 request, or files over ${IMAGE_DEFAULTS.maxFileBytes >> 20} MiB are refused with a 4xx JSON body.
 
