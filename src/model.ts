@@ -40,8 +40,10 @@ export interface Model {
   /**
    * Runs a batch: x holds batch × inputSize floats, row-major; the result holds
    * batch × outputSize. Calls may overlap; each resolves with its own result.
+   * `options.inputShape` runs an image model at another size than the loaded one (x then holds
+   * batch × C·H·W of that shape), with a plan of its own, as batch sizes have.
    */
-  run(x: Float32Array): Promise<Float32Array>;
+  run(x: Float32Array, options?: RunOptions): Promise<Float32Array>;
   /**
    * With `profile: true` on an adapter offering 'timestamp-query': how long the GPU spent in
    * the last finished run's kernels, in milliseconds. Otherwise null.
@@ -60,12 +62,30 @@ export interface Model {
    */
   readonly fingerprint?: ModelFingerprint;
   /** What one inference does, for a given batch size (default 1). */
-  describe(options?: { batch?: number }): ModelDescription;
+  describe(options?: DescribeOptions): ModelDescription;
   /**
    * Frees every GPU resource. Runs already started finish first; later calls reject with
    * DisposedError. The returned promise resolves once everything is released.
    */
   dispose(): Promise<void>;
+}
+
+/** Options of one run(). */
+export interface RunOptions {
+  /**
+   * The row shape of this run's input, [C, H, W], when an image model runs at another size than
+   * the one it was loaded with (model.inputShape). Its channels must be the model's; the network
+   * must accept the size (convolutions and pools whose windows fit, a global pool before any
+   * Linear), else run() rejects with an InputError naming the layer. Each size gets a plan of
+   * its own, made on first use and cached, as batch sizes do.
+   */
+  inputShape?: readonly number[];
+}
+
+/** Options of describe(): the batch (default 1) and the input row shape (default model.inputShape). */
+export interface DescribeOptions {
+  batch?: number;
+  inputShape?: readonly number[];
 }
 
 /**
