@@ -40,7 +40,8 @@ Options:
   --max-wait-us N      longest wait for a batch to fill, microseconds (default ${SERVE_DEFAULTS.maxWaitUs}:
                        no wait; requests arriving while a run is busy join the next one).
                        Node timers round it up to whole milliseconds
-  --no-batching        one model run per request
+  --no-batching        one model run per request (still queued in the server: a request whose
+                       client leaves before its turn is never run)
   --no-deterministic   let kernels vary with the batch size (faster on GPUs); by default a row's
                        answer is bitwise the same whatever else is in its batch
   --audit FILE         one JSON line per answer (time, model, fingerprint, backend, mode, request
