@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { CliError, EXIT, intOption, parseCommand } from 'resgpu/cli';
+import { CliError, EXIT, intOption, parseCommand, shapeOption } from 'resgpu/cli';
 import { buildApp, SERVE_DEFAULTS, type ServeOptions } from './app.js';
 import { AuditLog } from './audit.js';
 import { loadAll, parseModelArgs, type ModelArg } from './model-args.js';
@@ -36,6 +36,8 @@ Options:
   --host HOST          interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --port PORT          port (default 8080; 0 picks a free one)
   --backend NAME       passed to the engine as is (webgpu, wasm, cpu, ...); default: the engine's choice
+  --input-shape C,H,W  the input row's shape, for image models whose file records none (a
+                       torchvision ResNet's .pt state_dict); given to every MODEL
   --max-batch N        rows per coalesced model run (default ${SERVE_DEFAULTS.maxBatchRows}); each model batches apart
   --max-wait-us N      longest wait for a batch to fill, microseconds (default ${SERVE_DEFAULTS.maxWaitUs}:
                        no wait; requests arriving while a run is busy join the next one).
@@ -77,6 +79,7 @@ interface ServeConfig {
   host: string;
   port: number;
   backend: string | undefined;
+  inputShape: number[] | undefined;
   deterministic: boolean;
   audit: { path: string; inputs: boolean } | null;
   workers: number;
@@ -105,6 +108,7 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     host: { type: 'string' },
     port: { type: 'string', short: 'p' },
     backend: { type: 'string' },
+    'input-shape': { type: 'string' },
     'max-batch': { type: 'string' },
     'max-wait-us': { type: 'string' },
     'no-batching': { type: 'boolean' },
@@ -125,6 +129,7 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     host: values.host ?? '127.0.0.1',
     port: int('port', 0, 65535) ?? 8080,
     backend: values.backend,
+    inputShape: shapeOption('serve', values['input-shape']),
     deterministic: !values['no-deterministic'],
     audit: values.audit === undefined ? null : { path: values.audit, inputs: values['audit-inputs'] === true },
     workers: int('workers', 1, 256) ?? 1,
@@ -153,7 +158,7 @@ function numberList(flag: string, text: string | undefined): number[] | undefine
 
 /** One server process: load every model, listen, print the URL, then serve until SIGTERM/SIGINT. */
 async function runServer(config: ServeConfig, out: (s: string) => void): Promise<number> {
-  const sources = await loadAll(config.models, config.backend, config.deterministic);
+  const sources = await loadAll(config.models, config.backend, config.deterministic, config.inputShape);
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const audit = config.audit ? AuditLog.open(config.audit.path, config.audit.inputs) : undefined;
   const app = await buildApp(sources, { ...config.options, audit, ...(worker && { metricLabels: { worker: String(worker.id) } }) });

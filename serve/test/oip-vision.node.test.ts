@@ -150,3 +150,20 @@ test('resgpu-serve --no-batching on the image model: SIGTERM with requests queue
   const [, answered, received] = /answered (\d+) of the (\d+) requests received/.exec(child.stdout()) ?? [];
   expect(answered).toBe(received);
 });
+
+test('resgpu-serve --input-shape 3,64,64 serves the bare state_dict (.pt), which records no image size', async () => {
+  const pt = join(dir, 'resnet18_64.pt');
+  const child = await spawnServer([`resnet18=${pt}`, '--input-shape', '3,64,64', '--backend', 'cpu']);
+  try {
+    const meta = await (await fetch(`${child.url}/v2/models/resnet18`)).json();
+    expect(meta.inputs).toEqual([{ name: expect.any(String), datatype: 'FP32', shape: [-1, 3, 64, 64] }]);
+    const r = await infer(child.url, 'resnet18', tensor({ name: meta.inputs[0].name, output: meta.outputs[0].name, rows: rows().slice(0, 1), binary: true }));
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(scaledError(r.outputs, cases.tensors.float32.slice(0, 10))).toBeLessThanOrEqual(TOLERANCE);
+  } finally {
+    child.child.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+  }
+  // Without it, the start fails naming the option (exit 3, nothing served).
+  await expect(spawnServer([`resnet18=${pt}`, '--backend', 'cpu'])).rejects.toThrow(/exited \(3\).*inputShape/s);
+});

@@ -6,7 +6,7 @@ usage: make_oip_vision.py OUT_DIR
 torchvision's resnet18 (10 classes) with random weights and its BatchNorm statistics randomized
 (test/python/make_vision_cases.py's randomize), exported at 3×64×64 by tools/export_resgpu.py with
 a preprocess record (FILE_STATS, deliberately not ImageNet's, so that a server ignoring the file
-would answer otherwise). Writes resnet18_64.safetensors, two RGB PNGs of other sizes, and
+would answer otherwise). Writes resnet18_64.safetensors (and the bare state_dict as resnet18_64.pt), two RGB PNGs of other sizes, and
 cases.json: `tensors` (rows of N(0, 1) input and the model's float32 outputs), and per image the
 float32 outputs after torchvision's own preprocessing (ToTensor, Resize((64, 64), antialias=True),
 Normalize) with the file's statistics and with FLAG_STATS (what --image-mean/--image-std give).
@@ -45,6 +45,7 @@ def main(out):
     torch.manual_seed(0)
     model = randomize(resnet18(num_classes=10), 1234)
     export_model(model, os.path.join(out, "resnet18_64.safetensors"), input_shape=SHAPE, preprocess=FILE_STATS)
+    torch.save(model.state_dict(), os.path.join(out, "resnet18_64.pt"))  # a bare state_dict: no shape, no preprocess
     x = torch.randn(ROWS, *SHAPE, generator=torch.Generator().manual_seed(1))
     cases = {"shape": SHAPE, "file_stats": FILE_STATS, "flag_stats": FLAG_STATS,
              "tensors": {"x": x.flatten().tolist(), "float32": outputs(model, x)}, "images": []}
