@@ -134,7 +134,7 @@ async function abortable(loading: Promise<Model>, signal: AbortSignal): Promise<
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';
 export type { KernelVariant, TuningCache } from './options.js';
-export type { Model, RunOptions, DescribeOptions, ModelFingerprint, SelfTestResult, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
+export type { Model, RunOptions, DescribeOptions, ImagePreprocess, ModelFingerprint, SelfTestResult, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
 export type { ModelSource } from './loader/index.js';
 export type { ByteSource } from './loader/source.js';
 export type { LoadProgress, LoadStage, ProgressCallback } from './graph/stream.js';

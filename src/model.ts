@@ -1,7 +1,7 @@
-import type { LayerDescription } from './graph/op-graph.js';
+import type { ImagePreprocess, LayerDescription } from './graph/op-graph.js';
 import type { BackendName } from './options.js';
 
-export type { LayerDescription };
+export type { ImagePreprocess, LayerDescription };
 
 /** A loaded model, on either backend. The public contract: extend, never break. */
 export interface Model {
@@ -30,6 +30,13 @@ export interface Model {
   readonly features?: readonly string[];
   /** See `features`. */
   readonly labels?: readonly string[];
+  /**
+   * An image model's preprocessing as its file records it (the manifest's `preprocess`, written
+   * by the exporter's `--image-mean`/`--image-std`/`--imagenet`): per-channel `mean` and `std`
+   * after scaling pixels to [0, 1], the resize target `size` ([H, W] of `inputShape`), `color`.
+   * Absent when the file says nothing. run() takes rows; resgpu-serve applies this to images.
+   */
+  readonly preprocess?: ImagePreprocess;
   /**
    * Runs a batch: x holds batch × inputSize floats, row-major; the result holds
    * batch × outputSize. Calls may overlap; each resolves with its own result.

@@ -1,5 +1,5 @@
 import { describeLayers } from '../graph/describe.js';
-import { graphSizes, rowSize, type LayerDescription, type OpGraph } from '../graph/op-graph.js';
+import { graphSizes, rowSize, type ImagePreprocess, type LayerDescription, type OpGraph } from '../graph/op-graph.js';
 import { reshapeGraph, shapeKey, shapesOnly } from '../graph/reshape.js';
 import type { DescribeOptions, ModelDescription, RunOptions } from '../model.js';
 import { batchOf, checkBatchOption, checkFinite, checkRunOptions } from './input.js';
@@ -34,6 +34,8 @@ export abstract class ModelBase {
   /** Names of the input columns and of the output classes, where the file carries them. */
   readonly features?: readonly string[];
   readonly labels?: readonly string[];
+  /** An image model's preprocessing, where the file records it. */
+  readonly preprocess?: ImagePreprocess;
   /** The description only: holding the graph would hold the file's bytes. */
   private readonly layers: LayerDescription[];
   private readonly rejectNonFinite: boolean;
@@ -55,6 +57,7 @@ export abstract class ModelBase {
     this.outputNames = graph.outputNames;
     this.features = graph.features;
     this.labels = graph.labels;
+    if (graph.preprocess) this.preprocess = graph.preprocess;
     this.layers = describeLayers(graph);
     this.skeleton = shapesOnly(graph);
   }

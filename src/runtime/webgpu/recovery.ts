@@ -1,6 +1,6 @@
 import { DeviceLostError, DisposedError, GpuValidationError, ResgpuError } from '../../errors.js';
 import type { StreamedModel } from '../../graph/stream.js';
-import type { DescribeOptions, Model, ModelDescription, RunOptions } from '../../model.js';
+import type { DescribeOptions, ImagePreprocess, Model, ModelDescription, RunOptions } from '../../model.js';
 import { onDeviceLoss } from './loss-watch.js';
 import { GpuModel, type GpuModelOptions } from './model.js';
 
@@ -42,6 +42,7 @@ export class RecoveringModel implements Model {
   readonly outputNames?: readonly string[];
   readonly features?: readonly string[];
   readonly labels?: readonly string[];
+  readonly preprocess?: ImagePreprocess;
   readonly inputShape: readonly number[];
   private state: { lost: GPUDeviceLostInfo | null; unwatch: () => void };
   private rebuilding: Promise<GpuModel> | null = null;
@@ -58,6 +59,7 @@ export class RecoveringModel implements Model {
     this.outputNames = inner.outputNames;
     this.features = inner.features;
     this.labels = inner.labels;
+    if (inner.preprocess) this.preprocess = inner.preprocess;
     this.inputShape = inner.inputShape;
     this.state = this.watch(inner.device);
   }
