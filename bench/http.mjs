@@ -1,6 +1,6 @@
 // The HTTP load test: `npm run bench:http -- [--model examples/breast_cancer.pt] [--backend webgpu]
-//   [--endpoints v2,v2-binary,v1] [--max-wait-us N] [--clients 1,16,200] [--duration 8] [--warmup 2]
-//   [--no-drain]`.
+//   [--endpoints v2,v2-binary,v1] [--max-wait-us N] [--max-batch N] [--clients 1,16,200] [--duration 8]
+//   [--warmup 2] [--timeout 30] [--no-drain]`.
 // Starts resgpu-serve (the built serve/bin) twice, with dynamic batching and with one run per
 // request, and drives each with autocannon at each client count and endpoint, every client
 // sending one row of the bundled example's test set per request:
@@ -25,9 +25,11 @@ const { values } = parseArgs({
     backend: { type: 'string' },
     endpoints: { type: 'string', default: 'v2,v2-binary,v1' },
     'max-wait-us': { type: 'string' },
+    'max-batch': { type: 'string' },
     clients: { type: 'string', default: '1,16,200' },
     duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
+    timeout: { type: 'string', default: '30' },
     'no-drain': { type: 'boolean' },
   },
 });
@@ -63,6 +65,7 @@ function startServer(extraArgs) {
   const args = ['serve/bin/resgpu-serve.mjs', values.model, '--port', '0', ...extraArgs];
   if (values.backend) args.push('--backend', values.backend);
   if (values['max-wait-us'] && !extraArgs.includes('--no-batching')) args.push('--max-wait-us', values['max-wait-us']);
+  if (values['max-batch'] && !extraArgs.includes('--no-batching')) args.push('--max-batch', values['max-batch']);
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   let out = '';
@@ -82,7 +85,19 @@ async function batchStats(url) {
   return { rows: value('resgpu_batch_rows_sum'), requests: value('resgpu_batch_requests_sum'), runs: value('resgpu_batch_rows_count') };
 }
 
-const load = (url, requests, connections, seconds) => autocannon({ url, requests, connections, duration: seconds, timeout: 30 });
+const load = (url, requests, connections, seconds) => autocannon({ url, requests, connections, duration: seconds, timeout: Number(values.timeout) });
+
+/**
+ * After the warm-up: one request, answered once the server has finished what the warm-up left
+ * (its clients are gone, but a run already started still runs), so that a cell measures its own
+ * requests only. Without it, an image model's cell began behind seconds of the warm-up's runs.
+ */
+async function settle(url, request) {
+  const started = performance.now();
+  const res = await fetch(`${url}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+  await res.arrayBuffer();
+  return performance.now() - started;
+}
 
 const results = [];
 for (const mode of ['batching', 'one run per request']) {
@@ -93,6 +108,7 @@ for (const mode of ['batching', 'one run per request']) {
     const requests = requestsFor(endpoint, input);
     for (const c of clients) {
       await load(server.url, requests, c, warmup);
+      const settled = await settle(server.url, requests[0]);
       const before = await batchStats(server.url);
       const r = await load(server.url, requests, c, duration);
       const after = await batchStats(server.url);
@@ -100,7 +116,7 @@ for (const mode of ['batching', 'one run per request']) {
       const row = {
         mode, endpoint, clients: c, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99,
         ok: r['2xx'], non2xx: r.non2xx, lost: r.errors + r.timeouts,
-        rowsPerRun: (after.rows - before.rows) / runs, requestsPerRun: (after.requests - before.requests) / runs,
+        rowsPerRun: (after.rows - before.rows) / runs, requestsPerRun: (after.requests - before.requests) / runs, settledMs: settled,
       };
       results.push(row);
       console.error(`${mode}, ${endpoint}, ${c} clients: ${row.reqPerSec.toFixed(0)} req/s`);
@@ -153,8 +169,8 @@ async function drainUnderLoad() {
 const drain = values['no-drain'] ? null : await drainUnderLoad();
 
 const fmt = (x, d = 0) => x.toFixed(d);
-console.log(`\nresgpu-serve ${values.model}${values.backend ? ` --backend ${values.backend}` : ''}: ` +
-  `${duration} s per cell after ${warmup} s of warm-up; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), autocannon in the same machine\n`);
+console.log(`\nresgpu-serve ${values.model}${values.backend ? ` --backend ${values.backend}` : ''}${values['max-batch'] ? ` --max-batch ${values['max-batch']}` : ''}: ` +
+  `${duration} s per cell after ${warmup} s of warm-up and the runs it left; client timeout ${values.timeout} s; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), autocannon in the same machine\n`);
 console.log('| mode | endpoint | clients | req/s | p50 ms | p99 ms | rows per run | 2xx | non-2xx | lost |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of results) {

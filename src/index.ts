@@ -14,7 +14,7 @@ import { streamOfGraph, type StreamedModel } from './graph/stream.js';
 import { streamModel, type ModelSource } from './loader/index.js';
 import { parseGolden } from './loader/golden.js';
 import { isByteSource } from './loader/source.js';
-import type { Model, ModelFingerprint } from './model.js';
+import type { DescribeOptions, Model, ModelFingerprint } from './model.js';
 import { checkOptions, type LoadOptions } from './options.js';
 import { chooseBackend } from './runtime/auto.js';
 import { ReferenceModel } from './runtime/reference/model.js';
@@ -90,7 +90,7 @@ async function identified(model: Model, stream: StreamedModel): Promise<Model> {
   }
   const describe = model.describe.bind(model);
   Object.defineProperty(model, 'fingerprint', { value: fingerprint, enumerable: true });
-  Object.defineProperty(model, 'describe', { value: (options?: { batch?: number }) => ({ ...describe(options), fingerprint }) });
+  Object.defineProperty(model, 'describe', { value: (options?: DescribeOptions) => ({ ...describe(options), fingerprint }) });
   return model;
 }
 
@@ -134,7 +134,7 @@ async function abortable(loading: Promise<Model>, signal: AbortSignal): Promise<
 
 export type { LoadOptions, BackendOption, BackendName } from './options.js';
 export type { KernelVariant, TuningCache } from './options.js';
-export type { Model, ModelFingerprint, SelfTestResult, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
+export type { Model, RunOptions, DescribeOptions, ImagePreprocess, ModelFingerprint, SelfTestResult, ModelDescription, DispatchDescription, LayerDescription, KernelName } from './model.js';
 export type { ModelSource } from './loader/index.js';
 export type { ByteSource } from './loader/source.js';
 export type { LoadProgress, LoadStage, ProgressCallback } from './graph/stream.js';
@@ -143,3 +143,4 @@ export type { GraphManifestV2, ManifestNode, ManifestAttr, RowShape } from './lo
 export { GRAPH_METADATA_KEY } from './loader/manifest.js';
 export * from './errors.js';
 export { encodeSafetensors, type TensorToWrite } from './loader/safetensors-writer.js';
+export { imageToInput, IMAGENET_MEAN, IMAGENET_STD, type ImageInput, type ImageToInputOptions, type RgbaPixels } from './image.js';

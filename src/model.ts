@@ -1,7 +1,7 @@
-import type { LayerDescription } from './graph/op-graph.js';
+import type { ImagePreprocess, LayerDescription } from './graph/op-graph.js';
 import type { BackendName } from './options.js';
 
-export type { LayerDescription };
+export type { ImagePreprocess, LayerDescription };
 
 /** A loaded model, on either backend. The public contract: extend, never break. */
 export interface Model {
@@ -31,10 +31,19 @@ export interface Model {
   /** See `features`. */
   readonly labels?: readonly string[];
   /**
+   * An image model's preprocessing as its file records it (the manifest's `preprocess`, written
+   * by the exporter's `--image-mean`/`--image-std`/`--imagenet`): per-channel `mean` and `std`
+   * after scaling pixels to [0, 1], the resize target `size` ([H, W] of `inputShape`), `color`.
+   * Absent when the file says nothing. run() takes rows; resgpu-serve applies this to images.
+   */
+  readonly preprocess?: ImagePreprocess;
+  /**
    * Runs a batch: x holds batch × inputSize floats, row-major; the result holds
    * batch × outputSize. Calls may overlap; each resolves with its own result.
+   * `options.inputShape` runs an image model at another size than the loaded one (x then holds
+   * batch × C·H·W of that shape), with a plan of its own, as batch sizes have.
    */
-  run(x: Float32Array): Promise<Float32Array>;
+  run(x: Float32Array, options?: RunOptions): Promise<Float32Array>;
   /**
    * With `profile: true` on an adapter offering 'timestamp-query': how long the GPU spent in
    * the last finished run's kernels, in milliseconds. Otherwise null.
@@ -53,12 +62,30 @@ export interface Model {
    */
   readonly fingerprint?: ModelFingerprint;
   /** What one inference does, for a given batch size (default 1). */
-  describe(options?: { batch?: number }): ModelDescription;
+  describe(options?: DescribeOptions): ModelDescription;
   /**
    * Frees every GPU resource. Runs already started finish first; later calls reject with
    * DisposedError. The returned promise resolves once everything is released.
    */
   dispose(): Promise<void>;
+}
+
+/** Options of one run(). */
+export interface RunOptions {
+  /**
+   * The row shape of this run's input, [C, H, W], when an image model runs at another size than
+   * the one it was loaded with (model.inputShape). Its channels must be the model's; the network
+   * must accept the size (convolutions and pools whose windows fit, a global pool before any
+   * Linear), else run() rejects with an InputError naming the layer. Each size gets a plan of
+   * its own, made on first use and cached, as batch sizes do.
+   */
+  inputShape?: readonly number[];
+}
+
+/** Options of describe(): the batch (default 1) and the input row shape (default model.inputShape). */
+export interface DescribeOptions {
+  batch?: number;
+  inputShape?: readonly number[];
 }
 
 /**

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { build } from 'vite';
+import { makeDigitsModel } from '../examples/digits/model.mjs';
 
 /** Where test/python/make_torch_cases.py writes the PyTorch parity cases for this run. */
 export const TORCH_CASES_DIR = resolve(import.meta.dirname, '.generated/torch');
@@ -29,4 +30,6 @@ export default async function setup(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     execFileSync('/usr/bin/python3', [resolve(import.meta.dirname, 'python', script), dir], { stdio: ['ignore', 'inherit', 'inherit'] });
   }
+  // The digits example's model (examples/digits/train.py): trained once, again only when train.py changes.
+  makeDigitsModel();
 }

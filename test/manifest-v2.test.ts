@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { encodeSafetensors, GraphError, loadModel, ModelFormatError, ResgpuError, type GraphManifestV2, type ManifestNode } from '../src/index.js';
+import { makeRandomCnn } from './helpers/random-cnn.js';
 import { makeRandomGraph } from './helpers/random-graph.js';
 
 /**
@@ -82,4 +83,44 @@ test('a version-2 manifest in a safetensors file is the graph of that file', asy
   expect([model.inputSize, model.outputSize]).toEqual([13, 3]);
   expect(model.inputNames).toEqual(['x']);
   expect(model.describe().layers.map((l) => l.type)).toContain('batchnorm');
+});
+
+describe('preprocess: an image model\'s mean, std, size and color, checked against its input', () => {
+  const rgb = makeRandomCnn('basic'); // [3, 17, 15]
+  const gray = makeRandomCnn('bottleneck'); // [1, 16, 13]
+  const withPreprocess = (cnn: typeof rgb, preprocess: unknown) => ({ weights: cnn.bytes, graph: { ...structuredClone(cnn.manifest), preprocess } as GraphManifestV2 });
+
+  // On the reference backend; WebGPU's (RecoveringModel) is checked by serve/test/oip-vision.node.test.ts.
+  test('loaded as model.preprocess, size and color filled in; absent when the file has none', async () => {
+    const given = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+    const model = await loadModel(withPreprocess(rgb, given), cpu);
+    expect(model.preprocess).toEqual({ ...given, size: [17, 15], color: 'rgb' });
+    const g = await loadModel(withPreprocess(gray, { mean: [0.5], std: [0.25], size: [16, 13], color: 'gray' }), cpu);
+    expect(g.preprocess).toEqual({ mean: [0.5], std: [0.25], size: [16, 13], color: 'gray' });
+    const none = await loadModel({ weights: rgb.bytes, graph: rgb.manifest }, cpu);
+    expect(none.preprocess).toBeUndefined();
+  });
+
+  const refusals: [string, typeof rgb, unknown, RegExp][] = [
+    ['a mean of the wrong length', rgb, { mean: [0.5], std: [1, 1, 1] }, /preprocess\.mean must be 3 finite numbers, one per channel of the input \[3, 17, 15\]; got \[0\.5\]/],
+    ['a zero std', rgb, { mean: [0, 0, 0], std: [1, 0, 1] }, /preprocess\.std must be 3 finite positive numbers/],
+    ['a negative std', gray, { mean: [0], std: [-1] }, /preprocess\.std must be 1 finite positive number,/],
+    ['a non-finite mean', rgb, { mean: [0, 'NaN', 0], std: [1, 1, 1] }, /preprocess\.mean must be 3 finite numbers/],
+    ['no std', rgb, { mean: [0, 0, 0] }, /preprocess\.std must be .*; got nothing/],
+    ['a size that is not the input\'s', rgb, { mean: [0, 0, 0], std: [1, 1, 1], size: [224, 224] }, /preprocess\.size must be the input's \[H, W\], \[17, 15\]/],
+    ['gray for an RGB input', rgb, { mean: [0, 0, 0], std: [1, 1, 1], color: 'gray' }, /preprocess\.color must be "rgb" for an input of 3 channels/],
+    ['bgr', rgb, { mean: [0, 0, 0], std: [1, 1, 1], color: 'bgr' }, /preprocess\.color must be "rgb"/],
+    ['a step resgpu does not know', rgb, { mean: [0, 0, 0], std: [1, 1, 1], crop: [12, 12] }, /"preprocess" has "crop", which resgpu does not know/],
+    ['not an object', rgb, [0.5], /"preprocess" must be an object/],
+  ];
+  test.each(refusals)('refused: %s', async (_, cnn, preprocess, message) => {
+    const failure = loadModel(withPreprocess(cnn, preprocess), cpu);
+    await expect(failure).rejects.toBeInstanceOf(ModelFormatError);
+    await expect(failure).rejects.toThrow(message);
+  });
+
+  test('refused on a model whose input is not an image', async () => {
+    const failure = loadModel(edited((m) => Object.assign(m, { preprocess: { mean: [0], std: [1] } })), cpu);
+    await expect(failure).rejects.toThrow(/"preprocess" is for an image input \[1 or 3, H, W\]; this input is \[13\]/);
+  });
 });

@@ -16,6 +16,8 @@ and resgpu_manifest.py (the manifest's float64 interpreter).
     python3 tools/export_resgpu.py model.pth out.safetensors --features @names.txt --labels no,yes
     python3 tools/export_resgpu.py model.pth out.safetensors --input-shape 30
     python3 tools/export_resgpu.py resnet.pth out.safetensors --input-shape 3,224,224
+    python3 tools/export_resgpu.py resnet.pth out.safetensors --input-shape 3,224,224 --imagenet
+    python3 tools/export_resgpu.py net.pth out.safetensors --input-shape 1,28,28 --image-mean 0.1307 --image-std 0.3081
 
 The graph is the real forward graph, read by torch.fx symbolic tracing: torch.nn modules are
 leaves, the model's own modules (and nn.Sequential) are traced through. Linear, BatchNorm1d,
@@ -30,7 +32,9 @@ defaults to [in_features of the first Linear]; an image model needs it (input_sh
 Before writing anything, the manifest is run by a float64 interpreter written from the format's
 documented semantics (run_manifest) beside the model's own forward() in float64; a file whose
 manifest computes something else is never written. Feature names (one per input column) and
-class labels (one per output) are optional; they travel in the manifest.
+class labels (one per output) are optional; they travel in the manifest. So does an image model's
+preprocessing (`preprocess=`, `--image-mean`/`--image-std` or `--imagenet`): the per-channel mean
+and std its images were normalized with, which resgpu-serve applies to uploaded images.
 """
 import argparse
 import copy
@@ -59,6 +63,9 @@ DTYPES = {"float32": (torch.float32, "F32"), "float16": (torch.float16, "F16"),
 # missing bias or ReLU, a wrong eps or slope, a swapped operand) moves outputs by 1e-6 of their
 # scale or far more.
 SELF_CHECK_TOLERANCE = 1e-9
+
+# torchvision's ImageNet statistics (transforms.Normalize in its reference training scripts).
+IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
 
 def _self_check(manifest, reference):
@@ -89,15 +96,46 @@ def _names(names, count, what):
     return names
 
 
+def _preprocess(given, shape):
+    """The manifest's `preprocess` for an image input [C, H, W] (C = 1 or 3): `given` is "imagenet" or
+    {"mean": [...], "std": [...]}, one value per channel (or one for every channel)."""
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise ExportError(f"image preprocessing is for an image input [1 or 3, H, W]; this model's input is {shape} "
+                          "(give input_shape / --input-shape C,H,W)")
+    c = shape[0]
+    if given == "imagenet":
+        if c != 3:
+            raise ExportError(f"the ImageNet statistics are for 3 channels (RGB); this input has {c}: give mean and std")
+        given = IMAGENET
+    if not isinstance(given, dict) or set(given) != {"mean", "std"}:
+        raise ExportError('preprocess must be "imagenet" or {"mean": [...], "std": [...]} (both, one value per channel)')
+    record = {}
+    for key in ("mean", "std"):
+        try:
+            values = [float(v) for v in given[key]]
+        except (TypeError, ValueError):
+            values = []
+        if len(values) == 1:
+            values = values * c
+        if len(values) != c or not all(math.isfinite(v) for v in values) or (key == "std" and min(values) <= 0):
+            raise ExportError(f"image {key} {list(given[key])} must be {c} finite {'positive ' if key == 'std' else ''}numbers, "
+                              f"one per channel of the input {shape} (or one for all)")
+        record[key] = values
+    return {**record, "size": list(shape[1:]), "color": "rgb" if c == 3 else "gray"}
+
+
 def export_model(model, path, dtype="float32", features=None, labels=None, input_shape=None,
-                 golden_inputs=None, golden_rows=GOLDEN_ROWS):
+                 golden_inputs=None, golden_rows=GOLDEN_ROWS, preprocess=None):
     """Writes `model` to `path` as resgpu's native .safetensors; returns the manifest.
 
     features: one name per input column; labels: one class label per output (both optional);
     input_shape: the input's row shape without the batch, e.g. [30] (default: [in_features of the
     first Linear]). Golden vectors (checked by resgpu on the user's device at load): the rows of
     `golden_inputs` (a tensor [rows, *input_shape]) or, when none are given, `golden_rows` rows
-    drawn from N(0, 1) with seed 0; golden_rows=0 records none.
+    drawn from N(0, 1) with seed 0; golden_rows=0 records none. preprocess: for an image model, how
+    its images were normalized, "imagenet" or {"mean": [...], "std": [...]} (after scaling pixels to
+    [0, 1]; one value per channel): recorded with the resize target (the input's H, W) and the color
+    (rgb for 3 channels, gray for 1), for servers to apply to images.
     """
     if dtype not in DTYPES:
         raise ExportError(f"dtype must be one of {sorted(DTYPES)}")
@@ -118,6 +156,8 @@ def export_model(model, path, dtype="float32", features=None, labels=None, input
         manifest["features"] = features
     if labels is not None:
         manifest["labels"] = labels
+    if preprocess is not None:
+        manifest["preprocess"] = _preprocess(preprocess, manifest["inputs"][0]["shape"])
     golden = _golden(reference, manifest, DTYPES[dtype][0], golden_inputs, golden_rows)
     if golden is not None:
         manifest["golden"] = golden
@@ -200,6 +240,16 @@ def _shape(value):
     return shape
 
 
+def _numbers(value):
+    try:
+        numbers = [float(v) for v in value.split(",")]
+    except ValueError:
+        numbers = []
+    if not numbers:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a list of numbers, e.g. 0.485,0.456,0.406")
+    return numbers
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="export_resgpu.py", description="Export a torch.save(model) file (the whole module, not a state_dict) "
@@ -214,7 +264,17 @@ def main(argv=None):
     parser.add_argument("--golden-rows", type=int, default=GOLDEN_ROWS,
                         help=f"golden vectors to record (inputs N(0, 1), seed 0, and PyTorch's outputs), checked by resgpu "
                              f"at load; 0 for none (default {GOLDEN_ROWS}, at most {GOLDEN_MAX_ROWS})")
+    parser.add_argument("--image-mean", type=_numbers, help="an image model's per-channel mean after scaling pixels "
+                                                             "to [0, 1], e.g. 0.485,0.456,0.406 (with --image-std)")
+    parser.add_argument("--image-std", type=_numbers, help="its per-channel std, e.g. 0.229,0.224,0.225")
+    parser.add_argument("--imagenet", action="store_true", help="torchvision's ImageNet mean and std (3 channels)")
     args = parser.parse_args(argv)
+    if args.imagenet and (args.image_mean or args.image_std):
+        parser.error("--imagenet sets the mean and std: give it or --image-mean/--image-std, not both")
+    if (args.image_mean is None) != (args.image_std is None):
+        parser.error("--image-mean and --image-std go together")
+    preprocess = "imagenet" if args.imagenet else (
+        {"mean": args.image_mean, "std": args.image_std} if args.image_mean is not None else None)
     try:
         model = torch.load(args.model)
     except OSError as e:
@@ -227,7 +287,7 @@ def main(argv=None):
                  "no export: resgpu loads .pt state_dicts directly (or save the module with torch.save(model))")
     try:
         export_model(model.eval(), args.out, args.dtype, args.features, args.labels, args.input_shape,
-                     golden_rows=args.golden_rows)
+                     golden_rows=args.golden_rows, preprocess=preprocess)
     except ExportError as e:
         sys.exit(f"export_resgpu.py: {e}")
 

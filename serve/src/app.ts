@@ -5,7 +5,7 @@ import type { AuditLog } from './audit.js';
 import { createMetrics } from './metrics.js';
 import { oipRoutes } from './oip/routes.js';
 import { ModelTable, ServedModel, type ModelSource } from './served-model.js';
-import { describePreprocessing, imageShapeOf, type ImageOptions } from './v1/images.js';
+import { describePreprocessing, imageOptionsFor, imageShapeOf, type ImageOptions } from './v1/images.js';
 import { v1Routes } from './v1/routes.js';
 
 declare module 'fastify' {
@@ -124,7 +124,7 @@ function describeModels(table: ModelTable, maxRows: number, images: ImageOptions
     if (model.features) parts.push(`Features (in column order): ${model.features.join(', ')}.`);
     if (served.shape.labels) parts.push(`Labels (per output): ${served.shape.labels.join(', ')}.`);
     const image = imageShapeOf(served.rowShape);
-    if (image) parts.push(`Takes [${image.join(', ')}] images on /v1 (multipart field "image", or JSON "images" in base64). ${describePreprocessing(...image, images)}`);
+    if (image) parts.push(`Takes [${image.join(', ')}] images on /v1 (multipart field "image", or JSON "images" in base64). ${describePreprocessing(...image, imageOptionsFor(model, images))}`);
     if (model.inputNames?.length) parts.push(`The file names its input ${model.inputNames.join(', ')} and its output ${model.outputNames?.join(', ') || '(unnamed)'}.`);
     return parts.join(' ');
   });

@@ -141,10 +141,11 @@ export class DynamicBatcher {
   private async runBatch(batch: Waiting[]): Promise<void> {
     const rows = batch.reduce((sum, w) => sum + w.rows, 0);
     const padded = this.options.padToPowerOfTwo ? 2 ** Math.ceil(Math.log2(rows)) : rows;
-    const x = new Float32Array(padded * this.inputSize); // padding rows stay zero
+    // One request needing no padding runs on its own array (no copy); else padding rows stay zero.
+    const x = batch.length === 1 && padded === rows ? batch[0]!.x : new Float32Array(padded * this.inputSize);
     let offset = 0;
     for (const w of batch) {
-      x.set(w.x, offset);
+      if (w.x !== x) x.set(w.x, offset);
       offset += w.x.length;
     }
     this.hooks.onBatch?.(rows, batch.length);

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { CliError, EXIT, intOption, parseCommand } from 'resgpu/cli';
+import { CliError, EXIT, intOption, parseCommand, shapeOption } from 'resgpu/cli';
 import { buildApp, SERVE_DEFAULTS, type ServeOptions } from './app.js';
 import { AuditLog } from './audit.js';
 import { loadAll, parseModelArgs, type ModelArg } from './model-args.js';
@@ -36,11 +36,14 @@ Options:
   --host HOST          interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --port PORT          port (default 8080; 0 picks a free one)
   --backend NAME       passed to the engine as is (webgpu, wasm, cpu, ...); default: the engine's choice
+  --input-shape C,H,W  the input row's shape, for image models whose file records none (a
+                       torchvision ResNet's .pt state_dict); given to every MODEL
   --max-batch N        rows per coalesced model run (default ${SERVE_DEFAULTS.maxBatchRows}); each model batches apart
   --max-wait-us N      longest wait for a batch to fill, microseconds (default ${SERVE_DEFAULTS.maxWaitUs}:
                        no wait; requests arriving while a run is busy join the next one).
                        Node timers round it up to whole milliseconds
-  --no-batching        one model run per request
+  --no-batching        one model run per request (still queued in the server: a request whose
+                       client leaves before its turn is never run)
   --no-deterministic   let kernels vary with the batch size (faster on GPUs); by default a row's
                        answer is bitwise the same whatever else is in its batch
   --audit FILE         one JSON line per answer (time, model, fingerprint, backend, mode, request
@@ -49,9 +52,11 @@ Options:
   --max-rows N         rows allowed per request (default ${SERVE_DEFAULTS.maxRows})
   --body-limit BYTES   request body size limit (default ${SERVE_DEFAULTS.bodyLimit}); larger bodies get 413
                        before they are read
-  --image-mean A,B,C   per-channel mean for image uploads (default: torchvision's ImageNet
-                       ${IMAGENET_MEAN.join(',')} for 3 channels, 0.5 for 1); one value serves every channel
-  --image-std A,B,C    per-channel std (default ${IMAGENET_STD.join(',')} for 3 channels, 0.5 for 1)
+  --image-mean A,B,C   per-channel mean for image uploads, for every image model (default: the
+                       model file's own, recorded by the exporter's --image-mean or --imagenet;
+                       for a file without one, torchvision's ImageNet ${IMAGENET_MEAN.join(',')} for
+                       3 channels, 0.5 for 1); one value serves every channel
+  --image-std A,B,C    per-channel std (default: the file's; else ${IMAGENET_STD.join(',')} for 3 channels, 0.5 for 1)
   --workers N          N processes sharing the port (Node cluster), each with its own copy of
                        the models; for CPU backends on a multi-core machine (default 1)
   -h, --help           this help
@@ -61,7 +66,8 @@ Images: a model whose input is [C, H, W] with C = 1 or 3 also takes PNG and JPEG
 per row) or JSON {"images": ["<base64>", ...]}. Each image is decoded, then: for C = 3 its RGB
 channels (alpha dropped; grayscale refused), for C = 1 its luminance (0.299 R + 0.587 G +
 0.114 B); scaled to [0, 1]; resized to H×W with antialiased bilinear interpolation (torchvision's
-Resize((H, W), antialias=True) on a float tensor); normalized as (x - mean) / std per channel.
+Resize((H, W), antialias=True) on a float tensor); normalized as (x - mean) / std per channel,
+with the flags' mean and std, else the model file's (its manifest's "preprocess"), else the defaults.
 Images over ${IMAGE_DEFAULTS.maxPixels / 1e6} megapixels (from the header, before decoding), more than ${IMAGE_DEFAULTS.maxImages} per
 request, or files over ${IMAGE_DEFAULTS.maxFileBytes >> 20} MiB are refused with a 4xx JSON body.
 
@@ -73,6 +79,7 @@ interface ServeConfig {
   host: string;
   port: number;
   backend: string | undefined;
+  inputShape: number[] | undefined;
   deterministic: boolean;
   audit: { path: string; inputs: boolean } | null;
   workers: number;
@@ -101,6 +108,7 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     host: { type: 'string' },
     port: { type: 'string', short: 'p' },
     backend: { type: 'string' },
+    'input-shape': { type: 'string' },
     'max-batch': { type: 'string' },
     'max-wait-us': { type: 'string' },
     'no-batching': { type: 'boolean' },
@@ -121,6 +129,7 @@ function parseServeArgs(argv: string[]): ServeConfig | null {
     host: values.host ?? '127.0.0.1',
     port: int('port', 0, 65535) ?? 8080,
     backend: values.backend,
+    inputShape: shapeOption('serve', values['input-shape']),
     deterministic: !values['no-deterministic'],
     audit: values.audit === undefined ? null : { path: values.audit, inputs: values['audit-inputs'] === true },
     workers: int('workers', 1, 256) ?? 1,
@@ -149,7 +158,7 @@ function numberList(flag: string, text: string | undefined): number[] | undefine
 
 /** One server process: load every model, listen, print the URL, then serve until SIGTERM/SIGINT. */
 async function runServer(config: ServeConfig, out: (s: string) => void): Promise<number> {
-  const sources = await loadAll(config.models, config.backend, config.deterministic);
+  const sources = await loadAll(config.models, config.backend, config.deterministic, config.inputShape);
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const audit = config.audit ? AuditLog.open(config.audit.path, config.audit.inputs) : undefined;
   const app = await buildApp(sources, { ...config.options, audit, ...(worker && { metricLabels: { worker: String(worker.id) } }) });

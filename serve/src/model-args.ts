@@ -41,11 +41,11 @@ export function parseModelArgs(command: string, args: readonly string[]): ModelA
  * names each file that failed and why, so a server never starts half-ready. The exit code is
  * the first failure's (3 for a model file that cannot be loaded).
  */
-export async function loadAll(args: readonly ModelArg[], backend: string | undefined, deterministic = true): Promise<ModelSource[]> {
+export async function loadAll(args: readonly ModelArg[], backend: string | undefined, deterministic = true, inputShape?: readonly number[]): Promise<ModelSource[]> {
   // Batches vary in size; padded to powers of two they need up to ~12 WebGPU plans, kept at once.
   // Deterministic by default: with dynamic batching, a row's answer must not depend on who else
   // was in its batch (docs/VALIDATION.md).
-  const results = await Promise.allSettled(args.map((a) => loadModelArg(a.source, backend, { maxCachedPlans: 16, deterministic })));
+  const results = await Promise.allSettled(args.map((a) => loadModelArg(a.source, backend, { maxCachedPlans: 16, deterministic, ...(inputShape && { inputShape: [...inputShape] }) })));
   const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ arg: args[i]!, error: r.reason as Error }] : []));
   if (failed.length === 0) {
     return results.map((r, i) => ({ name: args[i]!.name, version: args[i]!.version, file: basename(args[i]!.source), model: (r as PromiseFulfilledResult<Model>).value }));

@@ -48,7 +48,7 @@ export class ServedModel {
   readonly rowShape: readonly number[];
   /** False once the server is shutting down. */
   ready = true;
-  private readonly batcher: DynamicBatcher | null;
+  private readonly batcher: DynamicBatcher;
   private readonly labels: { model: string; version: string };
 
   constructor(
@@ -69,17 +69,20 @@ export class ServedModel {
     this.rowShape = declared && declared.reduce((a, b) => a * b, 1) === source.model.inputSize ? [...declared] : [source.model.inputSize];
     this.labels = { model: this.name, version: this.version };
     const model = source.model;
-    this.batcher = options.batching
-      ? new DynamicBatcher((x) => model.run(x), model.inputSize, model.outputSize, {
-          maxBatchRows: options.maxBatchRows,
-          maxWaitUs: options.maxWaitUs,
-          // The WebGPU backend builds a plan per batch size: powers of two keep them few.
-          padToPowerOfTwo: model.backend === 'webgpu',
-        }, {
-          onBatch: (rows, requests) => this.observeRun(rows, requests),
-          onQueueDepth: (n) => metrics.queueDepth.set(this.labels, n),
-        })
-      : null;
+    // Without batching the queue is still the server's, one request per run (maxBatchRows 1 takes
+    // exactly one), not the model's own: a request whose client left while it waited is dropped
+    // before it runs. Handed straight to model.run(), it could not be, and under load every
+    // abandoned request still cost a full run (an image ResNet on SwiftShader: 0 to 2 requests/s
+    // answered at 200 clients, the queue full of requests whose clients had timed out).
+    this.batcher = new DynamicBatcher((x) => model.run(x), model.inputSize, model.outputSize, {
+      maxBatchRows: options.batching ? options.maxBatchRows : 1,
+      maxWaitUs: options.batching ? options.maxWaitUs : 0,
+      // The WebGPU backend builds a plan per batch size: powers of two keep them few.
+      padToPowerOfTwo: options.batching && model.backend === 'webgpu',
+    }, {
+      onBatch: (rows, requests) => this.observeRun(rows, requests),
+      onQueueDepth: (n) => metrics.queueDepth.set(this.labels, n),
+    });
     metrics.queueDepth.set(this.labels, 0);
   }
 
@@ -89,13 +92,7 @@ export class ServedModel {
    */
   async predict(x: Float32Array, rows: number, signal?: AbortSignal, requestId?: string): Promise<Float32Array> {
     try {
-      let y: Float32Array;
-      if (this.batcher) y = await this.batcher.predict(x, rows, signal);
-      else {
-        if (signal?.aborted) throw new AbandonedError();
-        this.observeRun(rows, 1);
-        y = await this.model.run(x);
-      }
+      const y = await this.batcher.predict(x, rows, signal);
       this.audit?.record(this, requestId ?? 'none', x, y, rows);
       return y;
     } catch (e) {

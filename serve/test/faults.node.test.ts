@@ -107,3 +107,39 @@ test('a client that leaves mid-body costs nothing: no run, and the server answer
   expectClose(next.outputs, BREAST_CANCER.torch_logits[0]!);
   expect((await counters()).rows - before.rows).toBe(1);
 });
+
+test('--no-batching: one request per run, and a request whose client left while it waited never runs', async () => {
+  // The model's runs held at a gate, so that requests queue behind the first one for certain.
+  let open_gate!: () => void;
+  const gate = new Promise<void>((r) => (open_gate = r));
+  const gated: Model = Object.create(model, { run: { value: async (x: Float32Array) => (await gate, model.run(x)) } });
+  const single = await startServer([{ name: 'breast_cancer', model: gated }], { batching: false });
+  try {
+    const stats = async () => {
+      const text = await (await fetch(`${single.url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name}\\{model="breast_cancer",version="1"\\} ([\\d.e+]+)`, 'm').exec(text)?.[1] ?? 0);
+      return { runs: value('resgpu_batch_rows_count'), rows: value('resgpu_batch_rows_sum'), abandoned: value('resgpu_abandoned_requests_total'), depth: value('resgpu_queue_depth') };
+    };
+    const first = infer(single.url, 'breast_cancer', { name: 'input', rows: BREAST_CANCER.inputs.slice(0, 2), datatype: 'FP32' });
+    await until(async () => (await stats()).runs === 1); // in its run, at the gate
+    const { port } = new URL(single.url);
+    const leaving = await Promise.all([0, 1, 2].map(() => new Promise<Socket>((ok) => {
+      const socket = connect(Number(port), '127.0.0.1', () => ok(socket));
+    })));
+    const b = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 30], datatype: 'FP32', data: BREAST_CANCER.inputs[5] }] });
+    for (const socket of leaving) socket.write(head('/v2/models/breast_cancer/infer', `Content-Length: ${Buffer.byteLength(b)}\r\n`) + b);
+    const staying = infer(single.url, 'breast_cancer', { name: 'input', rows: BREAST_CANCER.inputs.slice(20, 23), datatype: 'FP32', binary: true });
+    await until(async () => (await stats()).depth === 4);
+    for (const socket of leaving) socket.destroy();
+    await until(async () => (await stats()).abandoned === 3);
+    open_gate();
+    const [a, c] = await Promise.all([first, staying]);
+    expectClose(a.outputs, BREAST_CANCER.torch_logits.slice(0, 2).flat());
+    expectClose(c.outputs, BREAST_CANCER.torch_logits.slice(20, 23).flat());
+    // Two runs, one per request that stayed, of their own rows: the three abandoned never ran.
+    expect(await stats()).toEqual({ runs: 2, rows: 5, abandoned: 3, depth: 0 });
+  } finally {
+    open_gate();
+    await single.close();
+  }
+});

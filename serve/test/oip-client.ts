@@ -52,7 +52,12 @@ export function floatToHalf(v: number): number {
 
 export interface InferInput {
   name: string;
+  /** One flat row per batch item (an image's C·H·W values in NCHW order). */
   rows: number[][];
+  /** A row's shape, the batch excluded (default [row length]): [C, H, W] sends a [N, C, H, W] tensor. */
+  rowShape?: number[];
+  /** The output's name, for the binary output request (default 'output'). */
+  output?: string;
   datatype: string;
   /** Send the data after the JSON, as binary (and ask for the output as binary). */
   binary?: boolean;
@@ -70,9 +75,16 @@ export interface InferResult {
   headers: Headers;
 }
 
-/** POST /v2/models/{model}/infer with one input tensor of shape [rows, columns]. */
+/** Flat row-major data nested as `shape` (the specification's "tensor data ... nested as the shape"). */
+export function nest(flat: number[], shape: number[]): unknown[] {
+  if (shape.length === 1) return flat.slice(0, shape[0]);
+  const inner = shape.slice(1).reduce((a, b) => a * b, 1);
+  return Array.from({ length: shape[0]! }, (_, i) => nest(flat.slice(i * inner, (i + 1) * inner), shape.slice(1)));
+}
+
+/** POST /v2/models/{model}/infer with one input tensor of shape [rows, ...rowShape] ([rows, columns] by default). */
 export async function infer(url: string, model: string, input: InferInput): Promise<InferResult> {
-  const shape = [input.rows.length, input.rows[0]!.length];
+  const shape = [input.rows.length, ...(input.rowShape ?? [input.rows[0]!.length])];
   const flat = input.rows.flat();
   const tensor: Record<string, unknown> = { name: input.name, shape, datatype: input.datatype };
   const request: Record<string, unknown> = { ...(input.id !== undefined && { id: input.id }), inputs: [tensor] };
@@ -81,7 +93,7 @@ export async function infer(url: string, model: string, input: InferInput): Prom
   if (input.binary) {
     const data = encodeBinary(flat, input.datatype);
     tensor.parameters = { binary_data_size: data.byteLength };
-    request.outputs = [{ name: 'output', parameters: { binary_data: true } }];
+    request.outputs = [{ name: input.output ?? 'output', parameters: { binary_data: true } }];
     const json = new TextEncoder().encode(JSON.stringify(request));
     body = new Uint8Array(json.byteLength + data.byteLength);
     body.set(json);
@@ -89,7 +101,7 @@ export async function infer(url: string, model: string, input: InferInput): Prom
     headers['content-type'] = 'application/octet-stream';
     headers['inference-header-content-length'] = String(json.byteLength);
   } else {
-    tensor.data = input.nested ? input.rows : flat;
+    tensor.data = input.nested ? nest(flat, shape) : flat;
     body = JSON.stringify(request);
     headers['content-type'] = 'application/json';
   }

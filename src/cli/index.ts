@@ -6,6 +6,6 @@
  */
 export { main, runCommand, type CliOutput, type Command } from './main.js';
 export { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
-export { intOption, parseCommand, positionals, usage } from './args.js';
+export { intOption, parseCommand, positionals, shapeOption, usage } from './args.js';
 export { loadModelArg } from './load.js';
 export { answerOf, modelShape, type ModelShape } from './answer.js';

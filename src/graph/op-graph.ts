@@ -74,6 +74,24 @@ export interface OpGraph {
   layers?: LayerDescription[];
   /** Inputs and PyTorch's outputs recorded with the model, checked on the device at load (self-test.ts). */
   golden?: GoldenVectors;
+  /** How an image becomes an input row, where the file says (the manifest's `preprocess`). */
+  preprocess?: ImagePreprocess;
+}
+
+/**
+ * An image model's preprocessing, as its file records it (manifest v2 `preprocess`): the image
+ * decoded, its `color` channels taken, scaled to [0, 1], resized to `size`, then per channel
+ * (x − mean) / std. Applied by whoever turns images into rows (resgpu-serve); run() takes rows.
+ */
+export interface ImagePreprocess {
+  /** One per input channel. */
+  mean: readonly number[];
+  /** One per input channel, each > 0. */
+  std: readonly number[];
+  /** The resize target, [H, W]: the input's own height and width. */
+  size: readonly [number, number];
+  /** 'rgb' (3 channels, red first) or 'gray' (1 channel, the luminance). */
+  color: 'rgb' | 'gray';
 }
 
 /** Golden vectors: a few input rows and what PyTorch computed for them, in float64. */

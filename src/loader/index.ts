@@ -3,7 +3,6 @@ import { sha256 } from '../graph/fingerprint.js';
 import type { OpGraph, OpNode } from '../graph/op-graph.js';
 import type { ProgressCallback, StreamedModel } from '../graph/stream.js';
 import { weightParser } from './formats.js';
-import { inferGraph } from './infer-graph.js';
 import { v1ToV2, type GraphExtras } from './graph-v1.js';
 import { GRAPH_METADATA_KEY, parseManifest, type GraphManifest } from './manifest.js';
 import type { CheckedManifestV2, GraphManifestV2 } from './manifest-v2.js';
@@ -82,7 +81,7 @@ export function streamModel(source: ModelSource, onProgress?: ProgressCallback, 
     const external = new Map<string, Uint8Array>();
     if (withData) for (const [name, s] of Object.entries(source.externalData)) external.set(name, await readBytes(s, undefined, abort.signal));
     const parser = weightParser({
-      header(tensors, embedded, format) {
+      header(tensors, embedded, format, infer) {
         onProgress?.({ stage: 'parse', loadedBytes: 0, totalBytes: null });
         const chosen = graph ?? embedded;
         if (chosen === undefined && format === 'safetensors') {
@@ -92,7 +91,8 @@ export function streamModel(source: ModelSource, onProgress?: ProgressCallback, 
                 'npx resgpu export whole_model.pth out.safetensors (tools/export_resgpu.py in the package).',
           );
         }
-        const parsed = chosen === undefined ? inferGraph(tensors, inputShape) : parseManifest(chosen);
+        // Only a .pt comes without a graph, and its parser brings the inference along (formats.ts).
+        const parsed = chosen === undefined ? infer!(tensors, inputShape) : parseManifest(chosen);
         if (inputShape) checkInputShape(parsed.version === 1 ? [parsed.input] : parsed.inputs[0].shape, inputShape, format);
         manifest = parsed.version === 1 ? (({ manifest: g, extras }) => ({ graph: g, extras }))(v1ToV2(parsed, tensors)) : { graph: parsed, extras: {} };
         // Shapes only: every check runs now, before any data or GPU memory is touched.

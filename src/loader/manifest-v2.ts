@@ -1,4 +1,4 @@
-import type { AttrValue } from '../graph/op-graph.js';
+import type { AttrValue, ImagePreprocess } from '../graph/op-graph.js';
 import { KINDS } from '../graph/kinds/registry.js';
 
 /**
@@ -53,13 +53,21 @@ export interface GraphManifestV2 {
    * device at load (docs/MODEL-FORMAT.md; at most 64 rows). The exporter writes them.
    */
   golden?: { inputs: (number | string)[][]; outputs: (number | string)[][]; outputs_f32?: (number | string)[][]; source?: string };
+  /**
+   * For an image input ([1 or 3, H, W]): how an image becomes a row (docs/MODEL-FORMAT.md):
+   * `mean` and `std` one per channel (std > 0), `size` [H, W] (default: the input's, the only
+   * value allowed), `color` 'rgb' or 'gray' (default: by the channel count). No other keys: an
+   * image step this version does not know is refused rather than skipped.
+   */
+  preprocess?: { mean: number[]; std: number[]; size?: [number, number]; color?: 'rgb' | 'gray' };
 }
 
 /** Nodes a graph may have: each costs bookkeeping and maybe a dispatch, so a tiny hostile file cannot ask for unbounded work. */
 export const MAX_NODES = 10_000;
 
 /** A version-2 manifest after parseManifestV2: structure checked, attributes checked and defaulted by their kinds. */
-export interface CheckedManifestV2 extends Omit<GraphManifestV2, 'nodes'> {
+export interface CheckedManifestV2 extends Omit<GraphManifestV2, 'nodes' | 'preprocess'> {
+  preprocess?: ImagePreprocess;
   nodes: (Omit<ManifestNode, 'attrs'> & { name: string; params: Record<string, string>; attrs: Record<string, AttrValue> })[];
 }
 
@@ -113,7 +121,38 @@ export function parseManifestV2(o: Record<string, unknown>, bad: (why: string) =
     ...names('features'),
     ...names('labels'),
     ...(o.golden !== undefined && { golden: o.golden as GraphManifestV2['golden'] }),
+    ...(o.preprocess !== undefined && { preprocess: parsePreprocess(o.preprocess, input.shape as number[], bad) }),
   };
+}
+
+const PREPROCESS_KEYS = ['mean', 'std', 'size', 'color'];
+
+/** `preprocess`, checked against the input it describes: every value used, none guessed. */
+function parsePreprocess(raw: unknown, shape: readonly number[], bad: (why: string) => Error): ImagePreprocess {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('"preprocess" must be an object { mean, std, size, color }');
+  const p = raw as Record<string, unknown>;
+  const unknown = Object.keys(p).find((k) => !PREPROCESS_KEYS.includes(k));
+  // A step this version does not know (a crop, another interpolation) would be skipped silently.
+  if (unknown !== undefined) throw bad(`"preprocess" has "${unknown.slice(0, 40)}", which resgpu does not know (it knows ${PREPROCESS_KEYS.join(', ')})`);
+  const [c, h, w] = shape as [number, number, number];
+  if (shape.length !== 3 || (c !== 1 && c !== 3)) throw bad(`"preprocess" is for an image input [1 or 3, H, W]; this input is [${shape.join(', ')}]`);
+  const perChannel = (key: 'mean' | 'std') => {
+    const v = p[key];
+    const positive = key === 'std';
+    if (!Array.isArray(v) || v.length !== c || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0))) {
+      const got = JSON.stringify(v) ?? 'nothing';
+      throw bad(`preprocess.${key} must be ${c} finite ${positive ? 'positive ' : ''}number${c > 1 ? 's' : ''}, one per channel of the input [${shape.join(', ')}]; got ${got.length > 80 ? `${got.slice(0, 80)}…` : got}`);
+    }
+    return [...(v as number[])];
+  };
+  const mean = perChannel('mean');
+  const std = perChannel('std');
+  if (p.size !== undefined && !(Array.isArray(p.size) && p.size.length === 2 && p.size[0] === h && p.size[1] === w)) {
+    throw bad(`preprocess.size must be the input's [H, W], [${h}, ${w}] (images are resized to the input's size); got ${JSON.stringify(p.size).slice(0, 80)}`);
+  }
+  const color = c === 3 ? 'rgb' : 'gray';
+  if (p.color !== undefined && p.color !== color) throw bad(`preprocess.color must be "${color}" for an input of ${c} channel${c > 1 ? 's' : ''}; got ${JSON.stringify(p.color).slice(0, 40)}`);
+  return { mean, std, size: [h, w], color };
 }
 
 function parseNode(raw: unknown, i: number, bad: (why: string) => Error): CheckedManifestV2['nodes'][number] {

@@ -1,6 +1,7 @@
 import { Unzip, UnzipInflate, type UnzipFile } from 'fflate';
 import { ModelFormatError } from '../errors.js';
 import { DTYPE_BYTES } from './dtype.js';
+import { inferGraph } from './infer-graph.js';
 import { unpickle, type PickledTensor } from './pickle.js';
 import type { Arrived } from './arrived.js';
 import type { IncrementalParser, RawTensor, TensorEvents, TensorMap } from './tensors.js';
@@ -117,7 +118,7 @@ export function torchZipParser(events: TensorEvents): IncrementalParser {
       else waiting.set(path, [[key, value]]);
       storageBytes.set(path, value.storage.numel * DTYPE_BYTES[value.storage.dtype]!);
     }
-    events.header(shapes, undefined, 'pytorch');
+    events.header(shapes, undefined, 'pytorch', inferGraph);
     for (const path of storages.keys()) release(path);
   };
   const checkEntry = (name: string, compression: number) => {

@@ -70,6 +70,7 @@ export function resolveGraph(m: CheckedManifestV2, tensors: TensorMap, extras: G
     graph.features = m.features;
   }
   if (m.labels) graph.labels = m.labels;
+  if ('preprocess' in m && m.preprocess) graph.preprocess = m.preprocess;
   if (m.golden) graph.golden = parseGolden(m.golden, graphSizes(graph), (why) => new ModelFormatError(`Invalid graph manifest: ${why}.`));
   if (extras.layers) {
     const width = (name: string) => values[ids.get(name)!]!.shape[0]!;

@@ -18,6 +18,16 @@ export function batchOf(x: unknown, inputSize: number, rowShape?: readonly numbe
   return x.length / inputSize;
 }
 
+/** run(x, options) and describe(options): options.inputShape, when given, is a row shape of positive integers. */
+export function checkRunOptions(options: unknown): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) throw new InputError(`run() options must be an object such as { inputShape: [3, 224, 224] }, got ${String(options)}.`);
+  const shape = (options as { inputShape?: unknown }).inputShape;
+  if (shape === undefined) return;
+  const ok = Array.isArray(shape) && shape.length >= 1 && shape.length <= 3 && shape.every((d) => Number.isSafeInteger(d) && d >= 1 && d <= 65536);
+  if (!ok) throw new InputError(`inputShape must be a row shape without the batch, [features] or [C, H, W], each from 1 to 65536; got ${JSON.stringify(shape)}.`);
+}
+
 export function checkBatchOption(batch: unknown): number {
   if (batch === undefined) return 1;
   if (!Number.isSafeInteger(batch) || (batch as number) < 1) {

@@ -1,7 +1,19 @@
 import { describeLayers } from '../graph/describe.js';
-import { graphSizes, type LayerDescription, type OpGraph } from '../graph/op-graph.js';
-import type { ModelDescription } from '../model.js';
-import { batchOf, checkBatchOption, checkFinite } from './input.js';
+import { graphSizes, rowSize, type ImagePreprocess, type LayerDescription, type OpGraph } from '../graph/op-graph.js';
+import { reshapeGraph, shapeKey, shapesOnly } from '../graph/reshape.js';
+import type { DescribeOptions, ModelDescription, RunOptions } from '../model.js';
+import { batchOf, checkBatchOption, checkFinite, checkRunOptions } from './input.js';
+
+/** A run's input as checked: its batch, and the row shape it runs at (key null: the loaded one). */
+export interface RunInput {
+  batch: number;
+  shape: readonly number[];
+  /** shapeKey(shape) for another size than the loaded one; null for the loaded one. */
+  key: string | null;
+}
+
+/** How many other input sizes' shapes a model keeps (each backend caps its own plans too). */
+const MAX_SIZES = 8;
 
 /** How every backend checks run() inputs. */
 export interface InputPolicy {
@@ -22,11 +34,17 @@ export abstract class ModelBase {
   /** Names of the input columns and of the output classes, where the file carries them. */
   readonly features?: readonly string[];
   readonly labels?: readonly string[];
+  /** An image model's preprocessing, where the file records it. */
+  readonly preprocess?: ImagePreprocess;
   /** The description only: holding the graph would hold the file's bytes. */
   private readonly layers: LayerDescription[];
   private readonly rejectNonFinite: boolean;
   /** Whether a row's outputs are bitwise independent of the batch around it (LoadOptions.deterministic). */
   readonly deterministic: boolean;
+  /** The graph's shapes, without its tensors: other input sizes are planned from it. */
+  private readonly skeleton: OpGraph;
+  /** The skeleton at other input sizes, by shapeKey, most recently used last. */
+  private readonly sizes = new Map<string, OpGraph>();
 
   protected constructor(graph: OpGraph, policy: InputPolicy = {}) {
     this.rejectNonFinite = policy.rejectNonFinite === true;
@@ -39,26 +57,53 @@ export abstract class ModelBase {
     this.outputNames = graph.outputNames;
     this.features = graph.features;
     this.labels = graph.labels;
+    if (graph.preprocess) this.preprocess = graph.preprocess;
     this.layers = describeLayers(graph);
+    this.skeleton = shapesOnly(graph);
   }
 
-  /** Checks a run() input (shape, and finiteness when asked) and returns its batch size. */
-  protected batchOf(x: unknown): number {
-    const batch = batchOf(x, this.inputSize, this.inputShape);
-    if (this.rejectNonFinite) checkFinite(x as Float32Array, this.inputSize);
-    return batch;
+  /**
+   * Checks a run() input (shape, and finiteness when asked) against the row shape it runs at:
+   * the loaded one, or options.inputShape (an image model at another size, whose graph is
+   * checked here, before any backend plans it).
+   */
+  protected inputOf(x: unknown, options?: RunOptions): RunInput {
+    const { shape, key } = this.rowShape(options);
+    const size = rowSize(shape);
+    const batch = batchOf(x, size, shape);
+    if (this.rejectNonFinite) checkFinite(x as Float32Array, size);
+    return { batch, shape, key };
+  }
+
+  /** The row shape asked for, checked against the graph; key null when it is the loaded one. */
+  protected rowShape(options?: { inputShape?: readonly number[] }): { shape: readonly number[]; key: string | null } {
+    checkRunOptions(options);
+    const wanted = options?.inputShape;
+    if (!wanted || shapeKey(wanted) === shapeKey(this.inputShape)) return { shape: this.inputShape, key: null };
+    this.graphAt(shapeKey(wanted), wanted);
+    return { shape: Object.freeze([...wanted]), key: shapeKey(wanted) };
+  }
+
+  /** The skeleton graph at another input size (its values' shapes; no tensors), made once and kept. */
+  protected graphAt(key: string, shape: readonly number[]): OpGraph {
+    let g = this.sizes.get(key);
+    this.sizes.delete(key);
+    g ??= reshapeGraph(this.skeleton, shape);
+    this.sizes.set(key, g);
+    if (this.sizes.size > MAX_SIZES) this.sizes.delete(this.sizes.keys().next().value!);
+    return g;
   }
 
   /** The parts of describe() that do not depend on the backend. */
-  protected describeModel(batch: number): Pick<ModelDescription, 'inputSize' | 'outputSize' | 'batch' | 'layers' | 'deterministic'> {
-    return { inputSize: this.inputSize, outputSize: this.outputSize, batch, layers: this.layers, deterministic: this.deterministic };
+  protected describeModel(batch: number, shape: readonly number[] = this.inputShape): Pick<ModelDescription, 'inputSize' | 'outputSize' | 'batch' | 'layers' | 'deterministic'> {
+    return { inputSize: rowSize(shape), outputSize: this.outputSize, batch, layers: this.layers, deterministic: this.deterministic };
   }
 
   /** describe() of a backend on the CPU: no dispatches, no GPU memory, f32 (or wider) arithmetic. */
-  protected describeOnCpu(backend: 'wasm' | 'cpu', batch: unknown): ModelDescription {
+  protected describeOnCpu(backend: 'wasm' | 'cpu', options: DescribeOptions = {}): ModelDescription {
     return {
       backend,
-      ...this.describeModel(checkBatchOption(batch)),
+      ...this.describeModel(checkBatchOption(options.batch), this.rowShape(options).shape),
       dispatches: [],
       submitsPerRun: 0,
       gpuBytes: { weights: 0, activations: 0 },

@@ -1,7 +1,9 @@
-import { foldStep } from '../../src/graph/fold.js';
+import { foldStep, type FoldedStep } from '../../src/graph/fold.js';
 import { fuseAnyGraph } from '../../src/graph/fuse.js';
 import { ACTIVATIONS } from '../../src/graph/kinds/activation.js';
+import { KINDS } from '../../src/graph/kinds/registry.js';
 import type { OpGraph } from '../../src/graph/op-graph.js';
+import type { AnyStep } from '../../src/graph/steps.js';
 import { halfBits } from '../../src/runtime/webgpu/half.js';
 
 /**
@@ -16,13 +18,16 @@ export function fusedForward(graph: OpGraph, x: ArrayLike<number>, rows: number,
   const fused = fuseAnyGraph(graph);
   const values: Float64Array[] = [Float64Array.from(x)];
   const width = (v: number) => fused.values[v]!.shape.reduce((a, b) => a * b, 1);
+  const round = (w: number) => (f16Weights ? fromHalf(halfBits(Math.fround(w))) : w);
   for (const step of fused.steps) {
     const f = foldStep(step, graph.nodes);
     const n = step.outFeatures;
     const a = values[step.input]!;
     const k = width(step.input);
+    const acc = step.kind === 'conv' ? convAcc(step, f, values, fused.values.map((v) => v.shape), rows, round) : step.kind === 'pool' ? poolAcc(graph, step, a, fused.values[step.input]!.shape, rows) : new Float64Array(rows * n);
+    // An image's epilogue is per channel: its columns are the channels, each over its pixels (NCHW).
+    const pixels = n / step.channels;
     const y = new Float64Array(rows * n);
-    const round = (w: number) => (f16Weights ? fromHalf(halfBits(Math.fround(w))) : w);
     for (let r = 0; r < rows; r++) {
       let mean = 0;
       let rstd = 1;
@@ -34,28 +39,65 @@ export function fusedForward(graph: OpGraph, x: ArrayLike<number>, rows: number,
         rstd = 1 / Math.sqrt(v / k + step.eps);
       }
       for (let o = 0; o < n; o++) {
-        let acc = 0;
+        let sum = acc[r * n + o]!;
         if (step.kind === 'gemm') {
           const inputs = [step.input, ...(step.epilogue.residual === 'projection' ? [step.shortcut!] : [])];
           f.parts.forEach((p, j) => {
             const src = values[inputs[j]!]!;
             const kk = p.inFeatures;
-            for (let i = 0; i < kk; i++) acc += src[r * kk + i]! * round(p.weight[o * kk + i]! * p.rowScale[o]! * (p.colScale ? p.colScale[i]! : 1));
+            for (let i = 0; i < kk; i++) sum += src[r * kk + i]! * round(p.weight[o * kk + i]! * p.rowScale[o]! * (p.colScale ? p.colScale[i]! : 1));
           });
         } else if (step.kind === 'layernorm') {
-          acc = (a[r * k + o]! - mean) * rstd * (f.gamma ? f.gamma[o]! : 1);
-        } else {
-          acc = a[r * k + o]!;
+          sum = (a[r * k + o]! - mean) * rstd * (f.gamma ? f.gamma[o]! : 1);
+        } else if (step.kind === 'elementwise') {
+          sum = a[r * k + o]!;
         }
-        let v = acc + f.bias[o]!;
+        const c = Math.floor(o / pixels);
+        let v = sum + f.bias[c]!;
         if (step.epilogue.residual === 'identity') v += values[step.shortcut!]![r * n + o]!;
-        if (f.scale) v = v * f.scale[o]! + f.shift![o]!;
+        if (f.scale) v = v * f.scale[c]! + f.shift![c]!;
         y[r * n + o] = ACTIVATIONS[step.epilogue.activation.fn](v, step.epilogue.activation.slope);
       }
     }
     values.push(y);
   }
   return values[fused.output]!;
+}
+
+/** A conv step's sums, NCHW: each part (the main conv, the stacked projection) over its own input, zero-padded. */
+function convAcc(step: AnyStep, f: FoldedStep, values: Float64Array[], shapes: number[][], rows: number, round: (w: number) => number): Float64Array {
+  const [channels, outH, outW] = shapes[step.output]! as [number, number, number];
+  const acc = new Float64Array(rows * channels * outH * outW);
+  const inputs = [step.input, ...(step.epilogue.residual === 'projection' ? [step.shortcut!] : [])];
+  step.parts.forEach((part, j) => {
+    const { kernel, stride, padding, dilation } = part.conv!;
+    const [cin, inH, inW] = shapes[inputs[j]!]! as [number, number, number];
+    const src = values[inputs[j]!]!;
+    const { weight, rowScale, colScale, inFeatures } = f.parts[j]!;
+    for (let r = 0; r < rows; r++)
+      for (let o = 0; o < channels; o++)
+        for (let oy = 0; oy < outH; oy++)
+          for (let ox = 0; ox < outW; ox++) {
+            let sum = 0;
+            for (let ci = 0; ci < cin; ci++)
+              for (let ky = 0; ky < kernel[0]; ky++)
+                for (let kx = 0; kx < kernel[1]; kx++) {
+                  const iy = oy * stride[0] - padding[0] + ky * dilation[0];
+                  const ix = ox * stride[1] - padding[1] + kx * dilation[1];
+                  if (iy < 0 || iy >= inH || ix < 0 || ix >= inW) continue;
+                  const col = (ci * kernel[0] + ky) * kernel[1] + kx;
+                  sum += src[((r * cin + ci) * inH + iy) * inW + ix]! * round(weight[o * inFeatures + col]! * rowScale[o]! * (colScale ? colScale[col]! : 1));
+                }
+            acc[((r * channels + o) * outH + oy) * outW + ox]! += sum;
+          }
+  });
+  return acc;
+}
+
+/** A pool step's values: its node's float64 reference (a pool has no weights to round). */
+function poolAcc(graph: OpGraph, step: AnyStep, input: Float64Array, shape: number[], rows: number): Float64Array {
+  const node = graph.nodes.find((nd) => step.nodes.includes(nd.name) && KINDS[nd.op] && nd.op === step.pool!.op)!;
+  return KINDS[node.op]!.reference(node, [input], rows, [shape]);
 }
 
 function fromHalf(h: number): number {

@@ -15,7 +15,9 @@ dynamic); `layouts`: the float tensors (key, shape) of each named torchvision Re
 (resnet18 to resnet152, the wide ones, and resnext50_32x4d, which must be refused); `refusals`: the files and messages of what must be refused (a 3×3-stem state_dict,
 a groups=2 convolution through ONNX and through the exporter); `pooling`: PyTorch's max and
 average pooling of images holding NaN and ±Inf; `asymmetric_conv`: a conv after F.pad unequal per
-side, in float64. Fixed seeds: the same files on every run.
+side, in float64; `torchvision`: torchvision's own resnet34 and resnet50 (random weights, randomized
+BatchNorms, 10 classes) at small images, as <name>.pt and <name>.opset17.onnx only (each near 90 MB),
+with one input row and PyTorch's float64 outputs. Fixed seeds: the same files on every run.
 """
 import copy
 import json
@@ -25,7 +27,7 @@ import sys
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import resnet18
+from torchvision.models import resnet18, resnet34, resnet50
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -90,6 +92,13 @@ NETWORKS = {
     "bottleneck": (lambda: ResNet(Bottleneck, [1, 1, 1, 1], num_classes=4, width_per_group=16), (3, 32, 32), 2, ("pt", "safetensors")),
     "pooling": (Pooling, (2, 19, 23), 3, ("safetensors",)),
 }
+# torchvision's deeper ResNets as torchvision builds them, at small images (their convolutions cost
+# little there; their files do not, hence one ONNX opset and no exporter file). name: (make, input shape)
+TORCHVISION = {"resnet34": (lambda: resnet34(num_classes=10), (3, 32, 32)), "resnet50": (lambda: resnet50(num_classes=10), (3, 40, 40))}
+
+# Other input sizes each network runs at besides its own (run(x, { inputShape })): odd sizes, so
+# that every stride-2 layer rounds.
+OTHER_SIZES = {"resnet18": [(3, 40, 56)], "basic_gray": [(1, 17, 23), (1, 64, 48)], "bottleneck": [(3, 45, 33)]}
 LAYOUTS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "wide_resnet50_2", "wide_resnet101_2",
            "resnext50_32x4d")
 
@@ -118,8 +127,27 @@ def network_case(out, index, name):
         torch.save(model.state_dict(), os.path.join(out, files["pt"]))
     with torch.no_grad():
         y32, y64 = model(x), copy.deepcopy(model).double()(x.double())
+    sizes = []
+    for other in OTHER_SIZES.get(name, []):
+        xs = torch.randn(rows, *other, generator=torch.Generator().manual_seed(200 + index))
+        with torch.no_grad():
+            sizes.append({"input_shape": list(other), "x": encode(xs), "float64": encode(copy.deepcopy(model).double()(xs.double()))})
     return {"name": name, "input_shape": list(shape), "output_size": y32.shape[1], "files": files,
-            "inputs": {"rows": rows, "x": encode(x), "float32": encode(y32), "float64": encode(y64)}}
+            "inputs": {"rows": rows, "x": encode(x), "float32": encode(y32), "float64": encode(y64)}, "sizes": sizes}
+
+
+def torchvision_case(out, index, name):
+    make, shape = TORCHVISION[name]
+    torch.manual_seed(50 + index)
+    model = randomize(make(), 2000 + index)
+    x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(300 + index))
+    torch.save(model.state_dict(), os.path.join(out, f"{name}.pt"))
+    torch.onnx.export(model, x, os.path.join(out, f"{name}.opset17.onnx"), opset_version=17, input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    with torch.no_grad():
+        y64 = copy.deepcopy(model).double()(x.double())
+    return {"name": name, "input_shape": list(shape), "files": {"pt": f"{name}.pt", "onnx": f"{name}.opset17.onnx"},
+            "x": encode(x), "float64": encode(y64)}
 
 
 def refusals(out):
@@ -185,7 +213,8 @@ def main(out):
     os.makedirs(out, exist_ok=True)
     cases = {"networks": [network_case(out, i, name) for i, name in enumerate(NETWORKS)],
              "refusals": refusals(out), "pooling": pooling_specials(), "layouts": layouts(),
-             "asymmetric_conv": asymmetric_conv()}
+             "asymmetric_conv": asymmetric_conv(),
+             "torchvision": [torchvision_case(out, i, name) for i, name in enumerate(TORCHVISION)]}
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
 

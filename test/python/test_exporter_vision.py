@@ -74,6 +74,28 @@ class ImageExportTest(unittest.TestCase):
         self.assert_refused(nn.Sequential(nn.Conv2d(4, 4, 9)), r"kernel spans 9 pixels, more than the 8", [4, 8, 8])
         self.assert_refused(nn.Sequential(nn.Flatten(), nn.Linear(4, 4), nn.Conv2d(4, 4, 1)), r"receives \[4\] rows; it needs images", [4, 1, 1])
 
+    def test_preprocess_recorded_for_image_inputs_and_refused_where_wrong(self):
+        small = nn.Sequential(nn.Conv2d(3, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+        export_model(small, self.path, input_shape=[3, 8, 6], preprocess="imagenet")
+        manifest, _ = read_safetensors(self.path)
+        self.assertEqual(manifest["preprocess"], {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "size": [8, 6], "color": "rgb"})
+        gray = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+        export_model(gray, self.path, input_shape=[1, 5, 5], preprocess={"mean": [0.1307], "std": [0.3081]})
+        self.assertEqual(read_safetensors(self.path)[0]["preprocess"], {"mean": [0.1307], "std": [0.3081], "size": [5, 5], "color": "gray"})
+        os.remove(self.path)
+        for model, shape, given, pattern in (
+            (small, [3, 8, 6], {"mean": [0.5, 0.5], "std": [1, 1, 1]}, r"image mean \[0\.5, 0\.5\] must be 3 finite numbers"),
+            (small, [3, 8, 6], {"mean": [0, 0, 0], "std": [1, 0, 1]}, r"image std .* must be 3 finite positive numbers"),
+            (small, [3, 8, 6], {"mean": [0, float("nan"), 0], "std": [1, 1, 1]}, r"image mean"),
+            (small, [3, 8, 6], {"mean": [0, 0, 0]}, r'"imagenet" or \{"mean"'),
+            (gray, [1, 5, 5], "imagenet", r"ImageNet statistics are for 3 channels"),
+            (nn.Sequential(nn.Linear(4, 2)).eval(), [4], "imagenet", r"for an image input \[1 or 3, H, W\]; this model's input is \[4\]"),
+        ):
+            with self.subTest(given=given):
+                with self.assertRaisesRegex(ExportError, pattern):
+                    export_model(model, self.path, input_shape=shape, preprocess=given)
+                self.assertFalse(os.path.exists(self.path), "a refused model must leave no file")
+
 
 if __name__ == "__main__":
     unittest.main()

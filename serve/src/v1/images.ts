@@ -7,14 +7,20 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
-/** torchvision's ImageNet statistics (transforms.Normalize in its reference scripts). */
+/**
+ * torchvision's ImageNet statistics (transforms.Normalize in its reference scripts): the default
+ * for a 3-channel model whose file records no `preprocess`. (Defined here, for the server; the
+ * library itself applies no preprocessing.)
+ */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 export interface ImageOptions {
-  /** Per-channel mean after scaling to [0, 1]: one value per model channel. */
+  /** Per-channel mean after scaling to [0, 1]: one value per model channel (--image-mean; wins over the file's). */
   mean?: readonly number[];
   std?: readonly number[];
+  /** The model file's own mean and std (its manifest's `preprocess`, model.preprocess): used where no flag is given. */
+  file?: { mean: readonly number[]; std: readonly number[] };
   /** Largest image accepted, in pixels, checked from the header before decoding (default 40 M). */
   maxPixels?: number;
   /** Images per request (default 32). */
@@ -36,14 +42,19 @@ export class ImageError extends Error {
   }
 }
 
+/** The server's image options for one model: with its file's mean and std where it records them. */
+export function imageOptionsFor(model: { preprocess?: { mean: readonly number[]; std: readonly number[] } }, options: ImageOptions = {}): ImageOptions {
+  return model.preprocess ? { ...options, file: { mean: model.preprocess.mean, std: model.preprocess.std } } : options;
+}
+
 /** The steps, for people: the server's help and the OpenAPI description print this. */
 export function describePreprocessing(c: number, h: number, w: number, options: ImageOptions = {}): string {
-  const { mean, std } = meanStd(c, options);
+  const { mean, std, from } = meanStd(c, options);
   return (
     `Images (PNG or JPEG) are decoded, then: ${c === 3 ? 'RGB channels (an alpha channel is dropped; a grayscale image is refused)' : 'luminance (0.299 R + 0.587 G + 0.114 B for a color image)'}; ` +
     `scaled to [0, 1] (value / 255); resized to ${h}×${w} (height × width) with antialiased bilinear interpolation ` +
     `(torchvision's Resize((${h}, ${w}), antialias=True) on a float tensor); normalized per channel as (x - mean) / std ` +
-    `with mean [${mean.join(', ')}] and std [${std.join(', ')}]; laid out as C×H×W (NCHW).`
+    `with mean [${mean.join(', ')}] (${from.mean}) and std [${std.join(', ')}] (${from.std}); laid out as C×H×W (NCHW).`
   );
 }
 
@@ -54,15 +65,23 @@ export function imageShapeOf(rowShape: readonly number[]): [number, number, numb
   return c === 1 || c === 3 ? [c, h, w] : null;
 }
 
-function meanStd(c: number, options: ImageOptions): { mean: number[]; std: number[] } {
+/** Each of mean and std from the server's flag, else from the model file, else the default; and whence. */
+function meanStd(c: number, options: ImageOptions): { mean: number[]; std: number[]; from: { mean: string; std: string } } {
   const fallback = c === 3 ? { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] } : { mean: [0.5], std: [0.5] };
-  const pick = (given: readonly number[] | undefined, dflt: number[], what: string) => {
-    if (!given) return dflt;
-    if (given.length === c) return [...given];
-    if (given.length === 1) return new Array<number>(c).fill(given[0]!);
-    throw new Error(`--image-${what} has ${given.length} values; the model has ${c} channels.`);
+  const pick = (what: 'mean' | 'std'): [number[], string] => {
+    const given = options[what];
+    if (given) {
+      if (given.length === c) return [[...given], `--image-${what}`];
+      if (given.length === 1) return [new Array<number>(c).fill(given[0]!), `--image-${what}`];
+      throw new Error(`--image-${what} has ${given.length} values; the model has ${c} channels.`);
+    }
+    // The file's were checked against the input's channels when it loaded.
+    if (options.file) return [[...options.file[what]], "the model file's"];
+    return [fallback[what], c === 3 ? "torchvision's ImageNet default" : 'the default'];
   };
-  return { mean: pick(options.mean, fallback.mean, 'mean'), std: pick(options.std, fallback.std, 'std') };
+  const [mean, meanFrom] = pick('mean');
+  const [std, stdFrom] = pick('std');
+  return { mean, std, from: { mean: meanFrom, std: stdFrom } };
 }
 
 interface Header {

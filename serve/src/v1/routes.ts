@@ -6,7 +6,7 @@ import secureJsonParse from 'secure-json-parse';
 import { requestIdOf } from '../audit.js';
 import { AbandonedError } from '../batcher.js';
 import type { ModelTable, ServedModel } from '../served-model.js';
-import { IMAGE_DEFAULTS, ImageError, describePreprocessing, imageShapeOf, imageToRow, type ImageOptions } from './images.js';
+import { IMAGE_DEFAULTS, ImageError, describePreprocessing, imageOptionsFor, imageShapeOf, imageToRow, type ImageOptions } from './images.js';
 import { InvalidJsonError, toProblem } from './problems.js';
 import { rowsOf, type PredictBody } from './rows.js';
 import { acceptsInstances, errorSchema, healthSchema, predictBodySchema, predictResponseSchema } from './schemas.js';
@@ -81,12 +81,13 @@ export function v1Routes(table: ModelTable, limits: V1Limits) {
 function predictRoute(app: FastifyInstance, url: string, served: ServedModel, limits: V1Limits, operationId: string): void {
   const shape = served.shape;
   const image = imageShapeOf(served.rowShape);
+  const imageOptions = imageOptionsFor(served.model, limits.images);
   const jsonBody = predictBodySchema(shape, limits.maxRows, image ? maxImages(limits) : 0);
   const rowsText = acceptsInstances(shape)
     ? 'Send rows as arrays of numbers ("inputs") or as objects keyed by feature name ("instances").'
     : 'Send rows as arrays of numbers ("inputs").';
   const imageText = image
-    ? ` Or images: a multipart/form-data upload (field "image", one file per row) or JSON {"images": ["<base64 PNG or JPEG>", ...]}, at most ${maxImages(limits)} per request. ${describePreprocessing(...image, limits.images)}`
+    ? ` Or images: a multipart/form-data upload (field "image", one file per row) or JSON {"images": ["<base64 PNG or JPEG>", ...]}, at most ${maxImages(limits)} per request. ${describePreprocessing(...image, imageOptions)}`
     : '';
   app.post(url, {
     // The multipart body is documented here, for the Swagger UI's upload field; Ajv never sees it.
@@ -101,7 +102,7 @@ function predictRoute(app: FastifyInstance, url: string, served: ServedModel, li
       response: { 200: predictResponseSchema(shape), 400: errorSchema, 413: errorSchema, 415: errorSchema, 500: errorSchema },
     },
   }, async (request, reply) => {
-    const { x, rows } = image ? await imageRows(request, image, limits) ?? rowsOf(request.body as PredictBody, shape) : rowsOf(request.body as PredictBody, shape);
+    const { x, rows } = image ? await imageRows(request, image, imageOptions) ?? rowsOf(request.body as PredictBody, shape) : rowsOf(request.body as PredictBody, shape);
     const y = await served.predict(x, rows, whenClientLeaves(reply), requestIdOf(request.headers));
     served.stamp(reply);
     return answerOf(y, rows, shape);
@@ -120,7 +121,7 @@ const documentUpload: SwaggerTransform = ({ schema, url }) => {
 };
 
 /** The rows of an image request (multipart upload or JSON "images"), or null for plain rows. */
-async function imageRows(request: FastifyRequest, shape: [number, number, number], limits: V1Limits): Promise<{ x: Float32Array; rows: number } | null> {
+async function imageRows(request: FastifyRequest, shape: [number, number, number], options: ImageOptions): Promise<{ x: Float32Array; rows: number } | null> {
   const n = shape[0] * shape[1] * shape[2];
   const decoded: Float32Array[] = [];
   if (request.isMultipart()) {
@@ -128,7 +129,7 @@ async function imageRows(request: FastifyRequest, shape: [number, number, number
       if (part.type !== 'file') continue;
       if (part.fieldname !== 'image') throw new ImageError(400, 'unknown_field', `Unknown file field "${part.fieldname}": send images in the field "image".`);
       // Decoded one at a time, so at most one file's pixels are held beside the rows.
-      decoded.push(imageToRow(await part.toBuffer(), `image ${decoded.length} (${part.filename || 'unnamed'})`, shape, limits.images));
+      decoded.push(imageToRow(await part.toBuffer(), `image ${decoded.length} (${part.filename || 'unnamed'})`, shape, options));
     }
     if (decoded.length === 0) throw new ImageError(400, 'no_images', 'The upload has no file in the field "image".');
   } else {
@@ -137,7 +138,7 @@ async function imageRows(request: FastifyRequest, shape: [number, number, number
     body.images.forEach((text, i) => {
       const b64 = text.replace(/^data:[^,]*;base64,/, '');
       if (!/^[A-Za-z0-9+/_\-\s]*=*\s*$/.test(b64)) throw new ImageError(400, 'invalid_base64', `images[${i}] is not base64.`);
-      decoded.push(imageToRow(Buffer.from(b64, 'base64'), `images[${i}]`, shape, limits.images));
+      decoded.push(imageToRow(Buffer.from(b64, 'base64'), `images[${i}]`, shape, options));
     });
   }
   const x = new Float32Array(decoded.length * n);

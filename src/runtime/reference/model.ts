@@ -1,6 +1,6 @@
 import { DisposedError } from '../../errors.js';
 import type { OpGraph } from '../../graph/op-graph.js';
-import type { Model, ModelDescription } from '../../model.js';
+import type { DescribeOptions, Model, ModelDescription, RunOptions } from '../../model.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { referenceForward } from './forward.js';
 
@@ -14,15 +14,17 @@ export class ReferenceModel extends ModelBase implements Model {
     this.graph = graph;
   }
 
-  async run(x: Float32Array): Promise<Float32Array> {
+  async run(x: Float32Array, options?: RunOptions): Promise<Float32Array> {
     if (!this.graph) throw new DisposedError();
-    const batch = this.batchOf(x);
-    return Float32Array.from(referenceForward(this.graph, x, batch));
+    const { batch, key } = this.inputOf(x, options);
+    // Another size: the graph's nodes and tensors, with that size's value shapes.
+    const graph = key === null ? this.graph : { ...this.graph, values: this.graphAt(key, options!.inputShape!).values };
+    return Float32Array.from(referenceForward(graph, x, batch));
   }
 
-  describe(options: { batch?: number } = {}): ModelDescription {
+  describe(options: DescribeOptions = {}): ModelDescription {
     if (!this.graph) throw new DisposedError();
-    return this.describeOnCpu('cpu', options.batch);
+    return this.describeOnCpu('cpu', options);
   }
 
   async dispose(): Promise<void> {

@@ -1,11 +1,11 @@
-import { DisposedError, WasmUnavailableError } from '../../errors.js';
+import { DisposedError, InputError, WasmUnavailableError } from '../../errors.js';
 import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
 import { foldStep } from '../../graph/fold.js';
 import { fuseGraph } from '../../graph/fuse.js';
 import type { OpGraph } from '../../graph/op-graph.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { LoadOptions } from '../../options.js';
-import type { Model, ModelDescription } from '../../model.js';
+import type { DescribeOptions, Model, ModelDescription, RunOptions } from '../../model.js';
 import { detectSimd } from './simd.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { activationBytes, firstPanelOnly, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
@@ -109,9 +109,10 @@ export class WasmModel extends ModelBase implements Model {
     }
   }
 
-  async run(x: Float32Array): Promise<Float32Array> {
+  async run(x: Float32Array, options?: RunOptions): Promise<Float32Array> {
     if (this.disposed) throw new DisposedError();
-    const batch = this.batchOf(x);
+    const { batch, key } = this.inputOf(x, options);
+    if (key !== null) throw new InputError(`The WebAssembly backend runs a model at the input size it was loaded with, [${this.inputShape.join(', ')}]; load it again with { inputShape: [${options!.inputShape!.join(', ')}] }, or use backend 'webgpu' or 'cpu'.`);
     // Copy now: the caller may reuse its array before this run's turn comes.
     const input = x.slice();
     const result = this.queue.then(() => this.forward(input, batch));
@@ -119,9 +120,9 @@ export class WasmModel extends ModelBase implements Model {
     return result;
   }
 
-  describe(options: { batch?: number } = {}): ModelDescription {
+  describe(options: DescribeOptions = {}): ModelDescription {
     if (this.disposed) throw new DisposedError();
-    return this.describeOnCpu('wasm', options.batch);
+    return this.describeOnCpu('wasm', options);
   }
 
   async dispose(): Promise<void> {

@@ -1,10 +1,10 @@
-import { DeviceLostError, DisposedError } from '../../errors.js';
+import { DeviceLostError, DisposedError, InputError } from '../../errors.js';
 import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
 import { fuseAnyGraph } from '../../graph/fuse.js';
 import { graphSizes, type OpGraph } from '../../graph/op-graph.js';
 import type { AnyFusedModel } from '../../graph/steps.js';
 import type { StreamedModel } from '../../graph/stream.js';
-import type { Model, ModelDescription } from '../../model.js';
+import type { DescribeOptions, Model, ModelDescription, RunOptions } from '../../model.js';
 import { checkBatchOption } from '../input.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { acquireDevice, type AcquiredDevice, type DeviceOptions } from './device.js';
@@ -36,7 +36,10 @@ export class GpuModel extends ModelBase implements Model {
   readonly backend = 'webgpu';
   /** With { profile: true } on an adapter with 'timestamp-query': GPU time of the last run's kernels, ms. */
   lastRunGpuMs: number | null = null;
-  private readonly plans = new Map<number, Promise<BatchPlan>>();
+  /** Plans by input size and batch ("<shapeKey>:<batch>"; the loaded size's key is empty). */
+  private readonly plans = new Map<string, Promise<BatchPlan>>();
+  /** The fused model at other input sizes: the same steps and weights, other value shapes. */
+  private readonly sized = new Map<string, { lowered: AnyFusedModel; strides: readonly number[] }>();
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   /** Set when the device is lost. Held apart so that the device's `lost` callback does not keep the model alive. */
@@ -127,15 +130,16 @@ export class GpuModel extends ModelBase implements Model {
     }
   }
 
-  async run(x: Float32Array): Promise<Float32Array> {
+  async run(x: Float32Array, options?: RunOptions): Promise<Float32Array> {
     this.checkUsable();
-    const batch = this.batchOf(x);
+    const { batch, shape, key } = this.inputOf(x, options);
+    const fused = this.fusedAt(key, shape);
     // Copy now: the caller may reuse its array before this run's turn comes.
     const input = x.slice();
     // Runs queued before dispose() still run: dispose waits for them.
     const result = this.queue.then(async () => {
       if (this.state.lost !== null) throw new DeviceLostError(this.state.lost);
-      const plan = await this.plan(batch);
+      const plan = await this.plan(fused, key, batch);
       const y = await plan.run(input);
       this.lastRunGpuMs = plan.lastGpuMs;
       return y;
@@ -149,14 +153,16 @@ export class GpuModel extends ModelBase implements Model {
     return this.ctx.device;
   }
 
-  describe(options: { batch?: number } = {}): ModelDescription {
+  describe(options: DescribeOptions = {}): ModelDescription {
     this.checkUsable();
     const batch = checkBatchOption(options.batch);
+    const { shape, key } = this.rowShape(options);
+    const { lowered, strides } = this.fusedAt(key, shape);
     // Sizes only: describing never allocates. The kernels shown are those a run would use now.
-    const layout = planLayout(this.lowered, this.strides, batch, this.caps, this.selection);
+    const layout = planLayout(lowered, strides, batch, this.caps, this.selection);
     return {
       backend: 'webgpu',
-      ...this.describeModel(batch),
+      ...this.describeModel(batch, shape),
       dispatches: describeDispatches(layout),
       submitsPerRun: 1,
       gpuBytes: { weights: this.ctx.weights.bytes, activations: layout.bufferSizes.reduce((n, s) => n + s, 0) },
@@ -181,21 +187,41 @@ export class GpuModel extends ModelBase implements Model {
     if (this.state.lost !== null) throw new DeviceLostError(this.state.lost);
   }
 
-  private async makePlan(batch: number): Promise<BatchPlan> {
-    planLayout(this.lowered, this.strides, batch, this.caps, this.selection); // a batch beyond the limits fails before measuring
-    if (this.tuner) await tuneBatch(this.tuner, this.lowered, this.strides, batch);
-    const layout = planLayout(this.lowered, this.strides, batch, this.caps, this.selection);
+  /**
+   * The fused model at an input size: the loaded one, or the graph fused again at that size
+   * (the same steps in the same order, so the same weights: they never depend on the image size).
+   */
+  private fusedAt(key: string | null, shape: readonly number[]): { lowered: AnyFusedModel; strides: readonly number[] } {
+    if (key === null) return { lowered: this.lowered, strides: this.strides };
+    let fused = this.sized.get(key);
+    if (!fused) {
+      const lowered = fuseAnyGraph(this.graphAt(key, shape));
+      const strides = valueStrides(lowered);
+      const same = lowered.steps.length === this.lowered.steps.length && lowered.steps.every((s, i) => s.op === this.lowered.steps[i]!.op && s.input === this.lowered.steps[i]!.input && strides[s.input] === this.strides[s.input]);
+      // Fusion decides from shapes; a different decision would mean weights packed for other steps.
+      if (!same) throw new InputError(`run({ inputShape: [${shape.join(', ')}] }): at that size this model fuses into other steps than at [${this.inputShape.join(', ')}]; load it again with { inputShape: [${shape.join(', ')}] }.`);
+      fused = { lowered, strides };
+      this.sized.set(key, fused);
+    }
+    return fused;
+  }
+
+  private async makePlan(lowered: AnyFusedModel, strides: readonly number[], batch: number): Promise<BatchPlan> {
+    planLayout(lowered, strides, batch, this.caps, this.selection); // a batch beyond the limits fails before measuring
+    if (this.tuner) await tuneBatch(this.tuner, lowered, strides, batch);
+    const layout = planLayout(lowered, strides, batch, this.caps, this.selection);
     await this.ctx.kernels.prepare(layout.dispatches);
     return BatchPlan.create(this.ctx, layout);
   }
 
-  /** The plan for a batch size, most recently used last; evicts the oldest past the cap. */
-  private async plan(batch: number): Promise<BatchPlan> {
-    let plan = this.plans.get(batch);
-    this.plans.delete(batch);
-    if (!plan) plan = this.makePlan(batch);
-    this.plans.set(batch, plan);
-    plan.catch(() => this.plans.get(batch) === plan && this.plans.delete(batch));
+  /** The plan for an input size and batch, most recently used last; evicts the oldest past the cap. */
+  private async plan(fused: { lowered: AnyFusedModel; strides: readonly number[] }, size: string | null, batch: number): Promise<BatchPlan> {
+    const key = `${size ?? ''}:${batch}`;
+    let plan = this.plans.get(key);
+    this.plans.delete(key);
+    if (!plan) plan = this.makePlan(fused.lowered, fused.strides, batch);
+    this.plans.set(key, plan);
+    plan.catch(() => this.plans.get(key) === plan && this.plans.delete(key));
     while (this.plans.size > this.maxCachedPlans) {
       const [oldest, evicted] = this.plans.entries().next().value!;
       this.plans.delete(oldest);

@@ -1,6 +1,6 @@
 import { DeviceLostError, DisposedError, GpuValidationError, ResgpuError } from '../../errors.js';
 import type { StreamedModel } from '../../graph/stream.js';
-import type { Model, ModelDescription } from '../../model.js';
+import type { DescribeOptions, ImagePreprocess, Model, ModelDescription, RunOptions } from '../../model.js';
 import { onDeviceLoss } from './loss-watch.js';
 import { GpuModel, type GpuModelOptions } from './model.js';
 
@@ -42,6 +42,7 @@ export class RecoveringModel implements Model {
   readonly outputNames?: readonly string[];
   readonly features?: readonly string[];
   readonly labels?: readonly string[];
+  readonly preprocess?: ImagePreprocess;
   readonly inputShape: readonly number[];
   private state: { lost: GPUDeviceLostInfo | null; unwatch: () => void };
   private rebuilding: Promise<GpuModel> | null = null;
@@ -58,6 +59,7 @@ export class RecoveringModel implements Model {
     this.outputNames = inner.outputNames;
     this.features = inner.features;
     this.labels = inner.labels;
+    if (inner.preprocess) this.preprocess = inner.preprocess;
     this.inputShape = inner.inputShape;
     this.state = this.watch(inner.device);
   }
@@ -75,13 +77,13 @@ export class RecoveringModel implements Model {
     return this.inner.lastRunGpuMs;
   }
 
-  async run(x: Float32Array): Promise<Float32Array> {
+  async run(x: Float32Array, options?: RunOptions): Promise<Float32Array> {
     if (this.disposed) throw new DisposedError();
     if (this.state.lost) await this.recover();
     const inner = this.inner;
     const state = this.state;
     try {
-      return await inner.run(x);
+      return await inner.run(x, options);
     } catch (e) {
       if (e instanceof ResgpuError && e.code !== 'DEVICE_LOST') throw e;
       // A run in flight when the device goes: mapAsync rejects (a DOMException with no message, in Dawn) before `lost` settles.
@@ -91,7 +93,7 @@ export class RecoveringModel implements Model {
     }
   }
 
-  describe(options?: { batch?: number }): ModelDescription {
+  describe(options?: DescribeOptions): ModelDescription {
     if (this.disposed) throw new DisposedError();
     // describe() is synchronous: it cannot rebuild, but says whether the next run() will.
     if (this.state.lost) throw this.lostError(this.state.lost);
