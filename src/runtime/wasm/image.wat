@@ -13,24 +13,24 @@
 ;;   40 dh, 44 dw, 48 in_pixel, 52 out_pixel, 56 x_pixel (bytes), 60 x_w (a projection's
 ;;   shortcut width), 64 psh, 68 psw (its stride), 72 pool (0 max, 1 mean), 76 count_include_pad,
 ;;   80 pad_bottom, 84 pad_right, 88 zero (a row of zeros, as wide as any input pixel),
-;;   92 block (output pixels per cache block of a conv, a multiple of 4).
+;;   92 block (output pixels per cache block of a conv, a multiple of 4), 96 compact (a conv on
+;;   fewer than 8 channels: the floats kh·kw·C of a window row, else 0), 100 C (the input's real
+;;   channels).
 ;; Control words 8 and 9 (layout.ts CONTROL): the scratch of thread 0 and the bytes per thread.
+;; A thread's scratch holds a block's compact window rows (if any), then its tables.
 
   ;; The indirection table of one tile of 4 output pixels from m (`count` of them real; the others
   ;; repeat the last, so a tile at the end of the range computes, and writes, that pixel again,
   ;; the same bits at the same place): per segment (each tap (kh, kw) in order, then the
   ;; projection), the 4 input pixel addresses (the zero row where the tap falls in the padding);
   ;; then the 4 output pixel addresses; then the 4 residual pixel addresses (identity: at the
-  ;; output's position; projection: its input, also its segment's).
+  ;; output's position; projection: its input, also its segment's). A compact conv's one segment
+  ;; is each pixel's window row, `rowbytes` apart from `rows` on.
   (func $conv_table (param $d i32) (param $g i32) (param $m i32) (param $count i32) (param $t i32) (param $segs i32)
+                    (param $rows i32) (param $rowbytes i32)
     (local $i i32) (local $mi i32) (local $plane i32) (local $b i32) (local $q i32) (local $oh i32) (local $ow i32)
-    (local $base i32) (local $x i32) (local $ih0 i32) (local $iw0 i32) (local $ih i32) (local $iw i32)
-    (local $ki i32) (local $kj i32) (local $slot i32) (local $in_h i32) (local $in_w i32) (local $ipix i32) (local $zero i32)
+    (local $base i32) (local $x i32) (local $ih0 i32) (local $iw0 i32) (local $slot i32)
     (local.set $plane (i32.mul (i32.load offset=8 (local.get $g)) (i32.load offset=12 (local.get $g))))
-    (local.set $in_h (i32.load offset=0 (local.get $g)))
-    (local.set $in_w (i32.load offset=4 (local.get $g)))
-    (local.set $ipix (i32.load offset=48 (local.get $g)))
-    (local.set $zero (i32.load offset=88 (local.get $g)))
     (loop $pixel
       (local.set $mi (i32.add (local.get $m)
         (select (local.get $i) (i32.sub (local.get $count) (i32.const 1)) (i32.lt_u (local.get $i) (local.get $count)))))
@@ -59,25 +59,76 @@
       (local.set $ih0 (i32.sub (i32.mul (local.get $oh) (i32.load offset=24 (local.get $g))) (i32.load offset=32 (local.get $g))))
       (local.set $iw0 (i32.sub (i32.mul (local.get $ow) (i32.load offset=28 (local.get $g))) (i32.load offset=36 (local.get $g))))
       (local.set $slot (i32.add (local.get $t) (i32.shl (local.get $i) (i32.const 2))))
-      (local.set $ki (i32.const 0))
-      (loop $rows
-        (local.set $ih (i32.add (local.get $ih0) (i32.mul (local.get $ki) (i32.load offset=40 (local.get $g)))))
-        (local.set $kj (i32.const 0))
-        (loop $cols
-          (local.set $iw (i32.add (local.get $iw0) (i32.mul (local.get $kj) (i32.load offset=44 (local.get $g)))))
-          ;; Unsigned compares: a negative coordinate is past the end too.
-          (i32.store (local.get $slot)
-            (select
-              (i32.add (local.get $base) (i32.mul (i32.add (i32.mul (local.get $ih) (local.get $in_w)) (local.get $iw)) (local.get $ipix)))
-              (local.get $zero)
-              (i32.and (i32.lt_u (local.get $ih) (local.get $in_h)) (i32.lt_u (local.get $iw) (local.get $in_w)))))
-          (local.set $slot (i32.add (local.get $slot) (i32.const 16)))
-          (local.set $kj (i32.add (local.get $kj) (i32.const 1)))
-          (br_if $cols (i32.lt_u (local.get $kj) (i32.load offset=20 (local.get $g)))))
-        (local.set $ki (i32.add (local.get $ki) (i32.const 1)))
-        (br_if $rows (i32.lt_u (local.get $ki) (i32.load offset=16 (local.get $g)))))
+      (if (local.get $rows)
+        (then (i32.store (local.get $slot) (i32.add (local.get $rows) (i32.mul (i32.sub (local.get $mi) (local.get $m)) (local.get $rowbytes)))))
+        (else (call $conv_taps (local.get $g) (local.get $slot) (local.get $base) (local.get $ih0) (local.get $iw0))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $pixel (i32.lt_u (local.get $i) (i32.const 4)))))
+
+  ;; The input pixel address of each tap of a window at (ih0, iw0), every 16 bytes from slot on
+  ;; (the zero row where the tap falls in the padding).
+  (func $conv_taps (param $g i32) (param $slot i32) (param $base i32) (param $ih0 i32) (param $iw0 i32)
+    (local $ki i32) (local $kj i32) (local $ih i32) (local $iw i32) (local $in_h i32) (local $in_w i32) (local $ipix i32) (local $zero i32)
+    (local.set $in_h (i32.load offset=0 (local.get $g)))
+    (local.set $in_w (i32.load offset=4 (local.get $g)))
+    (local.set $ipix (i32.load offset=48 (local.get $g)))
+    (local.set $zero (i32.load offset=88 (local.get $g)))
+    (loop $rows
+      (local.set $ih (i32.add (local.get $ih0) (i32.mul (local.get $ki) (i32.load offset=40 (local.get $g)))))
+      (local.set $kj (i32.const 0))
+      (loop $cols
+        (local.set $iw (i32.add (local.get $iw0) (i32.mul (local.get $kj) (i32.load offset=44 (local.get $g)))))
+        ;; Unsigned compares: a negative coordinate is past the end too.
+        (i32.store (local.get $slot)
+          (select
+            (i32.add (local.get $base) (i32.mul (i32.add (i32.mul (local.get $ih) (local.get $in_w)) (local.get $iw)) (local.get $ipix)))
+            (local.get $zero)
+            (i32.and (i32.lt_u (local.get $ih) (local.get $in_h)) (i32.lt_u (local.get $iw) (local.get $in_w)))))
+        (local.set $slot (i32.add (local.get $slot) (i32.const 16)))
+        (local.set $kj (i32.add (local.get $kj) (i32.const 1)))
+        (br_if $cols (i32.lt_u (local.get $kj) (i32.load offset=20 (local.get $g)))))
+      (local.set $ki (i32.add (local.get $ki) (i32.const 1)))
+      (br_if $rows (i32.lt_u (local.get $ki) (i32.load offset=16 (local.get $g))))))
+
+  ;; A compact conv's window rows for output pixels [m0, m1), from dst on: per pixel, per tap
+  ;; (kh, kw) in order, the input pixel's C real channels, or C zeros in the padding.
+  (func $im2col (param $d i32) (param $g i32) (param $m0 i32) (param $m1 i32) (param $dst i32)
+    (local $plane i32) (local $b i32) (local $q i32) (local $oh i32) (local $ow i32) (local $base i32)
+    (local $ih i32) (local $iw i32) (local $ki i32) (local $kj i32) (local $c i32) (local $src i32) (local $end i32)
+    (local.set $plane (i32.mul (i32.load offset=8 (local.get $g)) (i32.load offset=12 (local.get $g))))
+    (local.set $c (i32.shl (i32.load offset=100 (local.get $g)) (i32.const 2)))
+    (block $done
+      (loop $pixel
+        (br_if $done (i32.ge_u (local.get $m0) (local.get $m1)))
+        (local.set $b (i32.div_u (local.get $m0) (local.get $plane)))
+        (local.set $q (i32.sub (local.get $m0) (i32.mul (local.get $b) (local.get $plane))))
+        (local.set $oh (i32.div_u (local.get $q) (i32.load offset=12 (local.get $g))))
+        (local.set $ow (i32.sub (local.get $q) (i32.mul (local.get $oh) (i32.load offset=12 (local.get $g)))))
+        (local.set $base (i32.add (i32.load offset=12 (local.get $d)) (i32.mul (local.get $b) (i32.load offset=16 (local.get $d)))))
+        (local.set $ki (i32.const 0))
+        (loop $rows
+          (local.set $ih (i32.add (i32.sub (i32.mul (local.get $oh) (i32.load offset=24 (local.get $g))) (i32.load offset=32 (local.get $g)))
+            (i32.mul (local.get $ki) (i32.load offset=40 (local.get $g)))))
+          (local.set $kj (i32.const 0))
+          (loop $cols
+            (local.set $iw (i32.add (i32.sub (i32.mul (local.get $ow) (i32.load offset=28 (local.get $g))) (i32.load offset=36 (local.get $g)))
+              (i32.mul (local.get $kj) (i32.load offset=44 (local.get $g)))))
+            (local.set $src (select
+              (i32.add (local.get $base) (i32.mul (i32.add (i32.mul (local.get $ih) (i32.load offset=4 (local.get $g))) (local.get $iw)) (i32.load offset=48 (local.get $g))))
+              (i32.load offset=88 (local.get $g))
+              (i32.and (i32.lt_u (local.get $ih) (i32.load offset=0 (local.get $g))) (i32.lt_u (local.get $iw) (i32.load offset=4 (local.get $g))))))
+            (local.set $end (i32.add (local.get $dst) (local.get $c)))
+            (loop $copy
+              (f32.store (local.get $dst) (f32.load (local.get $src)))
+              (local.set $src (i32.add (local.get $src) (i32.const 4)))
+              (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+              (br_if $copy (i32.lt_u (local.get $dst) (local.get $end))))
+            (local.set $kj (i32.add (local.get $kj) (i32.const 1)))
+            (br_if $cols (i32.lt_u (local.get $kj) (i32.load offset=20 (local.get $g)))))
+          (local.set $ki (i32.add (local.get $ki) (i32.const 1)))
+          (br_if $rows (i32.lt_u (local.get $ki) (i32.load offset=16 (local.get $g)))))
+        (local.set $m0 (i32.add (local.get $m0) (i32.const 1)))
+        (br $pixel))))
 
   ;; 4 output pixels × 8 channels, as $tile4, its rows read through the table t: segment s reads
   ;; k1 floats (a tap's channels; k2 for the projection, the last segment when k2 ≠ 0) from each
@@ -156,10 +207,16 @@
     (local $g i32) (local $taps i32) (local $segs i32) (local $tbytes i32) (local $k1 i32) (local $k2 i32)
     (local $pstride i32) (local $mb i32) (local $me i32) (local $m i32) (local $t i32) (local $tend i32)
     (local $p i32) (local $wp i32) (local $ep i32) (local $col i32) (local $tail i32)
+    (local $rowbytes i32) (local $tables i32)
     (local.set $g (i32.load offset=76 (local.get $d)))
     (local.set $k1 (i32.load offset=20 (local.get $d)))
     (local.set $k2 (i32.load offset=32 (local.get $d)))
     (local.set $taps (i32.mul (i32.load offset=16 (local.get $g)) (i32.load offset=20 (local.get $g))))
+    ;; A compact conv: one segment, its window rows first in the scratch, the tables after them.
+    (local.set $rowbytes (i32.shl (i32.load offset=96 (local.get $g)) (i32.const 2)))
+    (if (local.get $rowbytes) (then (local.set $taps (i32.const 1))))
+    (local.set $tables (i32.add (local.get $scratch)
+      (i32.and (i32.add (i32.mul (i32.load offset=92 (local.get $g)) (local.get $rowbytes)) (i32.const 15)) (i32.const -16))))
     (local.set $segs (i32.add (local.get $taps) (i32.ne (local.get $k2) (i32.const 0))))
     (local.set $tbytes (i32.shl (i32.add (local.get $segs) (i32.const 2)) (i32.const 4)))
     (local.set $pstride (i32.shl (i32.add (i32.mul (local.get $taps) (local.get $k1)) (local.get $k2)) (i32.const 5)))
@@ -172,10 +229,13 @@
         (br_if $blocks_done (i32.ge_u (local.get $mb) (local.get $m1)))
         (local.set $me (i32.add (local.get $mb) (i32.load offset=92 (local.get $g))))
         (if (i32.gt_u (local.get $me) (local.get $m1)) (then (local.set $me (local.get $m1))))
-        (local.set $t (local.get $scratch))
+        (if (local.get $rowbytes) (then (call $im2col (local.get $d) (local.get $g) (local.get $mb) (local.get $me) (local.get $scratch))))
+        (local.set $t (local.get $tables))
         (local.set $m (local.get $mb))
         (loop $tables
-          (call $conv_table (local.get $d) (local.get $g) (local.get $m) (i32.sub (local.get $me) (local.get $m)) (local.get $t) (local.get $segs))
+          (call $conv_table (local.get $d) (local.get $g) (local.get $m) (i32.sub (local.get $me) (local.get $m)) (local.get $t) (local.get $segs)
+            (select (i32.add (local.get $scratch) (i32.mul (i32.sub (local.get $m) (local.get $mb)) (local.get $rowbytes))) (i32.const 0) (local.get $rowbytes))
+            (local.get $rowbytes))
           (local.set $t (i32.add (local.get $t) (local.get $tbytes)))
           (local.set $m (i32.add (local.get $m) (i32.const 4)))
           (br_if $tables (i32.lt_u (local.get $m) (local.get $me))))
@@ -187,7 +247,7 @@
             (local.set $wp (i32.add (i32.load offset=36 (local.get $d)) (i32.mul (local.get $p) (local.get $pstride))))
             (local.set $ep (i32.add (i32.load offset=40 (local.get $d)) (i32.mul (local.get $p) (i32.const 96))))
             (local.set $col (i32.shl (local.get $p) (i32.const 5)))
-            (local.set $t (local.get $scratch))
+            (local.set $t (local.get $tables))
             (loop $tile
               (call $conv_tile4 (local.get $t) (local.get $taps) (local.get $segs) (local.get $k1) (local.get $k2)
                 (local.get $col) (local.get $wp) (local.get $ep) (local.get $d))
@@ -197,7 +257,7 @@
             (br $panel)))
         (if (local.get $tail)
           (then
-            (local.set $t (i32.add (local.get $scratch) (i32.shl (local.get $segs) (i32.const 4))))
+            (local.set $t (i32.add (local.get $tables) (i32.shl (local.get $segs) (i32.const 4))))
             (loop $zero
               (call $zero_pixel_tail (local.get $d) (i32.load offset=0 (local.get $t)))
               (call $zero_pixel_tail (local.get $d) (i32.load offset=4 (local.get $t)))

@@ -3,7 +3,7 @@ import { rowSize } from '../../graph/op-graph.js';
 import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
 import { assignBuffers } from '../buffer-assignment.js';
 import { DESCRIPTOR_BYTES, EPILOGUE_PANEL_BYTES, PANELS_FIELD, writeDescriptor } from './descriptor.js';
-import { CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixelFloats, writeGeometry } from './geometry.js';
+import { MAX_CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixelFloats, writeGeometry } from './geometry.js';
 
 /**
  * Where everything lives in the WebAssembly memory, and the step table the module runs
@@ -112,14 +112,16 @@ export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
   let end = align(geometries + fused.steps.length * GEOMETRY_BYTES);
   const weightsStart = end;
   let maxSegments = 0;
+  let maxRow = 0; // floats of a compact conv's window row
   const steps = fused.steps.map((step) => {
     const panels = Math.ceil(step.channels / PANEL);
     const weights = end;
     const epilogue = align(weights + weightFloats(fused, step, panels) * 4);
     end = align(epilogue + panels * EPILOGUE_PANEL_BYTES);
     if (step.kind === 'conv') {
-      const { taps, k2 } = convSegments(fused, step);
+      const { taps, k1, k2, compact } = convSegments(fused, step);
       maxSegments = Math.max(maxSegments, taps + (k2 > 0 ? 1 : 0));
+      if (compact) maxRow = Math.max(maxRow, k1);
     }
     return { step, panels, weights, epilogue, geometry: isImageStep(fused, step) ? geometries + step.index * GEOMETRY_BYTES : 0 };
   });
@@ -127,8 +129,9 @@ export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
   const images = steps.some((s) => s.geometry > 0);
   const zero = end;
   end = align(zero + Math.max(...fused.values.map((v) => (v.shape.length === 3 ? pixelFloats(v.shape) : 0))) * 4);
-  // Each tile of 4 pixels: 4 addresses per segment, then the outputs' and the residuals'.
-  const scratchStride = align((CONV_BLOCK_PIXELS / 4) * (maxSegments + 2) * 16);
+  // A block's compact window rows, then its tables: per tile of 4 pixels, 4 addresses per
+  // segment, then the outputs' and the residuals'.
+  const scratchStride = align(MAX_CONV_BLOCK_PIXELS * maxRow * 4 + 16) + align((MAX_CONV_BLOCK_PIXELS / 4) * (maxSegments + 2) * 16);
   const scratch = end;
   end += images ? threads * scratchStride : 0;
   // Every value has the same row stride, the widest value's: then row r of any value a buffer
@@ -158,7 +161,7 @@ export function valueOffset(layout: WasmLayout, rows: number, v: number): number
  * its neighbours' pixels): its image steps split the output pixels, or the channel panels when
  * there are few pixels; its other steps split the panels.
  */
-export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array, ordered = false): void {
+export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array, ordered = false, convBlock?: number): void {
   const rowSplit = !layout.images && Math.floor(rows / 4) >= 2 * threads;
   const at = (v: number | null) => (v === null ? 0 : valueOffset(layout, rows, v));
   const stride = (v: number | null) => (v === null ? 0 : layout.strides[v]!);
@@ -171,7 +174,7 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
     let k2 = step.shortcutFeatures;
     let splitPixels = false;
     if (geometry > 0) {
-      writeGeometry(words, geometry, model, step, layout.zero);
+      writeGeometry(words, geometry, model, step, layout.zero, convBlock);
       const out = model.values[step.output]!.shape;
       const pixels = rows * (out.length === 3 ? out[1]! * out[2]! : 1);
       splitPixels = Math.floor(pixels / 4) >= 2 * threads;

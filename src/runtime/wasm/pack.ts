@@ -11,7 +11,7 @@ import { PANEL, type PackedStepLayout } from './layout.js';
  *    projection part), those 8 columns' weights W' = diag(rowScale) · W · diag(colScale);
  *  - conv: the same panels of 8 output channels, k running over the taps (kh, kw) and within a
  *    tap over the input's padded channels (image.wat's segments), then the projection's padded
- *    channels; padding channels hold zeros;
+ *    channels; padding channels hold zeros (a compact conv, geometry.ts: the real channels only);
  *  - layernorm: γ (1 without), padded to panels;
  *  - every kind: per panel, its 8 columns' bias, scale and shift (scale and shift only with
  *    epilogue.affine). An elementwise step's zero bias is stored as −0, the addend that leaves
@@ -54,13 +54,15 @@ export function packStep(memory: Float32Array, model: AnyFusedModel, step: AnySt
 
 /** A conv step's panels: PyTorch's [out, in, kh, kw] (read as [out, in·kh·kw]) to k = (tap, channel). */
 function packConv(memory: Float32Array, model: AnyFusedModel, step: AnyStep, folded: FoldedStep, layout: PackedStepLayout): void {
-  const { taps, k1, k2 } = convSegments(model, step);
+  const { taps, k1, k2, channels: c, compact } = convSegments(model, step);
   const panelFloats = (taps * k1 + k2) * PANEL;
+  const windowTaps = compact ? k1 / c : taps;
   const weights = layout.weights / 4;
   memory.fill(0, weights, weights + layout.panels * panelFloats);
   folded.parts.forEach(({ weight, inFeatures, rowScale, colScale }, j) => {
-    const partTaps = j === 0 ? taps : 1; // a projection is 1×1
-    const [k0, stride] = j === 0 ? [0, k1] : [taps * k1, k2];
+    const partTaps = j === 0 ? windowTaps : 1; // a projection is 1×1
+    // Where tap t's channels start: every k1 floats, or every C in a compact row.
+    const [k0, stride] = j === 0 ? [0, compact ? c : k1] : [taps * k1, k2];
     const channels = inFeatures / partTaps;
     for (let o = 0; o < step.channels; o++) {
       const s = rowScale[o]!;

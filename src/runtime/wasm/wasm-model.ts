@@ -9,7 +9,7 @@ import type { LoadOptions } from '../../options.js';
 import type { Model, ModelDescription } from '../../model.js';
 import { detectSimd } from './simd.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
-import { convSegments, pixelFloats } from './geometry.js';
+import { CONV_BLOCK_PIXELS, convSegments, pixelFloats } from './geometry.js';
 import { activationBytes, firstPanelOnly, isImage, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
 import { gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
 import { packStep } from './pack.js';
@@ -30,6 +30,8 @@ export const wasmTuning = {
   chunkBytes: 64 << 20,
   /** The build to run instead of the best the engine validates (tests run 'plain' on engines with relaxed SIMD). */
   simd: null as SimdLevel | null,
+  /** Output pixels per cache block of a conv (geometry.ts), for benchmarks to tune. */
+  convBlockPixels: CONV_BLOCK_PIXELS,
 };
 /** The load's JIT warm-up (warmUp): calls per row count, and a time cap per row count. */
 const WARM_UP_CALLS = 300;
@@ -148,7 +150,7 @@ export class WasmModel extends ModelBase implements Model {
       const rows = Math.min(chunk, batch - r0);
       const threads = this.pool && this.flopsPerRow * rows >= wasmTuning.minFlopsForThreads ? this.threads : 1;
       if (this.planned.rows !== rows || this.planned.threads !== threads) {
-        writePlan(layout, rows, threads, new Int32Array(memory.buffer), this.deterministic);
+        writePlan(layout, rows, threads, new Int32Array(memory.buffer), this.deterministic, wasmTuning.convBlockPixels);
         this.planned = { rows, threads };
       }
       const floats = new Float32Array(memory.buffer);
