@@ -22,7 +22,8 @@ import { makeRandomCnn, type CnnFamily } from './helpers/random-cnn.js';
  *  - torchvision's resnet18 and a Bottleneck ResNet from test/python/make_vision_cases.py, and its
  *    model of the other image ops, against PyTorch (2e-4 of the output scale, as on WebGPU);
  *    PyTorch's pooling of NaN and ±Inf, exactly;
- *  - deterministic mode: a row's bits alone, in a batch of 5, on 1 and 2 threads.
+ *  - deterministic mode: a row's bits alone, in a batch of 5 (in one chunk and in chunks of one
+ *    row), on 1 and 2 threads.
  */
 const defaultTuning = { ...wasmTuning };
 afterEach(() => Object.assign(wasmTuning, defaultTuning));
@@ -99,7 +100,7 @@ describe('pooling of NaN and ±Inf on WebAssembly, as PyTorch', () => {
   });
 });
 
-test.each(BUILDS)('deterministic, %s SIMD: a row has the same bits alone and in a batch of 5, on 1 and 2 threads', async (simd) => {
+test.each(BUILDS)('deterministic, %s SIMD: a row has the same bits alone and in a batch of 5 (one chunk, or chunks of a row), on 1 and 2 threads', async (simd) => {
   wasmTuning.simd = simd;
   wasmTuning.minFlopsForThreads = 0;
   for (const family of ['basic', 'bottleneck'] as CnnFamily[]) {
@@ -110,6 +111,9 @@ test.each(BUILDS)('deterministic, %s SIMD: a row has the same bits alone and in 
       const model = await loadModel(m.bytes, { backend: 'wasm', threads, deterministic: true });
       results.push((await model.run(batch)).slice(2 * m.outputSize, 3 * m.outputSize));
       results.push(await model.run(batch.slice(2 * m.inputSize, 3 * m.inputSize)));
+      wasmTuning.imageChunkBytes = 1; // the batch of 5 in chunks of one row
+      results.push((await model.run(batch)).slice(2 * m.outputSize, 3 * m.outputSize));
+      wasmTuning.imageChunkBytes = defaultTuning.imageChunkBytes;
       await model.dispose();
     }
     for (const r of results.slice(1)) expect(new Uint32Array(r.buffer)).toEqual(new Uint32Array(results[0]!.buffer));
