@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { afterEach, describe, expect, test } from 'vitest';
 import { encodeSafetensors, GraphError, loadModel } from '../src/index.js';
 import { streamModel } from '../src/loader/index.js';
@@ -28,8 +29,10 @@ import { makeRandomCnn, type CnnFamily } from './helpers/random-cnn.js';
 const defaultTuning = { ...wasmTuning };
 afterEach(() => Object.assign(wasmTuning, defaultTuning));
 
-// The plain build everywhere; the relaxed one too where this engine validates it (Node 20's V8 does
-// not without a flag: there the plain build is the one every model runs).
+// The plain build everywhere; the relaxed one (fused multiply-add) too where this engine validates
+// it. Node 20's V8 does behind a flag, set here in this test's own process (vitest forks one per
+// file) so that the relaxed build is checked too; browsers with relaxed SIMD run it by default.
+setFlagsFromString('--experimental-wasm-relaxed-simd');
 const BUILDS: SimdLevel[] = detectSimd() === 'relaxed' ? ['relaxed', 'plain'] : ['plain'];
 const THREADS = [1, 2];
 
