@@ -20,7 +20,8 @@ import { makeRandomCnn, type CnnFamily } from './helpers/random-cnn.js';
  *    pooling with ceil_mode and count_include_pad off, BatchNorms folded and not, an image
  *    output) against the float64 reference, rows 1 to 5; NaN in gives NaN exactly where the
  *    reference has it;
- *  - torchvision's resnet18 and a Bottleneck ResNet from test/python/make_vision_cases.py, and its
+ *  - torchvision's resnet18, a grayscale BasicBlock and a Bottleneck ResNet from
+ *    test/python/make_vision_cases.py (bare .pt and ONNX opset 17), and its
  *    model of the other image ops, against PyTorch (2e-4 of the output scale, as on WebGPU);
  *    PyTorch's pooling of NaN and ±Inf, exactly;
  *  - deterministic mode: a row's bits alone, in a batch of 5 (in one chunk and in chunks of one
@@ -79,8 +80,9 @@ const cases = (): Cases => JSON.parse(readFileSync(join(VISION_CASES_DIR, 'cases
 const file = (name: string) => readFileSync(join(VISION_CASES_DIR, name));
 
 describe.each(cases().networks)('$name', (c) => {
-  const name = c.files.pt ?? c.files.safetensors ?? c.files.onnx['17']!;
-  test.each(BUILDS)(`${name}, %s SIMD, 1 and 2 threads, matches PyTorch`, async (simd) => {
+  // The bare .pt (or the exporter's file), and torch.onnx.export's: the same op graph from two loaders.
+  const names = [c.files.pt ?? c.files.safetensors!, c.files.onnx['17']].filter((n): n is string => n !== undefined);
+  test.each(BUILDS.flatMap((b) => names.map((n) => [n, b] as const)))('%s, %s SIMD, 1 and 2 threads, matches PyTorch', async (name, simd) => {
     wasmTuning.simd = simd;
     wasmTuning.minFlopsForThreads = 0;
     for (const threads of THREADS) {
