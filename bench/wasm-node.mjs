@@ -9,6 +9,10 @@
 // hits all alike; each round reports the median of its runs, the table the median over rounds
 // with their min–max. A contender that cannot load the preset (a family its build does not run
 // yet) gets a row saying why, and the others are measured as usual.
+// Image presets (`--models resnet18,resnet50,resnet18_64`, made on demand by make_model.py): resgpu
+// loads the bare torchvision .pt with `inputShape` from the preset's meta.json, ORT the .onnx with
+// input [batch, C, H, W]; both take the same NCHW rows. e.g. `nice -n 10 node bench/wasm-node.mjs
+// --models resnet18,resnet50 --batches 1,8 --threads 1,2 --iterations 3 --rounds 2`.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -66,17 +70,20 @@ async function contenders(meta, threads) {
     }
   };
   for (const { dir, resgpu } of engines) {
-    await add(label('resgpu-wasm', dir), () => resgpu.loadModel(bytes, { backend: 'wasm', threads }));
+    const shape = meta.input_shape ? { inputShape: meta.input_shape } : {};
+    await add(label('resgpu-wasm', dir), () => resgpu.loadModel(bytes, { backend: 'wasm', threads, ...shape }));
     // 'auto' picks wasm in Node (no navigator.gpu): measured for a single build only, where the
     // table shows that choice and its cost; comparing builds, it would only double the run time.
-    if (builds.length === 1) await add('resgpu-auto', () => resgpu.loadModel(bytes, { threads }));
+    // Image presets: 'auto' is wasm as well, and a second ResNet run would double a long table.
+    if (builds.length === 1 && !meta.input_shape) await add('resgpu-auto', () => resgpu.loadModel(bytes, { threads, ...shape }));
   }
   ort.env.wasm.numThreads = threads;
   const session = await ort.InferenceSession.create(join(MODELS_DIR, meta.onnx), { executionProviders: ['wasm'] });
   cs.push({
     name: 'ORT-WASM',
     async run(x, batch) {
-      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, x.length / batch]) });
+      const dims = meta.input_shape ? [batch, ...meta.input_shape] : [batch, x.length / batch];
+      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, dims) });
       return out[session.outputNames[0]].data;
     },
     dispose: () => session.release(),

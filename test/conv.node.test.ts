@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { encodeSafetensors, GpuLimitError, GRAPH_METADATA_KEY, GraphError, loadModel, OptionError, type GraphManifestV2, type KernelVariant } from '../src/index.js';
+import { encodeSafetensors, GpuLimitError, GRAPH_METADATA_KEY, GraphError, loadModel, type GraphManifestV2, type KernelVariant } from '../src/index.js';
 import { fuseAnyGraph } from '../src/graph/fuse.js';
 import { KERNEL_FAMILIES } from '../src/kernels/registry.js';
 import { streamModel } from '../src/loader/index.js';
@@ -137,10 +137,4 @@ test('activations past the device limits are a GpuLimitError naming the step and
   expect(() => planLayout(fused, valueStrides(fused), 8, roomy, selection)).toThrow(/Batch 8 .*the model input would take 32640 bytes.*at most 2 rows/);
   const fewGroups = { ...small, limits: { ...limits, maxStorageBufferBindingSize: 1 << 30, maxComputeWorkgroupsPerDimension: 4 } };
   expect(() => planLayout(fused, valueStrides(fused), 1, fewGroups, selection)).toThrow(/step conv1 .* would dispatch 8 workgroups along one dimension, past maxComputeWorkgroupsPerDimension \(4\)/);
-});
-
-test("a conv step on the WebAssembly backend is refused, naming 'webgpu' and 'cpu'", async () => {
-  const e = await loadModel(makeRandomCnn('basic').bytes, { backend: 'wasm' }).catch((x: unknown) => x);
-  expect(e).toBeInstanceOf(OptionError);
-  expect((e as Error).message).toMatch(/conv1.*backend: 'webgpu' or 'cpu'/);
 });

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { loadModel, OptionError, type KernelVariant, type TuningCache } from '../src/index.js';
-import { fuseGraph } from '../src/graph/fuse.js';
+import { fuseAnyGraph as fuseGraph } from '../src/graph/fuse.js';
 import { streamModel } from '../src/loader/index.js';
 import { selectKernel, tuningKey } from '../src/runtime/webgpu/select.js';
 import { expectClose } from './helpers/compare.js';

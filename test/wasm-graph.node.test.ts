@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from 'vitest';
 import { encodeSafetensors, GRAPH_METADATA_KEY, loadModel } from '../src/index.js';
-import { fuseGraph } from '../src/graph/fuse.js';
+import { fuseAnyGraph as fuseGraph } from '../src/graph/fuse.js';
 import { streamModel } from '../src/loader/index.js';
 import type { TensorToWrite } from '../src/loader/safetensors-writer.js';
 import { wasmTuning } from '../src/runtime/wasm/wasm-model.js';

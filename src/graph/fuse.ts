@@ -1,11 +1,11 @@
-import { GraphError, OptionError } from '../errors.js';
+import { GraphError } from '../errors.js';
 import { activationOf } from './kinds/activation.js';
 import { KINDS } from './kinds/registry.js';
 import type { OpGraph, OpNode } from './op-graph.js';
-import type { ConvGeometry, Epilogue, FusedModel, AnyFusedModel, GemmPart, PoolGeometry, AnyStep, AnyStepKind, ValueInfo } from './steps.js';
+import type { ConvGeometry, Epilogue, AnyFusedModel, GemmPart, PoolGeometry, AnyStep, AnyStepKind, ValueInfo } from './steps.js';
 
 /**
- * The one fusion pass: the op graph becomes backend steps (steps.ts), once per model, from
+ * The one fusion pass (every backend runs every step kind it makes): the op graph becomes backend steps (steps.ts), once per model, from
  * shapes alone. Rules, each exact:
  *  - dropout, identity and flatten of a row vanish (eval mode);
  *  - a BatchNorm right after a Linear, read by nothing else, folds into the Linear's rows;
@@ -234,18 +234,6 @@ export function fuseAnyGraph(g: OpGraph): AnyFusedModel {
   });
   if (renumber.get(output) !== fused.length) throw new Error('resgpu bug: the last step does not make the model output');
   return { values, steps: fused, output: fused.length };
-}
-
-/**
- * The fused model of a graph without image steps, for backends that have no image kernels (the
- * WebAssembly backend): a convolution or pooling step is refused by name before anything is
- * allocated, pointing at the backends that run it.
- */
-export function fuseGraph(g: OpGraph): FusedModel {
-  const fused = fuseAnyGraph(g);
-  const image = fused.steps.find((s) => s.kind === 'conv' || s.kind === 'pool');
-  if (image) throw new OptionError(`The WebAssembly backend does not run ${image.label} (${image.op}) yet; load it with backend: 'webgpu' or 'cpu'.`);
-  return fused as FusedModel;
 }
 
 /** The epilogue's columns for a value of this row shape: its channels for an image, its width otherwise. */

@@ -49,7 +49,7 @@ export interface Epilogue {
 
 /** The step kinds every backend runs. */
 export type StepKind = 'gemm' | 'layernorm' | 'elementwise';
-/** Every step kind: those, and the image steps, which only some backends run (WebGPU; the reference runs the graph). */
+/** Every step kind: those, and the image steps (conv, pool), which WebGPU and WebAssembly run (the reference runs the graph). */
 export type AnyStepKind = StepKind | 'conv' | 'pool';
 
 /** Where a convolution's window reads, per output pixel: PyTorch's attributes, as pairs [along H, along W]. */
@@ -134,13 +134,4 @@ export interface AnyFusedModel {
   values: ValueInfo[];
   steps: AnyStep[];
   output: number;
-}
-
-/** A step of a model without image steps (what fuseGraph gives backends that have no image kernels). */
-export interface Step extends AnyStep {
-  kind: StepKind;
-}
-
-export interface FusedModel extends AnyFusedModel {
-  steps: Step[];
 }

@@ -5,7 +5,7 @@
  * SwiftShader; chrome-vision: backend 'wasm') check that refusal instead. Flip to true with that
  * merge: those tests then check the outputs against PyTorch, as on WebGPU.
  */
-export const WASM_RUNS_IMAGES = false;
+export const WASM_RUNS_IMAGES = true;
 
 /** The refusal the WebAssembly backend gives an image model today. */
 export const WASM_IMAGE_REFUSAL = /OptionError: The WebAssembly backend does not run .+ yet; load it with backend: 'webgpu' or 'cpu'\./;

@@ -1,4 +1,4 @@
-import type { ActivationFn, StepKind } from '../../graph/steps.js';
+import type { ActivationFn, AnyStepKind } from '../../graph/steps.js';
 
 /**
  * The step descriptor gemm.wat runs, field by field: the one TypeScript copy of the format
@@ -9,7 +9,7 @@ export const DESCRIPTOR_BYTES = 80;
 /** Bytes of epilogue vectors per panel: its 8 columns' bias, scale and shift. */
 export const EPILOGUE_PANEL_BYTES = 96;
 
-const KIND: Record<StepKind, number> = { gemm: 0, layernorm: 1, elementwise: 2 };
+const KIND: Record<AnyStepKind, number> = { gemm: 0, layernorm: 1, elementwise: 2, conv: 3, pool: 4 };
 /** The activation numbers of epilogue.wat's $activate. */
 export const ACTIVATION: Record<ActivationFn, number> = { none: 0, relu: 1, leaky_relu: 2, gelu: 3, gelu_tanh: 4, silu: 5, sigmoid: 6, tanh: 7 };
 const MODE_IDENTITY = 16;
@@ -17,7 +17,8 @@ const MODE_AFFINE = 32;
 
 /** One step of a plan; byte offsets into the module's memory. */
 export interface StepDescriptor {
-  kind: StepKind;
+  /** An elementwise step on an image of more than one pixel runs as 'pool' (a 1×1 max window: each value as it is). */
+  kind: AnyStepKind;
   rows: number;
   /** Panels of 8 output columns. */
   panels: number;
@@ -41,6 +42,10 @@ export interface StepDescriptor {
   ldo: number;
   /** Threads split the panels (and meet after the step) rather than the rows. */
   splitPanels: boolean;
+  /** Image steps: threads split the output pixels (and meet after the step); wins over splitPanels. */
+  splitPixels?: boolean;
+  /** Image steps: the byte offset of the step's geometry (geometry.ts). */
+  geometry?: number;
   /** x is an identity residual, added in the epilogue at the output's columns. */
   identity: boolean;
   affine: boolean;
@@ -65,7 +70,7 @@ export function writeDescriptor(words: Int32Array, at: number, d: StepDescriptor
   words.set(
     [
       KIND[d.kind], d.rows, d.panels, d.a, d.lda, d.k1, d.x, d.ldx, d.k2, d.w, d.e, d.out, d.ldo,
-      d.splitPanels ? 1 : 0, mode, bitsOf(d.slope), d.columns, bitsOf(d.eps), d.ordered ? 1 : 0, 0,
+      d.splitPixels ? 2 : d.splitPanels ? 1 : 0, mode, bitsOf(d.slope), d.columns, bitsOf(d.eps), d.ordered ? 1 : 0, d.geometry ?? 0,
     ],
     at / 4,
   );

@@ -18,7 +18,8 @@
 ;;     without a bias holds −0 there: x + (−0) = x for every float, −0 included (+0 would turn
 ;;     −0 into +0, and relu(−0) is −0 in PyTorch).
 ;; A step descriptor (80 bytes, i32 fields unless said):
-;;   0 kind (0 gemm, 1 layernorm, 2 elementwise)
+;;   0 kind (0 gemm, 1 layernorm, 2 elementwise, 3 conv, 4 pool: image.wat, whose header says
+;;     what an image step's fields mean where they differ)
 ;;   4 rows, 8 panels (of output columns)
 ;;   12 a, 16 lda: the input (gemm: the left operand)
 ;;   20 k1: gemm: inner size of the main part; layernorm: the features normalized
@@ -27,15 +28,17 @@
 ;;   36 w: gemm: the weight panels; layernorm: γ
 ;;   40 e: the epilogue vectors
 ;;   44 out, 48 ldo
-;;   52 split (0: threads take rows, 1: threads take panels)
+;;   52 split (0: threads take rows, 1: threads take panels, 2: threads take output pixels;
+;;      threads meet after a step unless 0)
 ;;   56 mode: bits 0-3 the activation (0 none, 1 relu, 2 leaky_relu, 3 gelu, 4 gelu_tanh,
 ;;      5 silu, 6 sigmoid, 7 tanh), 16 identity residual (x read at the output's columns),
 ;;      32 affine (· scale + shift)
 ;;   60 slope (f32, leaky_relu), 64 n (real output columns; the rest of the last panel is
 ;;   written as zeros), 68 eps (f32, layernorm), 72 ordered (1: every row sums its inner
 ;;   dimension in one chain, in order, as $tile4 does, so a row's bits never depend on the
-;;   batch; deterministic mode), 76 unused.
-;; Control words at address 0: 0 barrier count, 4 barrier generation (the rest is JS's).
+;;   batch; deterministic mode), 76 image steps: their geometry (image.wat).
+;; Control words at address 0: 0 barrier count, 4 barrier generation, 32 and 36 the image
+;; steps' scratch (image.wat; the rest is JS's).
 (module
   (import "env" "memory" (memory 1 65536 shared))
   ;; Rows per cache block (a multiple of 4); a global so that a benchmark can tune it.
@@ -43,6 +46,7 @@
 
   (include "epilogue.wat")
   (include "rows.wat")
+  (include "image.wat")
 
   ;; 4 rows × 8 columns: 8 accumulators in registers; per k, two weight vectors and four
   ;; broadcast activations. The k loop is deliberately not unrolled: V8's TurboFan hoists every
@@ -166,6 +170,8 @@
     (local $kind i32) (local $rows i32) (local $panels i32) (local $groups i32)
     (local $p0 i32) (local $p1 i32) (local $r0 i32) (local $r1 i32)
     (local.set $kind (i32.load (local.get $d)))
+    (if (i32.ge_u (local.get $kind) (i32.const 3))
+      (then (return (call $image_step (local.get $d) (local.get $thread) (local.get $threads)))))
     (local.set $rows (i32.load offset=4 (local.get $d)))
     (local.set $panels (i32.load offset=8 (local.get $d)))
     (if (i32.load offset=52 (local.get $d))
@@ -286,7 +292,7 @@
       (loop $next
         (br_if $done (i32.ge_u (local.get $plan) (local.get $end)))
         (call $step (local.get $plan) (local.get $thread) (local.get $threads))
-        (if (i32.and (i32.gt_u (local.get $threads) (i32.const 1)) (i32.load offset=52 (local.get $plan)))
+        (if (i32.and (i32.gt_u (local.get $threads) (i32.const 1)) (i32.ne (i32.load offset=52 (local.get $plan)) (i32.const 0)))
           (then (call $barrier (local.get $threads) (local.get $can_block))))
         (local.set $plan (i32.add (local.get $plan) (i32.const 80)))
         (br $next)))

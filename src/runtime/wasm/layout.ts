@@ -1,24 +1,30 @@
+import { GraphError } from '../../errors.js';
 import { rowSize } from '../../graph/op-graph.js';
-import type { FusedModel, Step } from '../../graph/steps.js';
+import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
 import { assignBuffers } from '../buffer-assignment.js';
 import { DESCRIPTOR_BYTES, EPILOGUE_PANEL_BYTES, PANELS_FIELD, writeDescriptor } from './descriptor.js';
+import { MAX_CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixelFloats, writeGeometry } from './geometry.js';
 
 /**
  * Where everything lives in the WebAssembly memory, and the step table the module runs
- * (the descriptor format is documented at the top of gemm.wat):
+ * (the descriptor format is documented at the top of gemm.wat, the image geometry at the top of
+ * image.wat):
  *
- *   [control words | step table | packed weights and epilogue vectors, step by step | activations]
+ *   [control words | step table | image geometries | packed weights and epilogue vectors, step
+ *    by step | a zero row | the image steps' scratch, per thread | activations]
  *
  * Weights are laid out from the shapes alone, so the memory can be made as soon as a
  * file's header is in. Activations are row-major, every value with the row stride of the widest
  * (a multiple of 8 floats, one panel); three buffers or so serve any depth
- * (buffer-assignment.ts), sized for the rows of a chunk.
+ * (buffer-assignment.ts), sized for the rows of a chunk. An image value [C, H, W] is stored
+ * channels-last in its row: H·W pixels of C channels padded to 8 (as on WebGPU), so a conv is an
+ * implicit GEMM over pixels and its epilogue per channel, as a Linear's per column.
  */
 
 /** Output columns per weight panel: the micro-kernels' tile width. */
 export const PANEL = 8;
-/** i32 indices of the control words at address 0; gemm.wat owns the first two. */
-export const CONTROL = { barrierCount: 0, barrierGeneration: 1, go: 2, quit: 3, plan: 4, steps: 5, threads: 6, done: 7 } as const;
+/** i32 indices of the control words at address 0; gemm.wat owns the first two, image.wat reads 8 and 9. */
+export const CONTROL = { barrierCount: 0, barrierGeneration: 1, go: 2, quit: 3, plan: 4, steps: 5, threads: 6, done: 7, scratch: 8, scratchStride: 9 } as const;
 const CONTROL_BYTES = 64;
 /** Regions start on cache lines. */
 const ALIGN = 64;
@@ -27,25 +33,35 @@ export const padFeatures = (n: number) => Math.ceil(n / PANEL) * PANEL;
 const align = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
 export interface PackedStepLayout {
-  step: Step;
+  step: AnyStep;
   panels: number;
   /**
-   * Byte offsets of the step's weights (gemm: the panels of [W ; Ws]; layernorm: γ, padded to
-   * panels; elementwise: none, so equal to `epilogue`) and of its epilogue vectors (bias, scale,
-   * shift per panel).
+   * Byte offsets of the step's weights (gemm: the panels of [W ; Ws]; conv: the panels of its
+   * taps' and projection's weights; layernorm: γ, padded to panels; elementwise and pool: none,
+   * so equal to `epilogue`) and of its epilogue vectors (bias, scale, shift per panel).
    */
   weights: number;
   epilogue: number;
+  /** Image steps (image.wat): the byte offset of the geometry; 0 otherwise. */
+  geometry: number;
 }
 
 export interface WasmLayout {
+  model: AnyFusedModel;
   steps: PackedStepLayout[];
   /** Byte offset of the step table. */
   plan: number;
-  /** First byte after the weights: where activations start. */
+  /** First byte after the weights, the zero row and the scratch: where activations start. */
   weightsEnd: number;
   /** Bytes of weights and epilogue vectors, padding included. */
   weightBytes: number;
+  /** A row of zeros, as wide as any image pixel: where a conv's taps in the padding read. */
+  zero: number;
+  /** The image steps' scratch of thread 0, and the bytes of each thread's. */
+  scratch: number;
+  scratchStride: number;
+  /** Whether some step is an image step: then threads always meet after each step. */
+  images: boolean;
   /** Row stride in bytes of each value (0: the input; i + 1: step i's output): all the same. */
   strides: number[];
   bufferOf: number[];
@@ -54,30 +70,77 @@ export interface WasmLayout {
   bufferRowBytes: number;
 }
 
+/** Whether a value is stored as an image (channels-last pixels) rather than a row of features. */
+export const isImage = (shape: readonly number[]) => shape.length === 3 && shape[1]! * shape[2]! > 1;
+
+/** Floats of one row of a value: an image's pixels of padded channels, or its padded features. */
+const valueFloats = (shape: readonly number[]) => (isImage(shape) ? shape[1]! * shape[2]! * pixelFloats(shape) : padFeatures(rowSize(shape)));
+
 /** Floats of weights a step reads, padding included. */
-function weightFloats(step: Step, panels: number): number {
+function weightFloats(model: AnyFusedModel, step: AnyStep, panels: number): number {
   if (step.kind === 'gemm') return panels * (step.inFeatures + step.shortcutFeatures) * PANEL;
+  if (step.kind === 'conv') {
+    const { taps, k1, k2 } = convSegments(model, step);
+    return panels * (taps * k1 + k2) * PANEL;
+  }
   return step.kind === 'layernorm' ? panels * PANEL : 0;
 }
 
-export function layoutModel(fused: FusedModel): WasmLayout {
+/**
+ * Images are stored channels-last, where flattening an image of more than one pixel is a
+ * permutation, not the free reshape the fusion pass makes of it: refused rather than silently
+ * wrong (global pooling then flatten, [C, 1, 1] → [C], is the identity and runs).
+ */
+function checkChannelsLast(model: AnyFusedModel): void {
+  for (const s of model.steps) {
+    const reads = s.shortcut === null ? [s.input] : [s.input, s.shortcut];
+    const shapes = [...reads, s.output].map((v) => model.values[v]!.shape);
+    const ok = isImageStep(model, s) ? reads.every((v) => model.values[v]!.shape.length === 3) && (s.kind !== 'elementwise' || shapes.every((x) => x.join() === shapes[0]!.join())) : !shapes.some(isImage);
+    if (!ok) {
+      throw new GraphError(
+        `${s.label} reads an image of [${model.values[s.input]!.shape.join(', ')}] per row as a row of features (a flatten of more than one pixel): ` +
+          "the WebAssembly backend stores images channels-last (NHWC), where that flatten is not the identity. Pool to 1×1 first (global average pooling), or load with { backend: 'cpu' }.",
+      );
+    }
+  }
+}
+
+export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
+  checkChannelsLast(fused);
   const plan = CONTROL_BYTES;
-  let end = align(plan + fused.steps.length * DESCRIPTOR_BYTES);
+  const geometries = align(plan + fused.steps.length * DESCRIPTOR_BYTES);
+  let end = align(geometries + fused.steps.length * GEOMETRY_BYTES);
   const weightsStart = end;
+  let maxSegments = 0;
+  let maxRow = 0; // floats of a compact conv's window row
   const steps = fused.steps.map((step) => {
-    const panels = Math.ceil(step.outFeatures / PANEL);
+    const panels = Math.ceil(step.channels / PANEL);
     const weights = end;
-    const epilogue = align(weights + weightFloats(step, panels) * 4);
+    const epilogue = align(weights + weightFloats(fused, step, panels) * 4);
     end = align(epilogue + panels * EPILOGUE_PANEL_BYTES);
-    return { step, panels, weights, epilogue };
+    if (step.kind === 'conv') {
+      const { taps, k1, k2, compact } = convSegments(fused, step);
+      maxSegments = Math.max(maxSegments, taps + (k2 > 0 ? 1 : 0));
+      if (compact) maxRow = Math.max(maxRow, k1);
+    }
+    return { step, panels, weights, epilogue, geometry: isImageStep(fused, step) ? geometries + step.index * GEOMETRY_BYTES : 0 };
   });
+  const weightBytes = end - weightsStart;
+  const images = steps.some((s) => s.geometry > 0);
+  const zero = end;
+  end = align(zero + Math.max(...fused.values.map((v) => (v.shape.length === 3 ? pixelFloats(v.shape) : 0))) * 4);
+  // A block's compact window rows, then its tables: per tile of 4 pixels, 4 addresses per
+  // segment, then the outputs' and the residuals'.
+  const scratchStride = align(MAX_CONV_BLOCK_PIXELS * maxRow * 4 + 16) + align((MAX_CONV_BLOCK_PIXELS / 4) * (maxSegments + 2) * 16);
+  const scratch = end;
+  end += images ? threads * scratchStride : 0;
   // Every value has the same row stride, the widest value's: then row r of any value a buffer
   // holds sits at the same bytes, so threads that each own a range of rows never touch another
   // thread's bytes, even when a buffer passes from a narrow value to a wide one.
-  const rowBytes = Math.max(...fused.values.map((v) => padFeatures(rowSize(v.shape)) * 4));
+  const rowBytes = Math.max(...fused.values.map((v) => valueFloats(v.shape) * 4));
   const strides = new Array<number>(fused.values.length).fill(rowBytes);
   const { bufferOf, bufferCount } = assignBuffers(fused.steps.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
-  return { steps, plan, weightsEnd: end, weightBytes: end - weightsStart, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
+  return { model: fused, steps, plan, weightsEnd: end, weightBytes, zero, scratch, scratchStride, images, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
 }
 
 /** Bytes of activation buffers for a chunk of `rows` rows. */
@@ -94,22 +157,37 @@ export function valueOffset(layout: WasmLayout, rows: number, v: number): number
  * Writes the step table for a chunk of `rows` rows run on `threads` threads. Threads split the
  * rows (in 4-row tiles) when there are enough of them: each then runs its rows through the whole
  * model with no barrier between steps. With few rows they split each step's output panels, and
- * meet after every step.
+ * meet after every step. A model with image steps always meets after every step (a conv reads
+ * its neighbours' pixels): its image steps split the output pixels, or the channel panels when
+ * there are few pixels; its other steps split the panels.
  */
-export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array, ordered = false): void {
-  const rowSplit = Math.floor(rows / 4) >= 2 * threads;
+export function writePlan(layout: WasmLayout, rows: number, threads: number, words: Int32Array, ordered = false, convBlock?: number): void {
+  const rowSplit = !layout.images && Math.floor(rows / 4) >= 2 * threads;
   const at = (v: number | null) => (v === null ? 0 : valueOffset(layout, rows, v));
   const stride = (v: number | null) => (v === null ? 0 : layout.strides[v]!);
-  layout.steps.forEach(({ step, panels, weights, epilogue }, i) => {
+  const { model } = layout;
+  words[CONTROL.scratch] = layout.scratch;
+  words[CONTROL.scratchStride] = layout.scratchStride;
+  layout.steps.forEach(({ step, panels, weights, epilogue, geometry }, i) => {
     const { residual, affine, activation } = step.epilogue;
+    let k1 = step.kind === 'elementwise' ? 0 : step.inFeatures;
+    let k2 = step.shortcutFeatures;
+    let splitPixels = false;
+    if (geometry > 0) {
+      writeGeometry(words, geometry, model, step, layout.zero, convBlock);
+      const out = model.values[step.output]!.shape;
+      const pixels = rows * (out.length === 3 ? out[1]! * out[2]! : 1);
+      splitPixels = Math.floor(pixels / 4) >= 2 * threads;
+      ({ k1, k2 } = step.kind === 'conv' ? convSegments(model, step) : { k1: 0, k2: 0 });
+    }
     writeDescriptor(words, layout.plan + i * DESCRIPTOR_BYTES, {
-      kind: step.kind, rows, panels, columns: step.outFeatures,
-      a: at(step.input), lda: stride(step.input), k1: step.kind === 'elementwise' ? 0 : step.inFeatures,
-      x: at(step.shortcut), ldx: stride(step.shortcut), k2: step.shortcutFeatures,
-      w: step.kind === 'elementwise' ? 0 : weights, e: epilogue,
+      kind: geometry > 0 && step.kind === 'elementwise' ? 'pool' : step.kind, rows, panels, columns: step.channels,
+      a: at(step.input), lda: stride(step.input), k1,
+      x: at(step.shortcut), ldx: stride(step.shortcut), k2,
+      w: step.kind === 'elementwise' || step.kind === 'pool' ? 0 : weights, e: epilogue,
       out: at(step.output), ldo: stride(step.output),
-      splitPanels: !rowSplit, identity: residual === 'identity', affine,
-      activation: activation.fn, slope: activation.slope, eps: step.eps, ordered,
+      splitPanels: !rowSplit, splitPixels, identity: residual === 'identity', affine,
+      activation: activation.fn, slope: activation.slope, eps: step.eps, ordered, geometry,
     });
   });
 }

@@ -1,6 +1,7 @@
 import type { FoldedStep } from '../../graph/fold.js';
-import type { Step } from '../../graph/steps.js';
+import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
 import { EPILOGUE_PANEL_BYTES } from './descriptor.js';
+import { convSegments } from './geometry.js';
 import { PANEL, type PackedStepLayout } from './layout.js';
 
 /**
@@ -8,16 +9,21 @@ import { PANEL, type PackedStepLayout } from './layout.js';
  * in the kernels' layout (gemm.wat's header), rounding each to f32 once:
  *  - gemm: for each panel of 8 output columns, for each inner index k (the main part, then the
  *    projection part), those 8 columns' weights W' = diag(rowScale) · W · diag(colScale);
+ *  - conv: the same panels of 8 output channels, k running over the taps (kh, kw) and within a
+ *    tap over the input's padded channels (image.wat's segments), then the projection's padded
+ *    channels; padding channels hold zeros (a compact conv, geometry.ts: the real channels only);
  *  - layernorm: γ (1 without), padded to panels;
  *  - every kind: per panel, its 8 columns' bias, scale and shift (scale and shift only with
  *    epilogue.affine). An elementwise step's zero bias is stored as −0, the addend that leaves
  *    every float as it is (relu(−0) stays −0, as in PyTorch).
  * Padding columns are zero, so a GEMM computes zeros there (the kernels write them as zeros anyway).
  */
-export function packStep(memory: Float32Array, step: Step, folded: FoldedStep, layout: PackedStepLayout): void {
-  const n = step.outFeatures;
+export function packStep(memory: Float32Array, model: AnyFusedModel, step: AnyStep, folded: FoldedStep, layout: PackedStepLayout): void {
+  const n = step.channels;
   const weights = layout.weights / 4;
-  if (step.kind === 'gemm') {
+  if (step.kind === 'conv') {
+    packConv(memory, model, step, folded, layout);
+  } else if (step.kind === 'gemm') {
     const panelFloats = (step.inFeatures + step.shortcutFeatures) * PANEL;
     memory.fill(0, weights, weights + layout.panels * panelFloats);
     let k0 = 0;
@@ -40,8 +46,33 @@ export function packStep(memory: Float32Array, step: Step, folded: FoldedStep, l
   for (let o = 0; o < n; o++) {
     const at = Math.floor(o / PANEL) * perPanel + (o % PANEL);
     const bias = folded.bias[o]!;
-    vectors[at] = bias === 0 && step.kind === 'elementwise' ? -0 : bias;
+    vectors[at] = bias === 0 && (step.kind === 'elementwise' || step.kind === 'pool') ? -0 : bias;
     if (folded.scale) vectors[at + PANEL] = folded.scale[o]!;
     if (folded.shift) vectors[at + 2 * PANEL] = folded.shift[o]!;
   }
+}
+
+/** A conv step's panels: PyTorch's [out, in, kh, kw] (read as [out, in·kh·kw]) to k = (tap, channel). */
+function packConv(memory: Float32Array, model: AnyFusedModel, step: AnyStep, folded: FoldedStep, layout: PackedStepLayout): void {
+  const { taps, k1, k2, channels: c, compact } = convSegments(model, step);
+  const panelFloats = (taps * k1 + k2) * PANEL;
+  const windowTaps = compact ? k1 / c : taps;
+  const weights = layout.weights / 4;
+  memory.fill(0, weights, weights + layout.panels * panelFloats);
+  folded.parts.forEach(({ weight, inFeatures, rowScale, colScale }, j) => {
+    const partTaps = j === 0 ? windowTaps : 1; // a projection is 1×1
+    // Where tap t's channels start: every k1 floats, or every C in a compact row.
+    const [k0, stride] = j === 0 ? [0, compact ? c : k1] : [taps * k1, k2];
+    const channels = inFeatures / partTaps;
+    for (let o = 0; o < step.channels; o++) {
+      const s = rowScale[o]!;
+      const panel = weights + Math.floor(o / PANEL) * panelFloats + (o % PANEL);
+      for (let ci = 0; ci < channels; ci++) {
+        for (let t = 0; t < partTaps; t++) {
+          const i = ci * partTaps + t; // PyTorch's [in, kh, kw] order within an output's row
+          memory[panel + (k0 + t * stride + ci) * PANEL] = weight[o * inFeatures + i]! * s * (colScale ? colScale[i]! : 1);
+        }
+      }
+    }
+  });
 }
