@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { encodeSafetensors, InputError, loadModel, type Model } from '../src/index.js';
-import { pyFloats, pyNumber, scaledError } from './helpers/compare.js';
+import { expectClose, GPU_TOLERANCE, pyFloats, pyNumber, scaledError } from './helpers/compare.js';
+import { makeRandomCnn } from './helpers/random-cnn.js';
+import { randomInput } from './helpers/random-model.js';
 import { VISION_CASES_DIR } from './global-setup.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 
@@ -37,6 +39,7 @@ beforeAll(async () => {
 
 const BACKENDS = [
   ['webgpu', () => ({ device })],
+  ['wasm', () => ({ backend: 'wasm' as const })],
   ['cpu', () => ({ backend: 'cpu' as const })],
 ] as const;
 
@@ -56,6 +59,21 @@ describe.each(networks)('$name at other input sizes', (c) => {
     expect(model.inputShape).toEqual(c.input_shape);
     await model.dispose();
   });
+});
+
+test.each(BACKENDS.slice(0, 2))('%s: a network ending on an image gives that size\'s image, as the reference does', async (_, options) => {
+  const m = makeRandomCnn('bottleneck'); // [1, 16, 13] → [3, 4, 3]
+  const reference = await loadModel(m.bytes, { backend: 'cpu' });
+  const model = await loadModel(m.bytes, options());
+  const shape = [1, 23, 18];
+  const x = randomInput(2, 23 * 18, 11);
+  const want = await reference.run(x, { inputShape: shape });
+  expect(want.length).toBe(2 * model.describe({ inputShape: shape }).outputSize);
+  expect(model.describe({ inputShape: shape }).outputSize).not.toBe(model.outputSize);
+  // f32 kernels against the float64 reference (GPU_TOLERANCE's reason).
+  expectClose(await model.run(x, { inputShape: shape }), want, GPU_TOLERANCE);
+  expectClose(await model.run(randomInput(1, m.inputSize, 3)), await reference.run(randomInput(1, m.inputSize, 3)), GPU_TOLERANCE);
+  await Promise.all([model.dispose(), reference.dispose()]);
 });
 
 describe('inputShape at run time, refused with the reason', () => {

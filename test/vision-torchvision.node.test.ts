@@ -34,6 +34,7 @@ beforeAll(async () => {
 const BACKENDS: [string, () => LoadOptions][] = [
   ['cpu', () => ({ backend: 'cpu' })],
   ['webgpu', () => ({ device })],
+  ['wasm', () => ({ backend: 'wasm' })],
 ];
 
 describe.each(networks)('torchvision $name', (c) => {

@@ -95,15 +95,17 @@ export abstract class ModelBase {
   }
 
   /** The parts of describe() that do not depend on the backend. */
-  protected describeModel(batch: number, shape: readonly number[] = this.inputShape): Pick<ModelDescription, 'inputSize' | 'outputSize' | 'batch' | 'layers' | 'deterministic'> {
-    return { inputSize: rowSize(shape), outputSize: this.outputSize, batch, layers: this.layers, deterministic: this.deterministic };
+  protected describeModel(batch: number, at: { shape: readonly number[]; key: string | null } = { shape: this.inputShape, key: null }): Pick<ModelDescription, 'inputSize' | 'outputSize' | 'batch' | 'layers' | 'deterministic'> {
+    // An image output (no pooling to 1×1) has another size at another input size.
+    const outputSize = at.key === null ? this.outputSize : graphSizes(this.graphAt(at.key, at.shape)).outputSize;
+    return { inputSize: rowSize(at.shape), outputSize, batch, layers: this.layers, deterministic: this.deterministic };
   }
 
   /** describe() of a backend on the CPU: no dispatches, no GPU memory, f32 (or wider) arithmetic. */
   protected describeOnCpu(backend: 'wasm' | 'cpu', options: DescribeOptions = {}): ModelDescription {
     return {
       backend,
-      ...this.describeModel(checkBatchOption(options.batch), this.rowShape(options).shape),
+      ...this.describeModel(checkBatchOption(options.batch), this.rowShape(options)),
       dispatches: [],
       submitsPerRun: 0,
       gpuBytes: { weights: 0, activations: 0 },

@@ -2,7 +2,7 @@ import { DisposedError, InputError, WasmUnavailableError } from '../../errors.js
 import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
 import { foldStep } from '../../graph/fold.js';
 import { fuseAnyGraph } from '../../graph/fuse.js';
-import type { OpGraph } from '../../graph/op-graph.js';
+import { rowSize, type OpGraph } from '../../graph/op-graph.js';
 import type { AnyStep } from '../../graph/steps.js';
 import type { StreamedModel } from '../../graph/stream.js';
 import type { LoadOptions } from '../../options.js';
@@ -62,7 +62,9 @@ export class WasmModel extends ModelBase implements Model {
   private readonly flopsPerRow: number;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
-  private planned = { rows: 0, threads: 0 };
+  private planned: { rows: number; threads: number; layout: WasmLayout | null } = { rows: 0, threads: 0, layout: null };
+  /** The layout at other input sizes (run(x, { inputShape })): the same weights, other activations. */
+  private readonly sized = new Map<string, { layout: WasmLayout; flopsPerRow: number }>();
 
   private constructor(
     graph: OpGraph,
@@ -123,11 +125,11 @@ export class WasmModel extends ModelBase implements Model {
 
   async run(x: Float32Array, options?: RunOptions): Promise<Float32Array> {
     if (this.disposed) throw new DisposedError();
-    const { batch, key } = this.inputOf(x, options);
-    if (key !== null) throw new InputError(`The WebAssembly backend runs a model at the input size it was loaded with, [${this.inputShape.join(', ')}]; load it again with { inputShape: [${options!.inputShape!.join(', ')}] }, or use backend 'webgpu' or 'cpu'.`);
+    const { batch, shape, key } = this.inputOf(x, options);
+    const sized = this.layoutAt(key, shape);
     // Copy now: the caller may reuse its array before this run's turn comes.
     const input = x.slice();
-    const result = this.queue.then(() => this.forward(input, batch));
+    const result = this.queue.then(() => this.forward(input, batch, sized.layout, sized.flopsPerRow));
     this.queue = result.catch(() => undefined);
     return result;
   }
@@ -147,20 +149,44 @@ export class WasmModel extends ModelBase implements Model {
     this.kernels = null;
   }
 
-  private async forward(input: Float32Array, batch: number): Promise<Float32Array> {
-    const { layout, inputSize, outputSize } = this;
+  /**
+   * The layout at an input size: the loaded one, or the graph fused and laid out again at that
+   * size. Weights, their offsets, the zero row and the scratch depend on channels only, never on
+   * the image size, so the memory packed at load serves every size; only the activations and the
+   * image steps' geometry (written with each plan) differ.
+   */
+  private layoutAt(key: string | null, shape: readonly number[]): { layout: WasmLayout; flopsPerRow: number } {
+    if (key === null) return { layout: this.layout, flopsPerRow: this.flopsPerRow };
+    let sized = this.sized.get(key);
+    if (!sized) {
+      const layout = layoutModel(fuseAnyGraph(this.graphAt(key, shape)), this.threads);
+      const loaded = this.layout;
+      const same =
+        layout.weightsEnd === loaded.weightsEnd &&
+        layout.scratchStride === loaded.scratchStride &&
+        layout.steps.length === loaded.steps.length &&
+        layout.steps.every((s, i) => s.step.op === loaded.steps[i]!.step.op && s.weights === loaded.steps[i]!.weights && s.epilogue === loaded.steps[i]!.epilogue);
+      if (!same) throw new InputError(`run({ inputShape: [${shape.join(', ')}] }): at that size this model fuses into other steps than at [${this.inputShape.join(', ')}]; load it again with { inputShape: [${shape.join(', ')}] }.`);
+      sized = { layout, flopsPerRow: layout.steps.reduce((n, { step }) => n + stepFlops(layout, step), 0) };
+      this.sized.set(key, sized);
+    }
+    return sized;
+  }
+
+  private async forward(input: Float32Array, batch: number, layout: WasmLayout, flopsPerRow: number): Promise<Float32Array> {
+    const [inputSize, outputSize] = [rowSize(layout.model.values[0]!.shape), rowSize(layout.model.values[layout.model.output]!.shape)];
     // Rows of a chunk: whole 4-row tiles of a row model; an image model's rows are tiled by pixels, any count will do.
     const fit = Math.floor((layout.images ? wasmTuning.imageChunkBytes : wasmTuning.chunkBytes) / (layout.bufferCount * layout.bufferRowBytes));
     const chunk = Math.min(batch, layout.images ? Math.max(1, fit) : Math.max(4, Math.floor(fit / 4) * 4));
-    const memory = this.memoryFor(chunk);
+    const memory = this.memoryFor(layout, chunk);
     const output = new Float32Array(batch * outputSize);
     const last = layout.steps.length;
     for (let r0 = 0; r0 < batch; r0 += chunk) {
       const rows = Math.min(chunk, batch - r0);
-      const threads = this.pool && this.flopsPerRow * rows >= wasmTuning.minFlopsForThreads ? this.threads : 1;
-      if (this.planned.rows !== rows || this.planned.threads !== threads) {
+      const threads = this.pool && flopsPerRow * rows >= wasmTuning.minFlopsForThreads ? this.threads : 1;
+      if (this.planned.rows !== rows || this.planned.threads !== threads || this.planned.layout !== layout) {
         writePlan(layout, rows, threads, new Int32Array(memory.buffer), this.deterministic, wasmTuning.convBlockPixels);
-        this.planned = { rows, threads };
+        this.planned = { rows, threads, layout };
       }
       const floats = new Float32Array(memory.buffer);
       const [inAt, outAt] = [valueOffset(layout, rows, 0) / 4, valueOffset(layout, rows, last) / 4];
@@ -186,20 +212,20 @@ export class WasmModel extends ModelBase implements Model {
    * function and epilogue is hot: a few milliseconds, at most WARM_UP_MS per row count.
    */
   private warmUp(): void {
-    const words = new Int32Array(this.memoryFor(4).buffer);
+    const words = new Int32Array(this.memoryFor(this.layout, 4).buffer);
     for (const rows of [4, 1]) {
       writePlan(this.layout, rows, 1, words);
       firstPanelOnly(this.layout, words);
       const start = performance.now();
       for (let i = 0; i < WARM_UP_CALLS && performance.now() - start < WARM_UP_MS; i++) this.kernels!.run(this.layout.plan, this.layout.steps.length, 0, 1, 0);
     }
-    this.planned = { rows: 0, threads: 0 }; // the first run writes its own plan
+    this.planned = { rows: 0, threads: 0, layout: null }; // the first run writes its own plan
   }
 
   /** The memory, grown to hold the activations of a chunk of `rows` rows. */
-  private memoryFor(rows: number): WebAssembly.Memory {
+  private memoryFor(layout: WasmLayout, rows: number): WebAssembly.Memory {
     const memory = this.memory!;
-    const pages = pagesFor(this.layout.weightsEnd + activationBytes(this.layout, rows));
+    const pages = pagesFor(layout.weightsEnd + activationBytes(layout, rows));
     const current = memory.buffer.byteLength / WASM_PAGE_BYTES;
     if (pages > current) memory.grow(pages - current);
     return memory;

@@ -162,7 +162,7 @@ export class GpuModel extends ModelBase implements Model {
     const layout = planLayout(lowered, strides, batch, this.caps, this.selection);
     return {
       backend: 'webgpu',
-      ...this.describeModel(batch, shape),
+      ...this.describeModel(batch, { shape, key }),
       dispatches: describeDispatches(layout),
       submitsPerRun: 1,
       gpuBytes: { weights: this.ctx.weights.bytes, activations: layout.bufferSizes.reduce((n, s) => n + s, 0) },
