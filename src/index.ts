@@ -35,11 +35,15 @@ export async function loadModel(source: ModelSource, loadOptions: LoadOptions = 
   if (signal?.aborted) throw new AbortError();
   // Reading starts now; choosing the backend, device set-up and layer uploads overlap the download.
   const model = streamModel(source, options.onProgress, signal, options.inputShape);
+  // From the complete stream, while the backend still folds, uploads and compiles: the fingerprint
+  // then costs no time after the last byte beyond what compiling takes anyway.
+  const identity = options.fingerprint === false ? null : fingerprintOf(model);
+  identity?.catch(() => undefined); // awaited below; a load that fails reports its own error
   const loading = (async () => {
     const backend = requested === 'auto' ? await chooseBackend(options) : requested;
     const loaded = await onBackend(backend, source, model, options);
     const tested = await checked(loaded, await model.shapes, options);
-    return options.fingerprint === false ? tested : identified(tested, model);
+    return identity === null ? tested : identified(tested, identity);
   })();
   loading.catch(() => model.cancel());
   return signal ? abortable(loading, signal) : loading;
@@ -77,13 +81,17 @@ async function checked(model: Model, graph: OpGraph, options: LoadOptions): Prom
  * describe(). From the stream's complete graph: the file's bytes are still held until the load
  * returns, and the fold is the one the backends made, done again in float64.
  */
-async function identified(model: Model, stream: StreamedModel): Promise<Model> {
+async function fingerprintOf(stream: StreamedModel): Promise<ModelFingerprint> {
+  // A graph only the reference runs (no fusion for it) has no fused form to fingerprint: null.
+  const graph = await stream.complete();
+  const file = await stream.fileDigest();
+  return { model: await modelFingerprint(graph).catch(() => null), file: file && `sha256:${file}` };
+}
+
+async function identified(model: Model, identity: Promise<ModelFingerprint>): Promise<Model> {
   let fingerprint: ModelFingerprint;
   try {
-    // A graph only the reference runs (no fusion for it) has no fused form to fingerprint: null.
-    const graph = await stream.complete();
-    const file = await stream.fileDigest();
-    fingerprint = { model: await modelFingerprint(graph).catch(() => null), file: file && `sha256:${file}` };
+    fingerprint = await identity;
   } catch (e) {
     await model.dispose();
     throw e;
