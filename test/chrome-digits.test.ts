@@ -6,15 +6,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DIGITS_MODEL_DIR } from '../examples/digits/model.mjs';
 import { CHROMIUM, CHROMIUM_ARGS } from './helpers/chrome.js';
 import { scaledError } from './helpers/compare.js';
-import { WASM_IMAGE_REFUSAL, WASM_RUNS_IMAGES } from './helpers/wasm-images.js';
 
 /**
  * The digits example (examples/digits) as `npm run example:digits` serves it, in headless
  * Chromium: a digit drawn with pointer events is classified, the clear button clears, and every
  * held-out test image of train.py gives PyTorch's class and probabilities. Twice: with WebGPU
  * forced (?backend=webgpu), and with backend 'auto', which picks WebAssembly on this software
- * adapter; until the WebAssembly conv kernels are merged (helpers/wasm-images.ts) 'auto' checks
- * that the page shows their refusal by name. Screenshots: test/.generated/digits-<backend>.png.
+ * adapter. Screenshots: test/.generated/digits-<backend>.png.
  */
 const ROOT = resolve(import.meta.dirname, '..');
 interface HeldOut {
@@ -90,9 +88,9 @@ const LOGIT_TOLERANCE = 2e-4;
 const PROBABILITY_TOLERANCE = 2.5e-3;
 
 describe.each([
-  ['webgpu', '?backend=webgpu', true],
-  ['auto', '', WASM_RUNS_IMAGES],
-])('the digits page, backend %s', (name, query, runs) => {
+  ['webgpu', '?backend=webgpu'],
+  ['auto', ''],
+])('the digits page, backend %s', (name, query) => {
   let page: Page;
   beforeAll(async () => {
     page = await open(query);
@@ -100,16 +98,6 @@ describe.each([
   afterAll(async () => {
     await page?.close();
   });
-
-  if (!runs) {
-    test('refuses the image model on WebAssembly by name, and says so on the page (until the WASM conv kernels are merged)', async () => {
-      const r = await page.evaluate(() => ({ error: window.digits.error, shown: document.querySelector('#error')!.textContent, hidden: (document.querySelector('#error') as HTMLElement).hidden }));
-      expect(r.error).toMatch(WASM_IMAGE_REFUSAL);
-      expect(r.shown).toBe(r.error);
-      expect(r.hidden).toBe(false);
-    });
-    return;
-  }
 
   test('says where it runs and why', async () => {
     const r = await page.evaluate(() => ({ why: window.digits.why, line: document.querySelector('#backend')!.textContent, d: window.digits.description! }));

@@ -5,7 +5,6 @@ import { KERNEL_VARIANTS, type LoadOptions } from '../src/options.js';
 import { VISION_CASES_DIR } from './global-setup.js';
 import { openChromePage, type ChromePage } from './helpers/chrome.js';
 import { F16_TOLERANCE, pyFloats, pyNumber, scaledError } from './helpers/compare.js';
-import { WASM_IMAGE_REFUSAL, WASM_RUNS_IMAGES } from './helpers/wasm-images.js';
 
 /**
  * Image ResNets in headless Chromium (the built bundle, on the page's WebGPU: SwiftShader here)
@@ -14,8 +13,7 @@ import { WASM_IMAGE_REFUSAL, WASM_RUNS_IMAGES } from './helpers/wasm-images.js';
  * .safetensors and ONNX (opset 17); f32 with every GEMM kernel forced (the fc; convs and pools
  * have one kernel each) within 2e-4 of the output scale, f16 weights within F16_TOLERANCE; the
  * dispatch counts of the fusion (BasicBlock 2, Bottleneck 3, read off describe().dispatches per
- * block). And the same networks on WebAssembly in Chrome: refused by name until its conv kernels
- * are merged (WASM_RUNS_IMAGES, helpers/wasm-images.ts), then within 2e-4 too.
+ * block). And the same networks on WebAssembly in Chrome, within 2e-4 too.
  */
 interface Network {
   name: string;
@@ -103,13 +101,8 @@ describe.each(networks)('Chrome: $name, $input_shape', (c) => {
     expect(scaledError(half.y!, expected), 'f16').toBeLessThanOrEqual(F16_TOLERANCE);
   });
 
-  test(`${c.files.pt} on WebAssembly in Chrome: ${WASM_RUNS_IMAGES ? 'matches PyTorch' : 'refused by name until the WASM conv kernels are merged'}`, async () => {
+  test(`${c.files.pt} on WebAssembly in Chrome: matches PyTorch`, async () => {
     const r = await runInPage(url(c.files.pt!), { ...load(c.files.pt!), backend: 'wasm' }, x);
-    if (!WASM_RUNS_IMAGES) {
-      expect(r.error).toMatch(WASM_IMAGE_REFUSAL);
-      console.log(`Chrome, ${c.name} on WebAssembly today: ${r.error}`);
-      return;
-    }
     expect(r.error).toBeNull();
     expect(r.backend).toBe('wasm');
     expect(scaledError(r.y!, expected)).toBeLessThanOrEqual(F32_TOLERANCE);
