@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'vite';
+import { startPageServer } from '../tools/page-server.mjs';
 import { watPlugin } from '../tools/vite-plugin-wat.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -50,20 +50,10 @@ function staticDir(prefix, dir) {
 }
 
 export async function startBenchServer({ port = 0, host = '127.0.0.1' } = {}) {
-  const server = await createServer({
+  return startPageServer({
     root: HERE,
-    configFile: false,
-    logLevel: 'warn',
-    server: {
-      port,
-      host,
-      strictPort: port !== 0,
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
-      fs: { allow: [ROOT] },
-      // A measurement must not be cut short by a reload: no hot reload, no file watching.
-      hmr: false,
-      watch: null,
-    },
+    port,
+    host,
     // onnxruntime-web finds its WASM through env.wasm.wasmPaths, not through the bundler.
     // Dependencies are bundled before the page opens, so Vite never reloads it to add one.
     optimizeDeps: { entries: ['index.html'], include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'uplot'], exclude: ['onnxruntime-web'] },
@@ -78,8 +68,6 @@ export async function startBenchServer({ port = 0, host = '127.0.0.1' } = {}) {
       },
     ],
   });
-  await server.listen();
-  return server;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { ImageToInputOptions } from '../src/index.js';
 import { openChromePage, type ChromePage } from './helpers/chrome.js';
 import { expectClose } from './helpers/compare.js';
+import { makeImageCases, type ImageCase } from './helpers/image-cases.js';
 
 /**
  * imageToInput's DOM sources in headless Chromium (the built bundle): a 2d <canvas>, an
@@ -15,15 +12,6 @@ import { expectClose } from './helpers/compare.js';
  * <img> not loaded). The images are made opaque here: a canvas stores premultiplied alpha, which
  * would round the colours of translucent pixels, and imageToInput drops alpha anyway.
  */
-interface ImageCase {
-  name: string;
-  width: number;
-  height: number;
-  rgba: number[];
-  options: ImageToInputOptions;
-  float64: number[];
-}
-const OUT = resolve(import.meta.dirname, '.generated/image-cases-chrome.json');
 const SOURCES = ['canvas', 'offscreen', 'bitmap', 'img'] as const;
 // As test/image.test.ts: float64 rounded once to float32, values within ±3.
 const TOLERANCE = 1e-6;
@@ -31,9 +19,7 @@ const TOLERANCE = 1e-6;
 let chrome: ChromePage;
 let cases: ImageCase[] = [];
 beforeAll(async () => {
-  mkdirSync(resolve(import.meta.dirname, '.generated'), { recursive: true });
-  execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'python/make_image_cases.py'), OUT], { stdio: ['ignore', 'inherit', 'inherit'] });
-  cases = (JSON.parse(readFileSync(OUT, 'utf8')) as { cases: ImageCase[] }).cases.map((c) => ({ ...c, rgba: c.rgba.map((v, i) => (i % 4 === 3 ? 255 : v)) }));
+  cases = makeImageCases('image-cases-chrome.json').map((c) => ({ ...c, rgba: c.rgba.map((v, i) => (i % 4 === 3 ? 255 : v)) }));
   chrome = await openChromePage();
 });
 afterAll(async () => {

@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { IMAGENET_MEAN, IMAGENET_STD, imageToInput, type ImageToInputOptions, type RgbaPixels } from '../src/index.js';
+import { IMAGENET_MEAN, IMAGENET_STD, imageToInput, type RgbaPixels } from '../src/index.js';
 import { expectClose } from './helpers/compare.js';
+import { makeImageCases, type ImageCase } from './helpers/image-cases.js';
 
 /**
  * imageToInput's pixel part in Node (no DOM): RGBA bytes → normalized NCHW rows, every resize,
@@ -12,20 +10,9 @@ import { expectClose } from './helpers/compare.js';
  * ToTensor + Normalize); batches; and the typed refusals. The DOM sources (canvas, ImageBitmap,
  * <img>) are tested in headless Chromium: test/chrome-image.test.ts.
  */
-interface ImageCase {
-  name: string;
-  width: number;
-  height: number;
-  rgba: number[];
-  options: ImageToInputOptions;
-  float64: number[];
-}
-const OUT = resolve(import.meta.dirname, '.generated/image-cases.json');
 let cases: ImageCase[] = [];
 beforeAll(() => {
-  mkdirSync(resolve(import.meta.dirname, '.generated'), { recursive: true });
-  execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'python/make_image_cases.py'), OUT], { stdio: ['ignore', 'inherit', 'inherit'] });
-  cases = (JSON.parse(readFileSync(OUT, 'utf8')) as { cases: ImageCase[] }).cases;
+  cases = makeImageCases('image-cases.json');
 });
 const pixels = (c: ImageCase): RgbaPixels => ({ data: Uint8ClampedArray.from(c.rgba), width: c.width, height: c.height });
 

@@ -3,7 +3,7 @@
 // repository's sources (aliased below), as an app would import the package.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'vite';
+import { startPageServer } from '../../tools/page-server.mjs';
 import { watPlugin } from '../../tools/vite-plugin-wat.mjs';
 import { wgslPlugin } from '../../tools/vite-plugin-wgsl.mjs';
 import { makeDigitsModel } from './model.mjs';
@@ -12,25 +12,14 @@ const HERE = import.meta.dirname;
 const ROOT = resolve(HERE, '../..');
 
 export async function startDigitsServer({ port = 0, host = '127.0.0.1' } = {}) {
-  const server = await createServer({
+  return startPageServer({
     root: HERE,
-    configFile: false,
-    logLevel: 'warn',
+    port,
+    host,
     resolve: { alias: { resgpu: resolve(ROOT, 'src/index.ts') } },
-    server: {
-      port,
-      host,
-      strictPort: port !== 0,
-      // Cross-origin isolated, so that the WebAssembly backend can use threads.
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
-      fs: { allow: [ROOT] },
-      hmr: false,
-    },
     optimizeDeps: { entries: ['index.html'] },
     plugins: [watPlugin(), wgslPlugin()],
   });
-  await server.listen();
-  return server;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
