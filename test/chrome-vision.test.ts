@@ -108,3 +108,23 @@ describe.each(networks)('Chrome: $name, $input_shape', (c) => {
     expect(scaledError(r.y!, expected)).toBeLessThanOrEqual(F32_TOLERANCE);
   });
 });
+
+/** torchvision's own resnet50 (make_vision_cases.py's TORCHVISION: 3×40×40, 10 classes) from its bare .pt, on both backends in Chrome. */
+interface Torchvision {
+  name: string;
+  input_shape: number[];
+  files: { pt: string };
+  x: (number | string)[];
+  float64: (number | string)[];
+}
+describe('Chrome: torchvision resnet50 from its .pt', () => {
+  const c = (JSON.parse(readFileSync(join(VISION_CASES_DIR, 'cases.json'), 'utf8')) as { torchvision: Torchvision[] }).torchvision.find((n) => n.name === 'resnet50')!;
+  test.each(['webgpu', 'wasm'] as const)('on %s: matches PyTorch, a Bottleneck in 3 dispatches', async (backend) => {
+    const u = chrome.serve(c.files.pt, new Uint8Array(readFileSync(join(VISION_CASES_DIR, c.files.pt))));
+    const r = await runInPage(u, { backend, inputShape: c.input_shape }, Array.from(pyFloats(c.x)));
+    expect(r.error).toBeNull();
+    expect(r.backend).toBe(backend);
+    expect(scaledError(r.y!, c.float64.map(pyNumber))).toBeLessThanOrEqual(F32_TOLERANCE);
+    if (backend === 'webgpu') expect(r.dispatches).toHaveLength(2 + 16 * 3 + 2);
+  }, 120_000);
+});

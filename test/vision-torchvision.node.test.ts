@@ -8,15 +8,15 @@ import { nodeDevice } from './helpers/node-gpu.js';
 
 /**
  * torchvision's own resnet34 and resnet50 (test/python/make_vision_cases.py's TORCHVISION: random
- * weights, randomized BatchNorms, 10 classes, small images) from the bare .pt state_dict and from
- * ONNX, against PyTorch in float64, on every backend, with the fusion's dispatch counts: the
- * stem's conv and max pooling, 2 per BasicBlock and 3 per Bottleneck (downsamples stacked into
- * them), global pooling and fc.
+ * weights, randomized BatchNorms, 10 classes, small images) from the bare .pt state_dict, the
+ * exporter's file and ONNX, against PyTorch in float64, on every backend, with the fusion's
+ * dispatch counts: the stem's conv and max pooling, 2 per BasicBlock and 3 per Bottleneck
+ * (downsamples stacked into them), global pooling and fc.
  */
 interface Torchvision {
   name: string;
   input_shape: number[];
-  files: { pt: string; onnx: string };
+  files: { pt: string; safetensors: string; onnx: string };
   x: (number | string)[];
   float64: (number | string)[];
 }
@@ -38,8 +38,8 @@ const BACKENDS: [string, () => LoadOptions][] = [
 ];
 
 describe.each(networks)('torchvision $name', (c) => {
-  test.each(BACKENDS)('from .pt and ONNX on %s, matches PyTorch', async (backend, options) => {
-    for (const [file, extra] of [[c.files.pt, { inputShape: c.input_shape }], [c.files.onnx, {}]] as const) {
+  test.each(BACKENDS)('from .pt, the exporter and ONNX on %s, matches PyTorch', async (backend, options) => {
+    for (const [file, extra] of [[c.files.pt, { inputShape: c.input_shape }], [c.files.safetensors, {}], [c.files.onnx, {}]] as const) {
       const model = await loadModel(readFileSync(join(VISION_CASES_DIR, file)), { ...options(), ...extra });
       const y = await model.run(pyFloats(c.x));
       expect(scaledError(y, c.float64.map(pyNumber)), `${file} on ${backend}`).toBeLessThanOrEqual(TOLERANCE);

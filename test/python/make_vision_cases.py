@@ -16,7 +16,8 @@ dynamic); `layouts`: the float tensors (key, shape) of each named torchvision Re
 a groups=2 convolution through ONNX and through the exporter); `pooling`: PyTorch's max and
 average pooling of images holding NaN and ±Inf; `asymmetric_conv`: a conv after F.pad unequal per
 side, in float64; `torchvision`: torchvision's own resnet34 and resnet50 (random weights, randomized
-BatchNorms, 10 classes) at small images, as <name>.pt and <name>.opset17.onnx only (each near 90 MB),
+BatchNorms, 10 classes) at small images, as <name>.pt, <name>.safetensors (the exporter) and
+<name>.opset17.onnx only (each near 90 MB),
 with one input row and PyTorch's float64 outputs. Fixed seeds: the same files on every run.
 """
 import copy
@@ -93,7 +94,7 @@ NETWORKS = {
     "pooling": (Pooling, (2, 19, 23), 3, ("safetensors",)),
 }
 # torchvision's deeper ResNets as torchvision builds them, at small images (their convolutions cost
-# little there; their files do not, hence one ONNX opset and no exporter file). name: (make, input shape)
+# little there; their files do not, hence one ONNX opset). name: (make, input shape)
 TORCHVISION = {"resnet34": (lambda: resnet34(num_classes=10), (3, 32, 32)), "resnet50": (lambda: resnet50(num_classes=10), (3, 40, 40))}
 
 # Other input sizes each network runs at besides its own (run(x, { inputShape })): odd sizes, so
@@ -142,11 +143,13 @@ def torchvision_case(out, index, name):
     model = randomize(make(), 2000 + index)
     x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(300 + index))
     torch.save(model.state_dict(), os.path.join(out, f"{name}.pt"))
+    export_model(model, os.path.join(out, f"{name}.safetensors"), input_shape=list(shape))
     torch.onnx.export(model, x, os.path.join(out, f"{name}.opset17.onnx"), opset_version=17, input_names=["x"],
                       output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     with torch.no_grad():
         y64 = copy.deepcopy(model).double()(x.double())
-    return {"name": name, "input_shape": list(shape), "files": {"pt": f"{name}.pt", "onnx": f"{name}.opset17.onnx"},
+    return {"name": name, "input_shape": list(shape),
+            "files": {"pt": f"{name}.pt", "safetensors": f"{name}.safetensors", "onnx": f"{name}.opset17.onnx"},
             "x": encode(x), "float64": encode(y64)}
 
 
