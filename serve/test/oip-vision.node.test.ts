@@ -56,7 +56,7 @@ const rows = (): number[][] => {
 };
 const tensor = (over: Partial<InferInput> = {}): InferInput => ({ name: names.input, output: names.output, rows: rows(), rowShape: cases.shape, datatype: 'FP32', ...over });
 
-test('model metadata: input [-1, 3, 64, 64], output [-1, 10]; the file\'s preprocess is model.preprocess', async () => {
+test('model metadata: input [-1, 3, 64, 64], output [-1, 10]; the file\'s preprocess is model.preprocess and in the parameters', async () => {
   const res = await fetch(`${server.url}/v2/models/resnet18`);
   expect(res.status).toBe(200);
   expect(await res.json()).toMatchObject({
@@ -66,6 +66,9 @@ test('model metadata: input [-1, 3, 64, 64], output [-1, 10]; the file\'s prepro
     outputs: [{ name: names.output, datatype: 'FP32', shape: [-1, 10] }],
   });
   expect(model.preprocess).toEqual({ ...cases.file_stats, size: [64, 64], color: 'rgb' });
+  // The protocol's parameters say it to clients, which preprocess their own tensors.
+  const metadata = await (await fetch(`${server.url}/v2/models/resnet18`)).json();
+  expect(metadata.parameters).toMatchObject({ preprocess_mean: cases.file_stats.mean.join(','), preprocess_std: cases.file_stats.std.join(',') });
 });
 
 describe('[N, 3, 64, 64] FP32 tensors equal PyTorch', () => {

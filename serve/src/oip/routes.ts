@@ -89,6 +89,11 @@ export function oipRoutes(table: ModelTable, options: OipOptions) {
             fingerprint: served.model.fingerprint?.model ?? 'none',
             file_fingerprint: served.model.fingerprint?.file ?? 'none',
             self_test: served.model.selfTest ? `passed, ${served.model.selfTest.rows} rows` : 'none',
+            // What a client must do to an image before sending its tensor, where the file records it.
+            ...(served.model.preprocess && {
+              preprocess_mean: served.model.preprocess.mean.join(','),
+              preprocess_std: served.model.preprocess.std.join(','),
+            }),
           },
         };
       });

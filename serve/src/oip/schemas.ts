@@ -72,7 +72,13 @@ export const modelMetadataSchema = {
     outputs: { type: 'array', items: metadataTensor },
     parameters: {
       type: 'object',
-      properties: { fingerprint: { type: 'string' }, file_fingerprint: { type: 'string' }, self_test: { type: 'string' } },
+      properties: {
+        fingerprint: { type: 'string' },
+        file_fingerprint: { type: 'string' },
+        self_test: { type: 'string' },
+        preprocess_mean: { type: 'string', description: "An image model's per-channel mean (comma-separated), where its file records its preprocessing: (pixel / 255 − mean) / std." },
+        preprocess_std: { type: 'string', description: "The per-channel std that goes with preprocess_mean." },
+      },
     },
   },
 } as const;
