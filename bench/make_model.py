@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 sys.path.insert(0, os.path.join(HERE, "..", "test", "python"))
 from export_resgpu import export_model  # noqa: E402
+from onnx_export import export_onnx_file  # noqa: E402
 from families import PreLNResNet, RtdlResNet, WideDeepResNet, randomize_norms  # noqa: E402
 from residual_mlp import ResidualMLP, randomize_batchnorm  # noqa: E402
 
@@ -168,8 +169,7 @@ def make_image(preset, out):
     name = os.path.basename(out)
     torch.save(model.state_dict(), f"{out}.pt")
     x = torch.randn(1, *shape)
-    torch.onnx.export(model, x, f"{out}.onnx", opset_version=17, input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    export_onnx_file(model, x, f"{out}.onnx", 17)
     with torch.no_grad():
         write_folded_image(model, out)
     meta = {"preset": preset, "resgpu": f"{name}.pt", "onnx": f"{name}.onnx", "folded": True,
@@ -210,8 +210,7 @@ if __name__ == "__main__":
         torch.save(model.state_dict(), f"{out}.pt")
     export_model(model, f"{out}.safetensors")
     x = torch.randn(2, inp)
-    torch.onnx.export(model, x, f"{out}.onnx", opset_version=17, input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    export_onnx_file(model, x, f"{out}.onnx", 17)
     with torch.no_grad():
         outputs = model(x).shape[1]
         if seed:

@@ -93,12 +93,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     }
   }
 
-  y[r * cols4 + c] = epilogue(t.r0l, r, c);
-  y[r * cols4 + c + 1u] = epilogue(t.r0h, r, c + 1u);
-  y[(r + 1u) * cols4 + c] = epilogue(t.r1l, r + 1u, c);
-  y[(r + 1u) * cols4 + c + 1u] = epilogue(t.r1h, r + 1u, c + 1u);
-  y[(r + 2u) * cols4 + c] = epilogue(t.r2l, r + 2u, c);
-  y[(r + 2u) * cols4 + c + 1u] = epilogue(t.r2h, r + 2u, c + 1u);
-  y[(r + 3u) * cols4 + c] = epilogue(t.r3l, r + 3u, c);
-  y[(r + 3u) * cols4 + c + 1u] = epilogue(t.r3h, r + 3u, c + 1u);
+  store_tile(t, r, c, cols4);
 }

@@ -2,7 +2,8 @@
 // by 8 columns (output features or channels), in eight named vec4f registers (row i, low and
 // high half). Named registers, not an indexed array: compilers keep them in registers, while an
 // indexed local array can spill (10x slower on SwiftShader). weight4() comes from the weight
-// prelude (shaders/weights_f32.wgsl or weights_f16.wgsl).
+// prelude (shaders/weights_f32.wgsl or weights_f16.wgsl); epilogue() from shaders/epilogue.wgsl;
+// y, the output as vec4s, is each kernel's own binding.
 
 struct Tile {
   r0l: vec4f, r0h: vec4f,
@@ -35,4 +36,16 @@ fn accumulate(t: Tile, s0: vec4f, s1: vec4f, s2: vec4f, s3: vec4f, wrow: u32, co
     mac(t.r2l, s2, w0l, w1l, w2l, w3l), mac(t.r2h, s2, w0h, w1h, w2h, w3h),
     mac(t.r3l, s3, w0l, w1l, w2l, w3l), mac(t.r3h, s3, w0h, w1h, w2h, w3h),
   );
+}
+
+// The tile through the epilogue into y: rows r..r+3, vec4 columns c and c+1 of cols4.
+fn store_tile(t: Tile, r: u32, c: u32, cols4: u32) {
+  y[r * cols4 + c] = epilogue(t.r0l, r, c);
+  y[r * cols4 + c + 1u] = epilogue(t.r0h, r, c + 1u);
+  y[(r + 1u) * cols4 + c] = epilogue(t.r1l, r + 1u, c);
+  y[(r + 1u) * cols4 + c + 1u] = epilogue(t.r1h, r + 1u, c + 1u);
+  y[(r + 2u) * cols4 + c] = epilogue(t.r2l, r + 2u, c);
+  y[(r + 2u) * cols4 + c + 1u] = epilogue(t.r2h, r + 2u, c + 1u);
+  y[(r + 3u) * cols4 + c] = epilogue(t.r3l, r + 3u, c);
+  y[(r + 3u) * cols4 + c + 1u] = epilogue(t.r3h, r + 3u, c + 1u);
 }

@@ -29,6 +29,7 @@ from torch import nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from families import BLOCKS, D_IN, FAMILIES, make_family  # noqa: E402
+from onnx_export import export_onnx_file, export_opsets  # noqa: E402
 from onnx_summary import summarize  # noqa: E402
 
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
@@ -59,16 +60,6 @@ def outputs(model, x):
         return {"float32": encode(model(x)), "float64": encode(copy.deepcopy(model).double()(x.double()))}
 
 
-def export_onnx(model, x, stem):
-    files = {}
-    for opset in OPSETS:
-        path = f"{stem}.opset{opset}.onnx"
-        torch.onnx.export(model, x, path, opset_version=opset, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
-        files[str(opset)] = path
-    return files
-
-
 def family_case(out, index, name):
     model = make_family(name, seed=index)
     _, dispatches, rule = FAMILIES[name]
@@ -76,7 +67,7 @@ def family_case(out, index, name):
     special = special_rows(D_IN)
     torch.save(model.state_dict(), os.path.join(out, f"{name}.pt"))
     export_model(model, os.path.join(out, f"{name}.safetensors"))
-    onnx = export_onnx(model, x, os.path.join(out, name))
+    onnx = export_opsets(model, x, os.path.join(out, name), OPSETS)
     with torch.no_grad():
         width = model(x).shape[1]
     return {
@@ -102,8 +93,7 @@ def onnx_patterns(out):
     for name, make in PATTERN_MODULES.items():
         for opset in OPSETS:
             path = os.path.join(out, "patterns", f"{name}.opset{opset}.onnx")
-            torch.onnx.export(make().eval(), torch.randn(2, 5), path, opset_version=opset, input_names=["x"],
-                              output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+            export_onnx_file(make().eval(), torch.randn(2, 5), path, opset)
             summary = summarize(path)
             patterns.setdefault(name, {})[str(opset)] = {k: summary[k] for k in ("ops", "nodes", "initializers")}
     return patterns

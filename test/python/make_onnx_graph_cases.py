@@ -19,6 +19,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from families import PreLNResNet, RtdlResNet, Squash, WideDeepResNet, randomize_norms  # noqa: E402
+from onnx_export import export_onnx_file  # noqa: E402
 
 
 def pre_ln(act, n_blocks=2, **kwargs):
@@ -84,8 +85,7 @@ def main(out):
         x = torch.randn(5, width, generator=gen) * 2
         opsets = (13,) if name in ONLY_OPSET_13 else OPSETS
         for opset in opsets:
-            torch.onnx.export(model, x, os.path.join(out, f"{name}.opset{opset}.onnx"), opset_version=opset,
-                              input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+            export_onnx_file(model, x, os.path.join(out, f"{name}.opset{opset}.onnx"), opset)
         with torch.no_grad():
             y = model.double()(x.double())
         linears = {k: v.tolist() for k, v in model.state_dict().items() if k.endswith(".weight") and v.dim() == 2}

@@ -24,6 +24,7 @@ from residual_mlp import ResidualBlock, ResidualMLP, randomize_batchnorm  # noqa
 sys.path.insert(0, HERE)
 from make_hostile_cases import write_hostile_cases  # noqa: E402
 from make_onnx_graph_cases import main as write_onnx_graph_cases  # noqa: E402
+from onnx_export import export_onnx_file  # noqa: E402
 
 CASES = [
     # name, in, [(hidden, out) per block], head, batchnorm, dtype
@@ -46,9 +47,7 @@ ONNX_OPSETS = (11, 13, 17)
 def export_onnx(model, x, stem):
     """<stem>.opsetN.onnx: dynamic batch at opsets 13 and 17, the batch fixed to x's at 11."""
     for opset in ONNX_OPSETS:
-        dynamic = {"x": {0: "batch"}, "y": {0: "batch"}} if opset != 11 else None
-        torch.onnx.export(model, x, f"{stem}.opset{opset}.onnx", opset_version=opset,
-                          input_names=["x"], output_names=["y"], dynamic_axes=dynamic)
+        export_onnx_file(model, x, f"{stem}.opset{opset}.onnx", opset, dynamic=opset != 11)
 
 
 def main(out):

@@ -35,6 +35,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 from export_resgpu import ExportError, export_model  # noqa: E402
 
+sys.path.insert(0, HERE)
+from onnx_export import export_onnx_file, export_opsets  # noqa: E402
+
 OPSETS = (13, 17)
 INF = float("inf")
 
@@ -104,22 +107,12 @@ LAYOUTS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "wide_r
            "resnext50_32x4d")
 
 
-def export_onnx(model, x, stem):
-    files = {}
-    for opset in OPSETS:
-        path = f"{stem}.opset{opset}.onnx"
-        torch.onnx.export(model, x, path, opset_version=opset, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
-        files[str(opset)] = os.path.basename(path)
-    return files
-
-
 def network_case(out, index, name):
     make, shape, rows, formats = NETWORKS[name]
     torch.manual_seed(index)
     model = randomize(make(), 1000 + index)
     x = torch.randn(rows, *shape, generator=torch.Generator().manual_seed(100 + index))
-    files = {"onnx": export_onnx(model, x, os.path.join(out, name))}
+    files = {"onnx": {k: os.path.basename(p) for k, p in export_opsets(model, x, os.path.join(out, name), OPSETS).items()}}
     if "safetensors" in formats:
         files["safetensors"] = f"{name}.safetensors"
         export_model(model, os.path.join(out, files["safetensors"]), input_shape=list(shape))
@@ -144,8 +137,7 @@ def torchvision_case(out, index, name):
     x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(300 + index))
     torch.save(model.state_dict(), os.path.join(out, f"{name}.pt"))
     export_model(model, os.path.join(out, f"{name}.safetensors"), input_shape=list(shape))
-    torch.onnx.export(model, x, os.path.join(out, f"{name}.opset17.onnx"), opset_version=17, input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    export_onnx_file(model, x, os.path.join(out, f"{name}.opset17.onnx"), 17)
     with torch.no_grad():
         y64 = copy.deepcopy(model).double()(x.double())
     return {"name": name, "input_shape": list(shape),
