@@ -1,3 +1,4 @@
+import { InputError } from '../errors.js';
 import { describeLayers } from '../graph/describe.js';
 import { graphSizes, rowSize, type ImagePreprocess, type LayerDescription, type OpGraph } from '../graph/op-graph.js';
 import { reshapeGraph, shapeKey, shapesOnly } from '../graph/reshape.js';
@@ -43,8 +44,8 @@ export abstract class ModelBase {
   readonly deterministic: boolean;
   /** The graph's shapes, without its tensors: other input sizes are planned from it. */
   private readonly skeleton: OpGraph;
-  /** The skeleton at other input sizes, by shapeKey, most recently used last. */
-  private readonly sizes = new Map<string, OpGraph>();
+  /** The skeleton at other input sizes, by shapeKey, most recently used last; with what the backend derived from it. */
+  private readonly sizes = new Map<string, { graph: OpGraph; derived?: unknown }>();
 
   protected constructor(graph: OpGraph, policy: InputPolicy = {}) {
     this.rejectNonFinite = policy.rejectNonFinite === true;
@@ -86,12 +87,33 @@ export abstract class ModelBase {
 
   /** The skeleton graph at another input size (its values' shapes; no tensors), made once and kept. */
   protected graphAt(key: string, shape: readonly number[]): OpGraph {
-    let g = this.sizes.get(key);
+    return this.sizeEntry(key, shape).graph;
+  }
+
+  /**
+   * What the backend makes of the graph at another input size (its fused steps, its layout),
+   * made once and kept with that size's graph, so that both are capped and evicted together.
+   */
+  protected atSize<T>(key: string, shape: readonly number[], make: (graph: OpGraph) => T): T {
+    const entry = this.sizeEntry(key, shape);
+    entry.derived ??= make(entry.graph);
+    return entry.derived as T;
+  }
+
+  /** The refusal of a size at which the fusion pass gives other steps than at the loaded size (so other weights). */
+  protected otherSteps(shape: readonly number[]): InputError {
+    return new InputError(
+      `run({ inputShape: [${shape.join(', ')}] }): at that size this model fuses into other steps than at [${this.inputShape.join(', ')}]; load it again with { inputShape: [${shape.join(', ')}] }.`,
+    );
+  }
+
+  private sizeEntry(key: string, shape: readonly number[]): { graph: OpGraph; derived?: unknown } {
+    let entry = this.sizes.get(key);
     this.sizes.delete(key);
-    g ??= reshapeGraph(this.skeleton, shape);
-    this.sizes.set(key, g);
+    entry ??= { graph: reshapeGraph(this.skeleton, shape) };
+    this.sizes.set(key, entry);
     if (this.sizes.size > MAX_SIZES) this.sizes.delete(this.sizes.keys().next().value!);
-    return g;
+    return entry;
   }
 
   /** The parts of describe() that do not depend on the backend. */

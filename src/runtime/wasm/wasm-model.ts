@@ -1,4 +1,4 @@
-import { DisposedError, InputError, WasmUnavailableError } from '../../errors.js';
+import { DisposedError, WasmUnavailableError } from '../../errors.js';
 import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
 import { foldStep } from '../../graph/fold.js';
 import { fuseAnyGraph } from '../../graph/fuse.js';
@@ -63,8 +63,6 @@ export class WasmModel extends ModelBase implements Model {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private planned: { rows: number; threads: number; layout: WasmLayout | null } = { rows: 0, threads: 0, layout: null };
-  /** The layout at other input sizes (run(x, { inputShape })): the same weights, other activations. */
-  private readonly sized = new Map<string, { layout: WasmLayout; flopsPerRow: number }>();
 
   private constructor(
     graph: OpGraph,
@@ -157,20 +155,17 @@ export class WasmModel extends ModelBase implements Model {
    */
   private layoutAt(key: string | null, shape: readonly number[]): { layout: WasmLayout; flopsPerRow: number } {
     if (key === null) return { layout: this.layout, flopsPerRow: this.flopsPerRow };
-    let sized = this.sized.get(key);
-    if (!sized) {
-      const layout = layoutModel(fuseAnyGraph(this.graphAt(key, shape)), this.threads);
+    return this.atSize(key, shape, (graph) => {
+      const layout = layoutModel(fuseAnyGraph(graph), this.threads);
       const loaded = this.layout;
       const same =
         layout.weightsEnd === loaded.weightsEnd &&
         layout.scratchStride === loaded.scratchStride &&
         layout.steps.length === loaded.steps.length &&
         layout.steps.every((s, i) => s.step.op === loaded.steps[i]!.step.op && s.weights === loaded.steps[i]!.weights && s.epilogue === loaded.steps[i]!.epilogue);
-      if (!same) throw new InputError(`run({ inputShape: [${shape.join(', ')}] }): at that size this model fuses into other steps than at [${this.inputShape.join(', ')}]; load it again with { inputShape: [${shape.join(', ')}] }.`);
-      sized = { layout, flopsPerRow: layout.steps.reduce((n, { step }) => n + stepFlops(layout, step), 0) };
-      this.sized.set(key, sized);
-    }
-    return sized;
+      if (!same) throw this.otherSteps(shape);
+      return { layout, flopsPerRow: layout.steps.reduce((n, { step }) => n + stepFlops(layout, step), 0) };
+    });
   }
 
   private async forward(input: Float32Array, batch: number, layout: WasmLayout, flopsPerRow: number): Promise<Float32Array> {

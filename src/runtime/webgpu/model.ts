@@ -1,4 +1,4 @@
-import { DeviceLostError, DisposedError, InputError } from '../../errors.js';
+import { DeviceLostError, DisposedError } from '../../errors.js';
 import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
 import { fuseAnyGraph } from '../../graph/fuse.js';
 import { graphSizes, type OpGraph } from '../../graph/op-graph.js';
@@ -38,8 +38,6 @@ export class GpuModel extends ModelBase implements Model {
   lastRunGpuMs: number | null = null;
   /** Plans by input size and batch ("<shapeKey>:<batch>"; the loaded size's key is empty). */
   private readonly plans = new Map<string, Promise<BatchPlan>>();
-  /** The fused model at other input sizes: the same steps and weights, other value shapes. */
-  private readonly sized = new Map<string, { lowered: AnyFusedModel; strides: readonly number[] }>();
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   /** Set when the device is lost. Held apart so that the device's `lost` callback does not keep the model alive. */
@@ -193,17 +191,14 @@ export class GpuModel extends ModelBase implements Model {
    */
   private fusedAt(key: string | null, shape: readonly number[]): { lowered: AnyFusedModel; strides: readonly number[] } {
     if (key === null) return { lowered: this.lowered, strides: this.strides };
-    let fused = this.sized.get(key);
-    if (!fused) {
-      const lowered = fuseAnyGraph(this.graphAt(key, shape));
+    return this.atSize(key, shape, (graph) => {
+      const lowered = fuseAnyGraph(graph);
       const strides = valueStrides(lowered);
       const same = lowered.steps.length === this.lowered.steps.length && lowered.steps.every((s, i) => s.op === this.lowered.steps[i]!.op && s.input === this.lowered.steps[i]!.input && strides[s.input] === this.strides[s.input]);
       // Fusion decides from shapes; a different decision would mean weights packed for other steps.
-      if (!same) throw new InputError(`run({ inputShape: [${shape.join(', ')}] }): at that size this model fuses into other steps than at [${this.inputShape.join(', ')}]; load it again with { inputShape: [${shape.join(', ')}] }.`);
-      fused = { lowered, strides };
-      this.sized.set(key, fused);
-    }
-    return fused;
+      if (!same) throw this.otherSteps(shape);
+      return { lowered, strides };
+    });
   }
 
   private async makePlan(lowered: AnyFusedModel, strides: readonly number[], batch: number): Promise<BatchPlan> {
