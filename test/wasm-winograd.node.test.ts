@@ -31,12 +31,16 @@ function randomInput(rows: number, width: number, seed: number): Float32Array {
   return Float32Array.from({ length: rows * width }, () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 4 - 2);
 }
 
-/** [12, 9, 7] → conv p1 → block (conv p1, conv p1 + identity) → conv p2 (11 × 9) → conv p0 (9 × 7). */
+/**
+ * [12, 9, 7] → conv p1 → block (conv p1, conv p1 + identity) → conv p2 (11 × 9) → conv p0 (9 × 7)
+ * → a downsampling block: conv stride 2 (direct), then conv p1 with a 1×1 stride-2 projection of
+ * the block's input stacked in (12 → 16 channels, 5 × 4).
+ */
 function winogradNet(h = 9, w = 7) {
   const { tensor, node, batchnorm, add, encode } = graphBuilder(17);
-  const conv = (name: string, x: string, cin: number, cout: number, padding: number, bias = false) => {
-    const b = 1 / Math.sqrt(cin * 9);
-    return node('conv2d', name, [x], { weight: tensor(`${name}.weight`, [cout, cin, 3, 3], -b, b), ...(bias && { bias: tensor(`${name}.bias`, [cout], -b, b) }) }, { padding });
+  const conv = (name: string, x: string, cin: number, cout: number, padding: number, bias = false, k = 3, stride = 1) => {
+    const b = 1 / Math.sqrt(cin * k * k);
+    return node('conv2d', name, [x], { weight: tensor(`${name}.weight`, [cout, cin, k, k], -b, b), ...(bias && { bias: tensor(`${name}.bias`, [cout], -b, b) }) }, { padding, stride });
   };
   const relu = (name: string, x: string) => node('activation', name, [x], {}, { fn: 'relu' });
   let x = relu('stem.relu', batchnorm('stem.bn', conv('stem', 'x', 12, 12, 1), 12));
@@ -44,38 +48,44 @@ function winogradNet(h = 9, w = 7) {
   x = relu('b.relu2', add('b.add', batchnorm('b.bn2', conv('b.conv2', h1, 12, 12, 1), 12), x));
   x = relu('grow.relu', conv('grow', x, 12, 9, 2, true));
   x = conv('shrink', x, 9, 12, 0, true);
+  const h2 = relu('d.relu1', batchnorm('d.bn1', conv('d.conv1', x, 12, 16, 1, false, 3, 2), 16));
+  const shortcut = batchnorm('d.downsample.1', conv('d.downsample.0', x, 12, 16, 0, false, 1, 2), 16);
+  x = relu('d.relu2', add('d.add', batchnorm('d.bn2', conv('d.conv2', h2, 16, 16, 1), 16), shortcut));
   const { bytes } = encode([12, h, w], x);
-  return { bytes, inputSize: 12 * h * w, outputSize: 12 * h * w };
+  return { bytes, inputSize: 12 * h * w, outputSize: 16 * Math.ceil(h / 2) * Math.ceil(w / 2) };
 }
 
-test('every 3×3 stride-1 conv on 8 channels or more runs as Winograd; a stride, a projection or a compact stem does not', async () => {
+test('every 3×3 stride-1 conv on 8 channels or more runs as Winograd, a projection stacked in or not; a stride, a dilation, another window or a compact conv does not', async () => {
   const graph = await streamModel(winogradNet().bytes).complete();
   const layout = layoutModel(fuseAnyGraph(graph), 1, true);
-  expect(layout.steps.map((s) => s.winograd)).toEqual([true, true, true, true, true]);
+  expect(layout.steps.map((s) => s.winograd)).toEqual([true, true, true, true, true, false, true]);
   expect(layoutModel(fuseAnyGraph(graph), 1, false).steps.some((s) => s.winograd)).toBe(false);
-  // Strided, dilated, 5×5, on 4 channels, and a conv with a projection stacked in: direct sums.
-  const { tensor, node, add, encode } = graphBuilder(3);
+  // Strided, dilated, 5×5, on 4 channels: direct sums.
+  const { tensor, node, encode } = graphBuilder(3);
   const conv = (name: string, x: string, cin: number, cout: number, k: number, attrs: Record<string, number>) =>
     node('conv2d', name, [x], { weight: tensor(`${name}.weight`, [cout, cin, k, k], -0.1, 0.1) }, { padding: 1, ...attrs });
   let x = conv('strided', 'x', 12, 12, 3, { stride: 2 }); // 5 × 5
   x = conv('dilated', x, 12, 12, 3, { dilation: 2, padding: 2 });
   x = conv('wide', x, 12, 4, 5, { padding: 2 });
   x = conv('narrow', x, 4, 12, 3, {});
-  x = add('add', conv('main', x, 12, 12, 3, {}), conv('downsample', 'x', 12, 12, 1, { stride: 2, padding: 0 }));
   const others = await streamModel(encode([12, 9, 9], x).bytes).complete();
   expect(layoutModel(fuseAnyGraph(others), 1, true).steps.map((s) => [s.step.nodes[0], s.winograd])).toEqual([
-    ['strided', false], ['dilated', false], ['wide', false], ['narrow', false], ['main', false],
+    ['strided', false], ['dilated', false], ['wide', false], ['narrow', false],
   ]);
   // Weights: 16 transformed taps per channel pair instead of 9.
-  const [wino, direct] = [true, false].map((w) => layoutModel(fuseAnyGraph(graph), 1, w).steps[0]!);
+  const wino = layoutModel(fuseAnyGraph(graph), 1, true).steps[0]!;
+  const direct = layoutModel(fuseAnyGraph(graph), 1, false).steps[0]!;
   expect(wino.epilogue - wino.weights).toBe(2 * 16 * 16 * 8 * 4);
   expect(direct.epilogue - direct.weights).toBe(2 * 9 * 16 * 8 * 4);
+  // With a projection: its 12 channels (padded to 16) after the 16 taps.
+  const projected = layout.steps[6]!;
+  expect(projected.epilogue - projected.weights).toBe(2 * (16 * 16 + 16) * 8 * 4);
 });
 
 test.each(BUILDS)('%s SIMD, 1 and 2 threads, rows 1 to 5: Winograd and the direct sum both match the float64 reference', async (simd) => {
   wasmTuning.simd = simd;
   wasmTuning.minFlopsForThreads = 0;
-  for (const [h, w] of [[9, 7], [1, 1], [16, 12]]) {
+  for (const [h, w] of [[9, 7], [1, 1], [16, 12]] as const) {
     const net = winogradNet(h, w);
     const graph = await streamModel(net.bytes).complete();
     for (const winograd of [true, false]) {
@@ -84,7 +94,7 @@ test.each(BUILDS)('%s SIMD, 1 and 2 threads, rows 1 to 5: Winograd and the direc
         const model = await loadModel(net.bytes, { backend: 'wasm', threads });
         for (const rows of [1, 2, 5]) {
           const x = randomInput(rows, net.inputSize, rows * 7 + h);
-          // f32 sums of 108 products a layer over 5 layers; Winograd's transforms add a few
+          // f32 sums of up to 144 products a layer over 7 layers; Winograd's transforms add a few
           // roundings of values no larger than 4× the products' (compare.ts GPU_TOLERANCE).
           expectClose(await model.run(x), referenceForward(graph, x, rows), GPU_TOLERANCE);
         }

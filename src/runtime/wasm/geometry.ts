@@ -43,20 +43,20 @@ export interface ConvSegments {
   channels: number;
   compact: boolean;
   /**
-   * Winograd F(2×2, 3×3) (image.wat's $wino_rows): the 16 "taps" are the transformed weights
-   * U = G·g·Gᵀ, one k1 segment each, against the transformed input tiles.
+   * Winograd F(2×2, 3×3) (winograd.wat): the 16 "taps" are the transformed weights U = G·g·Gᵀ,
+   * one k1 segment each, against the transformed input tiles; then the projection's k2, if any.
    */
   winograd: boolean;
 }
 
 /**
  * Whether a conv can run as Winograd F(2×2, 3×3): a 3×3 window at stride 1 and dilation 1 (any
- * padding), without a projection (its 1×1 stride-2 part makes other pixels), on 8 channels or
- * more (a compact stem gains nothing). Per 2×2 output pixels it multiplies 16 times per channel
+ * padding), on 8 channels or more (a compact stem gains nothing); a downsample projection stacked
+ * in it runs as its own GEMM per tile. Per 2×2 output pixels it multiplies 16 times per channel
  * pair instead of 36: 2.25× fewer multiply-adds, for a few adds in the transforms.
  */
 export function winogradFits(model: AnyFusedModel, step: AnyStep): boolean {
-  if (step.kind !== 'conv' || step.epilogue.residual === 'projection') return false;
+  if (step.kind !== 'conv') return false;
   const { kernel, stride, dilation } = step.parts[0]!.conv!;
   return kernel.every((k) => k === 3) && stride.every((x) => x === 1) && dilation.every((x) => x === 1) && model.values[step.input]!.shape[0]! >= 8;
 }
@@ -64,15 +64,15 @@ export function winogradFits(model: AnyFusedModel, step: AnyStep): boolean {
 /** Tiles of 2×2 output pixels per block of a Winograd conv reading k1 floats a pixel: a multiple of 4. */
 export const winogradBlockTiles = (k1: number) => Math.max(4, Math.min(MAX_WINOGRAD_BLOCK_TILES, Math.floor(WINOGRAD_BLOCK_BYTES / (64 * k1) / 4) * 4));
 
-/** Bytes of a Winograd conv's scratch per thread: a tile's 16 input addresses, its block's transformed tiles, then its block's 16 products per tile and 8 channels. */
-export const winogradScratchBytes = (k1: number) => 64 + winogradBlockTiles(k1) * 16 * (k1 * 4 + 32);
+/** Bytes of a Winograd conv's scratch per thread (winograd.wat): a table of 16 addresses, its block's transformed tiles, its block's 16 products per tile and 8 channels, a tile's projection sums. */
+export const winogradScratchBytes = (k1: number) => 64 + winogradBlockTiles(k1) * 16 * (k1 * 4 + 32) + 128;
 
 export function convSegments(model: AnyFusedModel, step: AnyStep, winograd: boolean): ConvSegments {
   const [kh, kw] = step.parts[0]!.conv!.kernel;
   const input = model.values[step.input]!.shape;
   const channels = input[0]!;
-  if (winograd) return { taps: 16, k1: pixelFloats(input), k2: 0, channels, compact: false, winograd };
   const k2 = step.epilogue.residual === 'projection' ? pixelFloats(model.values[step.shortcut!]!.shape) : 0;
+  if (winograd) return { taps: 16, k1: pixelFloats(input), k2, channels, compact: false, winograd };
   if (channels < 8 && k2 === 0) return { taps: 1, k1: kh * kw * channels, k2, channels, compact: true, winograd };
   return { taps: kh * kw, k1: pixelFloats(input), k2, channels, compact: false, winograd };
 }

@@ -82,13 +82,23 @@ function packConv(memory: Float32Array, model: AnyFusedModel, step: AnyStep, fol
  * A Winograd F(2×2, 3×3) conv's panels (image.wat's $wino_rows): per output channel o and input
  * channel c, the 3×3 kernel g becomes U = G·g·Gᵀ (4×4, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]),
  * computed in float64 and rounded once; U's entry ξ = 4·row + column is "tap" ξ of the direct
- * layout: in o's panel at k = ξ·k1 + c.
+ * layout: in o's panel at k = ξ·k1 + c; a projection's weights follow at k = 16·k1 + c.
  */
 function packWinograd(memory: Float32Array, model: AnyFusedModel, step: AnyStep, folded: FoldedStep, layout: PackedStepLayout): void {
-  const { k1 } = convSegments(model, step, true);
-  const panelFloats = 16 * k1 * PANEL;
+  const { k1, k2 } = convSegments(model, step, true);
+  const panelFloats = (16 * k1 + k2) * PANEL;
   const weights = layout.weights / 4;
   memory.fill(0, weights, weights + layout.panels * panelFloats);
+  const projection = folded.parts[1];
+  if (projection) {
+    // A 1×1 projection: its channels after the 16 taps, as the direct layout has them after its taps.
+    for (let o = 0; o < step.channels; o++) {
+      const panel = weights + Math.floor(o / PANEL) * panelFloats + (o % PANEL);
+      for (let c = 0; c < projection.inFeatures; c++) {
+        memory[panel + (16 * k1 + c) * PANEL] = projection.weight[o * projection.inFeatures + c]! * projection.rowScale[o]! * (projection.colScale ? projection.colScale[c]! : 1);
+      }
+    }
+  }
   const { weight, inFeatures, rowScale, colScale } = folded.parts[0]!;
   const g = new Float64Array(9); // g[3·kh + kw]
   const gg = new Float64Array(12); // G·g, 4 × 3

@@ -10,8 +10,10 @@
   ;; the fixed output transform: bits independent of the batch and the threads. The transforms
   ;; add and subtract only; a NaN in a patch reaches exactly the outputs whose window holds it,
   ;; but ±Inf there can come out as NaN where the direct sum gives ±Inf (Inf − Inf in Bᵀ·d·B).
-  ;; A thread's scratch: the patch's 16 input addresses (64 bytes), the block's V (16 × tiles ×
-  ;; k1 floats), then its products M (16 × tiles × 8 floats).
+  ;; A downsample projection (1×1, stride (psh, psw)) stacked in the step adds its own GEMM's sums
+  ;; to Y before the epilogue, its weights after the 16 taps in each panel (k = 16·k1 + c).
+  ;; A thread's scratch: a table of 16 input addresses (64 bytes), the block's V (16 × tiles ×
+  ;; k1 floats), its products M (16 × tiles × 8 floats), then a tile's projection sums (4 × 8).
 
   ;; Row r of a patch's transform, over the k1 floats a pixel: t_j = d[x][j] + s·d[y][j] (s = ±1;
   ;; (x, y, s) = (0, 2, −1), (1, 2, 1), (2, 1, −1), (1, 3, −1) for r = 0…3: Bᵀ·d), then
@@ -80,18 +82,14 @@
     (call $wino_in_row (i32.add (local.get $tab) (i32.const 16)) (i32.add (local.get $tab) (i32.const 48)) (v128.const f32x4 -1 -1 -1 -1) (local.get $bytes)
       (i32.add (local.get $dst) (i32.mul (local.get $vs) (i32.const 12))) (local.get $vs)))
 
-  ;; 4 tiles × 8 channels of one ξ: rows a, a + lda, … (k floats each) against the panel w; the
-  ;; sums, from 0, stored 32 bytes a tile from out.
-  (func $wino_tile4 (param $a i32) (param $lda i32) (param $k i32) (param $w i32) (param $out i32)
-    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $end i32)
+  ;; 4 rows × 8 channels: rows a0…a3 (k floats each; 4 tiles of one ξ, or a tile's 4 projection
+  ;; pixels) against the panel w; the sums, from 0, stored 32 bytes a row from out.
+  (func $wino_tile4 (param $a0 i32) (param $a1 i32) (param $a2 i32) (param $a3 i32) (param $k i32) (param $w i32) (param $out i32)
+    (local $end i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $b0 v128) (local $b1 v128) (local $v v128)
-    (local.set $a0 (local.get $a))
-    (local.set $a1 (i32.add (local.get $a0) (local.get $lda)))
-    (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))
-    (local.set $a3 (i32.add (local.get $a2) (local.get $lda)))
-    (local.set $end (i32.add (local.get $a) (i32.shl (local.get $k) (i32.const 2))))
+    (local.set $end (i32.add (local.get $a0) (i32.shl (local.get $k) (i32.const 2))))
     (loop $k
       (local.set $b0 (v128.load offset=0 (local.get $w)))
       (local.set $b1 (v128.load offset=16 (local.get $w)))
@@ -157,9 +155,11 @@
     (v128.store (i32.add (local.get $m) (i32.mul (local.get $ms) (i32.const 3))) (local.get $y11)))
 
   ;; Tile t's outputs for the panel at column byte col: the transform of its 8 channels, then
-  ;; per output pixel inside the image, + bias and the epilogue (the padding channels zeroed
-  ;; after the last panel, when `tail`).
+  ;; per output pixel inside the image, + the projection's sums (rows of 32 bytes from pr, when
+  ;; the step has one), + bias and the epilogue (the padding channels zeroed after the last
+  ;; panel, when `tail`).
   (func $wino_output (param $d i32) (param $g i32) (param $t i32) (param $m i32) (param $ms i32) (param $col i32) (param $ep i32) (param $tail i32)
+                     (param $pr i32)
     (local $b i32) (local $th i32) (local $tw i32) (local $i i32) (local $oh i32) (local $ow i32) (local $q i32) (local $out i32) (local $y i32)
     (call $wino_out4 (local.get $m) (local.get $ms))
     (call $wino_out4 (i32.add (local.get $m) (i32.const 16)) (local.get $ms))
@@ -174,6 +174,10 @@
           (local.set $out (i32.add (i32.add (i32.load offset=44 (local.get $d)) (i32.mul (local.get $b) (i32.load offset=48 (local.get $d))))
             (i32.mul (local.get $q) (i32.load offset=52 (local.get $g)))))
           (local.set $y (i32.add (local.get $m) (i32.mul (local.get $i) (local.get $ms))))
+          (if (local.get $pr)
+            (then
+              (v128.store offset=0 (local.get $y) (f32x4.add (v128.load offset=0 (local.get $y)) (v128.load offset=0 (i32.add (local.get $pr) (i32.shl (local.get $i) (i32.const 5))))))
+              (v128.store offset=16 (local.get $y) (f32x4.add (v128.load offset=16 (local.get $y)) (v128.load offset=16 (i32.add (local.get $pr) (i32.shl (local.get $i) (i32.const 5))))))))
           (call $epilogue (local.get $d)
             (i32.add (i32.add (i32.add (i32.load offset=24 (local.get $d)) (i32.mul (local.get $b) (i32.load offset=28 (local.get $d))))
               (i32.mul (local.get $q) (i32.load offset=56 (local.get $g)))) (local.get $col))
@@ -185,18 +189,42 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $pixel (i32.lt_u (local.get $i) (i32.const 4)))))
 
+  ;; The 4 shortcut pixels a projection reads for tile t's outputs (its 1×1 window at stride
+  ;; (psh, psw)), to tab; the zero row for an output past the image's edge (never written).
+  (func $wino_shortcut (param $d i32) (param $g i32) (param $t i32) (param $tab i32)
+    (local $b i32) (local $th i32) (local $tw i32) (local $i i32) (local $oh i32) (local $ow i32) (local $base i32)
+    (call $wino_tile_at (local.get $g) (local.get $t))
+    (local.set $tw) (local.set $th) (local.set $b)
+    (local.set $base (i32.add (i32.load offset=24 (local.get $d)) (i32.mul (local.get $b) (i32.load offset=28 (local.get $d)))))
+    (loop $pixel
+      (local.set $oh (i32.add (i32.shl (local.get $th) (i32.const 1)) (i32.shr_u (local.get $i) (i32.const 1))))
+      (local.set $ow (i32.add (i32.shl (local.get $tw) (i32.const 1)) (i32.and (local.get $i) (i32.const 1))))
+      (i32.store (i32.add (local.get $tab) (i32.shl (local.get $i) (i32.const 2)))
+        (select
+          (i32.add (local.get $base) (i32.mul (i32.load offset=56 (local.get $g))
+            (i32.add (i32.mul (i32.mul (local.get $oh) (i32.load offset=64 (local.get $g))) (i32.load offset=60 (local.get $g)))
+              (i32.mul (local.get $ow) (i32.load offset=68 (local.get $g))))))
+          (i32.load offset=88 (local.get $g))
+          (i32.and (i32.lt_u (local.get $oh) (i32.load offset=8 (local.get $g))) (i32.lt_u (local.get $ow) (i32.load offset=12 (local.get $g))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $pixel (i32.lt_u (local.get $i) (i32.const 4)))))
+
   ;; A Winograd conv on tiles [t0, t1) × panels [p0, p1), in blocks of tiles: a block's patches
-  ;; are transformed once, then every panel runs its 16 GEMMs over them and transforms back.
+  ;; are transformed once, then every panel runs its 16 GEMMs over them, a projection's GEMM
+  ;; per tile (its 4 shortcut pixels against the panel's last k2 rows), and transforms back.
   (func $wino_rows (param $d i32) (param $t0 i32) (param $t1 i32) (param $p0 i32) (param $p1 i32) (param $scratch i32)
-    (local $g i32) (local $per i32) (local $k1 i32) (local $kbytes i32) (local $vs i32) (local $v i32) (local $mb i32)
-    (local $tb i32) (local $count i32) (local $i i32) (local $p i32) (local $x i32) (local $wp i32) (local $tail i32)
+    (local $g i32) (local $per i32) (local $k1 i32) (local $k2 i32) (local $kbytes i32) (local $vs i32) (local $v i32) (local $mb i32)
+    (local $pb i32) (local $tb i32) (local $count i32) (local $i i32) (local $p i32) (local $x i32) (local $wp i32) (local $tail i32)
+    (local $a i32)
     (local.set $g (i32.load offset=76 (local.get $d)))
     (local.set $per (i32.load offset=104 (local.get $g)))
     (local.set $k1 (i32.load offset=20 (local.get $d)))
+    (local.set $k2 (i32.load offset=32 (local.get $d)))
     (local.set $kbytes (i32.shl (local.get $k1) (i32.const 2)))
     (local.set $vs (i32.mul (local.get $per) (local.get $kbytes)))
     (local.set $v (i32.add (local.get $scratch) (i32.const 64)))
     (local.set $mb (i32.add (local.get $v) (i32.shl (local.get $vs) (i32.const 4))))
+    (local.set $pb (i32.add (local.get $mb) (i32.shl (local.get $per) (i32.const 9))))
     (local.set $tail (i32.and (i32.eq (local.get $p1) (i32.load offset=8 (local.get $d)))
       (i32.lt_u (i32.load offset=64 (local.get $d)) (i32.shl (local.get $p1) (i32.const 3)))))
     (local.set $tb (local.get $t0))
@@ -213,16 +241,18 @@
           (br_if $transform (i32.lt_u (local.get $i) (local.get $count))))
         (local.set $p (local.get $p0))
         (loop $panel
-          (local.set $wp (i32.add (i32.load offset=36 (local.get $d)) (i32.mul (local.get $p) (i32.shl (local.get $kbytes) (i32.const 7)))))
+          (local.set $wp (i32.add (i32.load offset=36 (local.get $d))
+            (i32.mul (local.get $p) (i32.shl (i32.add (i32.shl (local.get $k1) (i32.const 4)) (local.get $k2)) (i32.const 5)))))
           ;; ξ runs over the 16 GEMMs; each passes over the block's tiles 4 at a time (past
           ;; `count`, rows of the scratch that no output reads).
           (local.set $x (i32.const 0))
           (loop $xi
             (local.set $i (i32.const 0))
             (loop $tiles
-              (call $wino_tile4
-                (i32.add (i32.add (local.get $v) (i32.mul (local.get $x) (local.get $vs))) (i32.mul (local.get $i) (local.get $kbytes)))
-                (local.get $kbytes) (local.get $k1)
+              (local.set $a (i32.add (i32.add (local.get $v) (i32.mul (local.get $x) (local.get $vs))) (i32.mul (local.get $i) (local.get $kbytes))))
+              (call $wino_tile4 (local.get $a) (i32.add (local.get $a) (local.get $kbytes))
+                (i32.add (local.get $a) (i32.shl (local.get $kbytes) (i32.const 1))) (i32.add (local.get $a) (i32.mul (local.get $kbytes) (i32.const 3)))
+                (local.get $k1)
                 (i32.add (local.get $wp) (i32.mul (local.get $x) (i32.shl (local.get $kbytes) (i32.const 3))))
                 (i32.add (local.get $mb) (i32.shl (i32.add (i32.mul (local.get $x) (local.get $per)) (local.get $i)) (i32.const 5))))
               (local.set $i (i32.add (local.get $i) (i32.const 4)))
@@ -231,11 +261,18 @@
             (br_if $xi (i32.lt_u (local.get $x) (i32.const 16))))
           (local.set $i (i32.const 0))
           (loop $outputs
+            (if (local.get $k2)
+              (then
+                (call $wino_shortcut (local.get $d) (local.get $g) (i32.add (local.get $tb) (local.get $i)) (local.get $scratch))
+                (call $wino_tile4 (i32.load offset=0 (local.get $scratch)) (i32.load offset=4 (local.get $scratch))
+                  (i32.load offset=8 (local.get $scratch)) (i32.load offset=12 (local.get $scratch)) (local.get $k2)
+                  (i32.add (local.get $wp) (i32.shl (local.get $kbytes) (i32.const 7))) (local.get $pb))))
             (call $wino_output (local.get $d) (local.get $g) (i32.add (local.get $tb) (local.get $i))
               (i32.add (local.get $mb) (i32.shl (local.get $i) (i32.const 5))) (i32.shl (local.get $per) (i32.const 5))
               (i32.shl (local.get $p) (i32.const 5))
               (i32.add (i32.load offset=40 (local.get $d)) (i32.mul (local.get $p) (i32.const 96)))
-              (i32.and (local.get $tail) (i32.eq (i32.add (local.get $p) (i32.const 1)) (local.get $p1))))
+              (i32.and (local.get $tail) (i32.eq (i32.add (local.get $p) (i32.const 1)) (local.get $p1)))
+              (select (local.get $pb) (i32.const 0) (local.get $k2)))
             (local.set $i (i32.add (local.get $i) (i32.const 1)))
             (br_if $outputs (i32.lt_u (local.get $i) (local.get $count))))
           (local.set $p (i32.add (local.get $p) (i32.const 1)))
