@@ -1,6 +1,6 @@
 import { GraphError } from '../../errors.js';
 import { rowSize } from '../../graph/op-graph.js';
-import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
+import type { AnyFusedModel, AnyStep, PoolGeometry } from '../../graph/steps.js';
 import { assignBuffers } from '../buffer-assignment.js';
 import { DESCRIPTOR_BYTES, EPILOGUE_PANEL_BYTES, PANELS_FIELD, writeDescriptor } from './descriptor.js';
 import { MAX_CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixelFloats, writeGeometry } from './geometry.js';
@@ -19,6 +19,12 @@ import { MAX_CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixel
  * (buffer-assignment.ts), sized for the rows of a chunk. An image value [C, H, W] is stored
  * channels-last in its row: H·W pixels of C channels padded to 8 (as on WebGPU), so a conv is an
  * implicit GEMM over pixels and its epilogue per channel, as a Linear's per column.
+ *
+ * A gemm step with a mean prologue (global average pooling + Linear) runs as two descriptors: the
+ * pool's (image.wat: each channel's mean, its pixels summed in order) into a buffer of its own,
+ * the `means`, then the GEMM on them; the threads meet between the two. Each row's means and
+ * sums are then what the separate pool and gemm steps computed, bit for bit, whatever the batch
+ * or the thread count.
  */
 
 /** Output columns per weight panel: the micro-kernels' tile width. */
@@ -42,13 +48,19 @@ export interface PackedStepLayout {
    */
   weights: number;
   epilogue: number;
-  /** Image steps (image.wat): the byte offset of the geometry; 0 otherwise. */
+  /** Image steps (image.wat), and the pool of a gemm step's mean prologue: the byte offset of the geometry; 0 otherwise. */
   geometry: number;
+  /** A mean prologue's epilogue vectors (−0 biases: the means as they are); 0 without one. */
+  prologue: number;
 }
 
 export interface WasmLayout {
   model: AnyFusedModel;
   steps: PackedStepLayout[];
+  /** Descriptors in the step table: one per step, two for a step with a mean prologue. */
+  descriptors: number;
+  /** The activation buffer holding a mean prologue's means (rows of padded channels), or −1. */
+  means: number;
   /** Byte offset of the step table. */
   plan: number;
   /** First byte after the weights, the zero row and the scratch: where activations start. */
@@ -95,7 +107,7 @@ function checkChannelsLast(model: AnyFusedModel): void {
   for (const s of model.steps) {
     const reads = s.shortcut === null ? [s.input] : [s.input, s.shortcut];
     const shapes = [...reads, s.output].map((v) => model.values[v]!.shape);
-    const ok = isImageStep(model, s) ? reads.every((v) => model.values[v]!.shape.length === 3) && (s.kind !== 'elementwise' || shapes.every((x) => x.join() === shapes[0]!.join())) : !shapes.some(isImage);
+    const ok = s.prologue === 'mean_pixels' ? model.values[s.input]!.shape.length === 3 && !shapes.slice(1).some(isImage) : isImageStep(model, s) ? reads.every((v) => model.values[v]!.shape.length === 3) && (s.kind !== 'elementwise' || shapes.every((x) => x.join() === shapes[0]!.join())) : !shapes.some(isImage);
     if (!ok) {
       throw new GraphError(
         `${s.label} reads an image of [${model.values[s.input]!.shape.join(', ')}] per row as a row of features (a flatten of more than one pixel): ` +
@@ -108,7 +120,8 @@ function checkChannelsLast(model: AnyFusedModel): void {
 export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
   checkChannelsLast(fused);
   const plan = CONTROL_BYTES;
-  const geometries = align(plan + fused.steps.length * DESCRIPTOR_BYTES);
+  const descriptors = fused.steps.length + fused.steps.filter((s) => s.prologue === 'mean_pixels').length;
+  const geometries = align(plan + descriptors * DESCRIPTOR_BYTES);
   let end = align(geometries + fused.steps.length * GEOMETRY_BYTES);
   const weightsStart = end;
   let maxSegments = 0;
@@ -118,12 +131,15 @@ export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
     const weights = end;
     const epilogue = align(weights + weightFloats(fused, step, panels) * 4);
     end = align(epilogue + panels * EPILOGUE_PANEL_BYTES);
+    const prologue = step.prologue === 'mean_pixels' ? end : 0;
+    if (prologue) end = align(prologue + meanPanels(fused, step) * EPILOGUE_PANEL_BYTES);
     if (step.kind === 'conv') {
       const { taps, k1, k2, compact } = convSegments(fused, step);
       maxSegments = Math.max(maxSegments, taps + (k2 > 0 ? 1 : 0));
       if (compact) maxRow = Math.max(maxRow, k1);
     }
-    return { step, panels, weights, epilogue, geometry: isImageStep(fused, step) ? geometries + step.index * GEOMETRY_BYTES : 0 };
+    const geometry = isImageStep(fused, step) || prologue ? geometries + step.index * GEOMETRY_BYTES : 0;
+    return { step, panels, weights, epilogue, geometry, prologue };
   });
   const weightBytes = end - weightsStart;
   const images = steps.some((s) => s.geometry > 0);
@@ -139,8 +155,12 @@ export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
   // thread's bytes, even when a buffer passes from a narrow value to a wide one.
   const rowBytes = Math.max(...fused.values.map((v) => valueFloats(v.shape) * 4));
   const strides = new Array<number>(fused.values.length).fill(rowBytes);
-  const { bufferOf, bufferCount } = assignBuffers(fused.steps.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
-  return { model: fused, steps, plan, weightsEnd: end, weightBytes, zero, scratch, scratchStride, images, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
+  const assigned = assignBuffers(fused.steps.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
+  const { bufferOf } = assigned;
+  // The means get a buffer of their own, apart from every value's.
+  const means = descriptors > steps.length ? assigned.bufferCount : -1;
+  const bufferCount = assigned.bufferCount + (means >= 0 ? 1 : 0);
+  return { model: fused, steps, descriptors, means, plan, weightsEnd: end, weightBytes, zero, scratch, scratchStride, images, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
 }
 
 /** Bytes of activation buffers for a chunk of `rows` rows. */
@@ -168,31 +188,58 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
   const { model } = layout;
   words[CONTROL.scratch] = layout.scratch;
   words[CONTROL.scratchStride] = layout.scratchStride;
-  layout.steps.forEach(({ step, panels, weights, epilogue, geometry }, i) => {
+  let i = 0; // the next descriptor
+  for (const { step, panels, weights, epilogue, geometry, prologue } of layout.steps) {
     const { residual, affine, activation } = step.epilogue;
+    let a = at(step.input);
+    let lda = stride(step.input);
+    if (prologue) {
+      // The pool first: a global average pooling of the input into the means buffer.
+      const pooled = { ...model, values: [...model.values, { shape: [model.values[step.input]!.shape[0]!, 1, 1] }] };
+      const pool = { ...step, kind: 'pool' as const, pool: GLOBAL_MEAN, output: model.values.length, shortcut: null, channels: step.inFeatures };
+      writeGeometry(words, geometry, pooled, pool, layout.zero, convBlock);
+      [a, lda] = [layout.weightsEnd + layout.means * align(rows * layout.bufferRowBytes), layout.bufferRowBytes];
+      writeDescriptor(words, layout.plan + i++ * DESCRIPTOR_BYTES, {
+        kind: 'pool', rows, panels: meanPanels(model, step), columns: step.inFeatures,
+        a: at(step.input), lda: stride(step.input), k1: 0, x: 0, ldx: 0, k2: 0, w: 0, e: prologue, out: a, ldo: lda,
+        splitPanels: true, splitPixels: Math.floor(rows / 4) >= 2 * threads, identity: false, affine: false,
+        activation: 'none', slope: 0, eps: 0, ordered, geometry,
+      });
+    }
     let k1 = step.kind === 'elementwise' ? 0 : step.inFeatures;
     let k2 = step.shortcutFeatures;
     let splitPixels = false;
-    if (geometry > 0) {
+    if (geometry > 0 && !prologue) {
       writeGeometry(words, geometry, model, step, layout.zero, convBlock);
       const out = model.values[step.output]!.shape;
       const pixels = rows * (out.length === 3 ? out[1]! * out[2]! : 1);
       splitPixels = Math.floor(pixels / 4) >= 2 * threads;
       ({ k1, k2 } = step.kind === 'conv' ? convSegments(model, step) : { k1: 0, k2: 0 });
     }
-    writeDescriptor(words, layout.plan + i * DESCRIPTOR_BYTES, {
+    writeDescriptor(words, layout.plan + i++ * DESCRIPTOR_BYTES, {
       kind: geometry > 0 && step.kind === 'elementwise' ? 'pool' : step.kind, rows, panels, columns: step.channels,
-      a: at(step.input), lda: stride(step.input), k1,
+      a, lda, k1,
       x: at(step.shortcut), ldx: stride(step.shortcut), k2,
       w: step.kind === 'elementwise' || step.kind === 'pool' ? 0 : weights, e: epilogue,
       out: at(step.output), ldo: stride(step.output),
       splitPanels: !rowSplit, splitPixels, identity: residual === 'identity', affine,
-      activation: activation.fn, slope: activation.slope, eps: step.eps, ordered, geometry,
+      activation: activation.fn, slope: activation.slope, eps: step.eps, ordered, geometry: prologue ? 0 : geometry,
     });
-  });
+  }
+}
+
+/** A global average pooling's window (geometry.ts sizes it to the input). */
+const GLOBAL_MEAN = { op: 'global_avgpool', kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], countIncludePad: true } as const satisfies PoolGeometry;
+
+/** Panels of 8 channels of a mean prologue's means. */
+const meanPanels = (model: AnyFusedModel, step: AnyStep) => Math.ceil(model.values[step.input]!.shape[0]! / PANEL);
+
+/** Writes a mean prologue's epilogue vectors: −0 biases, so that each mean comes out as it is (−0 included). */
+export function packPrologue(memory: Float32Array, model: AnyFusedModel, packed: PackedStepLayout): void {
+  if (packed.prologue) memory.fill(-0, packed.prologue / 4, packed.prologue / 4 + (meanPanels(model, packed.step) * EPILOGUE_PANEL_BYTES) / 4);
 }
 
 /** Cuts every step of a written plan to its first output panel (the load's JIT warm-up, wasm-model.ts). */
 export function firstPanelOnly(layout: WasmLayout, words: Int32Array): void {
-  layout.steps.forEach((_, i) => (words[(layout.plan + i * DESCRIPTOR_BYTES + PANELS_FIELD) / 4] = 1));
+  for (let i = 0; i < layout.descriptors; i++) words[(layout.plan + i * DESCRIPTOR_BYTES + PANELS_FIELD) / 4] = 1;
 }
