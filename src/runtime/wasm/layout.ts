@@ -107,7 +107,9 @@ function checkChannelsLast(model: AnyFusedModel): void {
   for (const s of model.steps) {
     const reads = s.shortcut === null ? [s.input] : [s.input, s.shortcut];
     const shapes = [...reads, s.output].map((v) => model.values[v]!.shape);
-    const ok = s.prologue === 'mean_pixels' ? model.values[s.input]!.shape.length === 3 && !shapes.slice(1).some(isImage) : isImageStep(model, s) ? reads.every((v) => model.values[v]!.shape.length === 3) && (s.kind !== 'elementwise' || shapes.every((x) => x.join() === shapes[0]!.join())) : !shapes.some(isImage);
+    let ok = isImageStep(model, s) ? reads.every((v) => model.values[v]!.shape.length === 3) && (s.kind !== 'elementwise' || shapes.every((x) => x.join() === shapes[0]!.join())) : !shapes.some(isImage);
+    // A mean prologue reads its input as an image (pixel by pixel), then rows of features.
+    if (s.prologue === 'mean_pixels') ok = shapes[0]!.length === 3 && !shapes.slice(1).some(isImage);
     if (!ok) {
       throw new GraphError(
         `${s.label} reads an image of [${model.values[s.input]!.shape.join(', ')}] per row as a row of features (a flatten of more than one pixel): ` +
@@ -191,20 +193,22 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
   let i = 0; // the next descriptor
   for (const { step, panels, weights, epilogue, geometry, prologue } of layout.steps) {
     const { residual, affine, activation } = step.epilogue;
-    let a = at(step.input);
-    let lda = stride(step.input);
+    // The GEMM's left operand: the input, or after a mean prologue the means.
+    let [a, lda] = [at(step.input), stride(step.input)];
     if (prologue) {
-      // The pool first: a global average pooling of the input into the means buffer.
-      const pooled = { ...model, values: [...model.values, { shape: [model.values[step.input]!.shape[0]!, 1, 1] }] };
+      // The pool first: a global average pooling of the input into the means buffer, as a
+      // pool step into a [C, 1, 1] value would (one output pixel per row).
+      const means = layout.weightsEnd + layout.means * align(rows * layout.bufferRowBytes);
+      const pooled = { ...model, values: [...model.values, { shape: [step.inFeatures, 1, 1] }] };
       const pool = { ...step, kind: 'pool' as const, pool: GLOBAL_MEAN, output: model.values.length, shortcut: null, channels: step.inFeatures };
       writeGeometry(words, geometry, pooled, pool, layout.zero, convBlock);
-      [a, lda] = [layout.weightsEnd + layout.means * align(rows * layout.bufferRowBytes), layout.bufferRowBytes];
       writeDescriptor(words, layout.plan + i++ * DESCRIPTOR_BYTES, {
         kind: 'pool', rows, panels: meanPanels(model, step), columns: step.inFeatures,
-        a: at(step.input), lda: stride(step.input), k1: 0, x: 0, ldx: 0, k2: 0, w: 0, e: prologue, out: a, ldo: lda,
+        a, lda, k1: 0, x: 0, ldx: 0, k2: 0, w: 0, e: prologue, out: means, ldo: layout.bufferRowBytes,
         splitPanels: true, splitPixels: Math.floor(rows / 4) >= 2 * threads, identity: false, affine: false,
         activation: 'none', slope: 0, eps: 0, ordered, geometry,
       });
+      [a, lda] = [means, layout.bufferRowBytes];
     }
     let k1 = step.kind === 'elementwise' ? 0 : step.inFeatures;
     let k2 = step.shortcutFeatures;

@@ -234,7 +234,11 @@ function pagesFor(bytes: number): number {
 
 /** Flops of one row through a step, for the threading threshold (a conv: 2 per multiply-add). */
 function stepFlops(layout: WasmLayout, step: AnyStep): number {
-  if (step.kind === 'gemm') return 2 * step.outFeatures * (step.inFeatures + step.shortcutFeatures);
+  if (step.kind === 'gemm') {
+    // A mean prologue first adds up every pixel of the image it reads.
+    const pixels = step.prologue ? rowSize(layout.model.values[step.input]!.shape) : 0;
+    return 2 * step.outFeatures * (step.inFeatures + step.shortcutFeatures) + pixels;
+  }
   if (step.kind !== 'conv') return ELEMENTWISE_FLOPS * step.outFeatures;
   const { taps, k1, k2 } = convSegments(layout.model, step);
   return 2 * step.outFeatures * (taps * k1 + k2);
