@@ -47,6 +47,7 @@
   (include "epilogue.wat")
   (include "rows.wat")
   (include "image.wat")
+  (include "winograd.wat")
 
   ;; 4 rows × 8 columns: 8 accumulators in registers; per k, two weight vectors and four
   ;; broadcast activations. The k loop is deliberately not unrolled: V8's TurboFan hoists every

@@ -15,7 +15,8 @@
 ;;   80 pad_bottom, 84 pad_right, 88 zero (a row of zeros, as wide as any input pixel),
 ;;   92 block (output pixels per cache block of a conv, a multiple of 4), 96 compact (a conv on
 ;;   fewer than 8 channels: the floats kh·kw·C of a window row, else 0), 100 C (the input's real
-;;   channels).
+;;   channels), 104 a Winograd conv's tiles of 2×2 output pixels per block (a multiple of 4; 0:
+;;   the direct implicit GEMM).
 ;; Control words 8 and 9 (layout.ts CONTROL): the scratch of thread 0 and the bytes per thread.
 ;; A thread's scratch holds a block's compact window rows (if any), then its tables.
 
@@ -362,14 +363,16 @@
         (local.set $m0 (i32.add (local.get $m0) (i32.const 1)))
         (br $pixel))))
 
-  ;; This thread's share of an image step: ranges of 4 output pixels (the last thread takes the
-  ;; rest), or with few pixels, ranges of panels.
+  ;; This thread's share of an image step: ranges of 4 output pixels (a Winograd conv's: of 4 tiles;
+  ;; the last thread takes the rest), or with few pixels, ranges of panels.
   (func $image_step (param $d i32) (param $thread i32) (param $threads i32)
     (local $g i32) (local $pixels i32) (local $groups i32) (local $panels i32)
     (local $m0 i32) (local $m1 i32) (local $p0 i32) (local $p1 i32)
     (local.set $g (i32.load offset=76 (local.get $d)))
     (local.set $pixels (i32.mul (i32.load offset=4 (local.get $d))
       (i32.mul (i32.load offset=8 (local.get $g)) (i32.load offset=12 (local.get $g)))))
+    ;; A Winograd conv's threads share its tiles of 2×2 output pixels (field 104 is 0 otherwise).
+    (if (i32.load offset=104 (local.get $g)) (then (local.set $pixels (call $wino_tiles (local.get $d) (local.get $g)))))
     (local.set $panels (i32.load offset=8 (local.get $d)))
     (if (i32.eq (i32.load offset=52 (local.get $d)) (i32.const 1))
       (then
@@ -384,6 +387,10 @@
         (local.set $p1 (local.get $panels))))
     (if (i32.or (i32.ge_u (local.get $m0) (local.get $m1)) (i32.ge_u (local.get $p0) (local.get $p1))) (then (return)))
     (if (i32.eq (i32.load (local.get $d)) (i32.const 3))
-      (then (call $conv_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1)
-        (i32.add (i32.load offset=32 (i32.const 0)) (i32.mul (local.get $thread) (i32.load offset=36 (i32.const 0))))))
+      (then
+        (if (i32.load offset=104 (local.get $g))
+          (then (call $wino_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1)
+            (i32.add (i32.load offset=32 (i32.const 0)) (i32.mul (local.get $thread) (i32.load offset=36 (i32.const 0))))))
+          (else (call $conv_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1)
+            (i32.add (i32.load offset=32 (i32.const 0)) (i32.mul (local.get $thread) (i32.load offset=36 (i32.const 0))))))))
       (else (call $pool_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1)))))

@@ -3,7 +3,7 @@ import { rowSize } from '../../graph/op-graph.js';
 import type { AnyFusedModel, AnyStep, PoolGeometry } from '../../graph/steps.js';
 import { assignBuffers } from '../buffer-assignment.js';
 import { DESCRIPTOR_BYTES, EPILOGUE_PANEL_BYTES, PANELS_FIELD, writeDescriptor } from './descriptor.js';
-import { MAX_CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixelFloats, writeGeometry } from './geometry.js';
+import { MAX_CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixelFloats, winogradFits, winogradScratchBytes, writeGeometry } from './geometry.js';
 
 /**
  * Where everything lives in the WebAssembly memory, and the step table the module runs
@@ -50,6 +50,8 @@ export interface PackedStepLayout {
   epilogue: number;
   /** Image steps (image.wat), and the pool of a gemm step's mean prologue: the byte offset of the geometry; 0 otherwise. */
   geometry: number;
+  /** A conv run as Winograd F(2×2, 3×3) (geometry.ts winogradFits), its weights transformed. */
+  winograd: boolean;
   /** A mean prologue's epilogue vectors (−0 biases: the means as they are); 0 without one. */
   prologue: number;
 }
@@ -74,6 +76,8 @@ export interface WasmLayout {
   scratchStride: number;
   /** Whether some step is an image step: then threads always meet after each step. */
   images: boolean;
+  /** Whether the convs that fit run as Winograd (layoutModel's argument). */
+  winograd: boolean;
   /** Row stride in bytes of each value (0: the input; i + 1: step i's output): all the same. */
   strides: number[];
   bufferOf: number[];
@@ -89,10 +93,10 @@ export const isImage = (shape: readonly number[]) => shape.length === 3 && shape
 const valueFloats = (shape: readonly number[]) => (isImage(shape) ? shape[1]! * shape[2]! * pixelFloats(shape) : padFeatures(rowSize(shape)));
 
 /** Floats of weights a step reads, padding included. */
-function weightFloats(model: AnyFusedModel, step: AnyStep, panels: number): number {
+function weightFloats(model: AnyFusedModel, step: AnyStep, panels: number, winograd: boolean): number {
   if (step.kind === 'gemm') return panels * (step.inFeatures + step.shortcutFeatures) * PANEL;
   if (step.kind === 'conv') {
-    const { taps, k1, k2 } = convSegments(model, step);
+    const { taps, k1, k2 } = convSegments(model, step, winograd);
     return panels * (taps * k1 + k2) * PANEL;
   }
   return step.kind === 'layernorm' ? panels * PANEL : 0;
@@ -119,7 +123,8 @@ function checkChannelsLast(model: AnyFusedModel): void {
   }
 }
 
-export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
+/** `winograd`: whether the convs that fit run as Winograd F(2×2, 3×3) (wasmTuning.winograd); fixed at load, since it decides the weights' layout. */
+export function layoutModel(fused: AnyFusedModel, threads: number, winograd: boolean): WasmLayout {
   checkChannelsLast(fused);
   const plan = CONTROL_BYTES;
   const descriptors = fused.steps.length + fused.steps.filter((s) => s.prologue === 'mean_pixels').length;
@@ -128,20 +133,23 @@ export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
   const weightsStart = end;
   let maxSegments = 0;
   let maxRow = 0; // floats of a compact conv's window row
+  let winogradScratch = 0;
   const steps = fused.steps.map((step) => {
     const panels = Math.ceil(step.channels / PANEL);
+    const wino = winograd && winogradFits(fused, step);
     const weights = end;
-    const epilogue = align(weights + weightFloats(fused, step, panels) * 4);
+    const epilogue = align(weights + weightFloats(fused, step, panels, wino) * 4);
     end = align(epilogue + panels * EPILOGUE_PANEL_BYTES);
     const prologue = step.prologue === 'mean_pixels' ? end : 0;
     if (prologue) end = align(prologue + meanPanels(fused, step) * EPILOGUE_PANEL_BYTES);
     if (step.kind === 'conv') {
-      const { taps, k1, k2, compact } = convSegments(fused, step);
-      maxSegments = Math.max(maxSegments, taps + (k2 > 0 ? 1 : 0));
+      const { taps, k1, k2, compact } = convSegments(fused, step, wino);
+      if (wino) winogradScratch = Math.max(winogradScratch, winogradScratchBytes(k1));
+      else maxSegments = Math.max(maxSegments, taps + (k2 > 0 ? 1 : 0));
       if (compact) maxRow = Math.max(maxRow, k1);
     }
     const geometry = isImageStep(fused, step) || prologue ? geometries + step.index * GEOMETRY_BYTES : 0;
-    return { step, panels, weights, epilogue, geometry, prologue };
+    return { step, panels, weights, epilogue, geometry, winograd: wino, prologue };
   });
   const weightBytes = end - weightsStart;
   const images = steps.some((s) => s.geometry > 0);
@@ -149,7 +157,8 @@ export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
   end = align(zero + Math.max(...fused.values.map((v) => (v.shape.length === 3 ? pixelFloats(v.shape) : 0))) * 4);
   // A block's compact window rows, then its tables: per tile of 4 pixels, 4 addresses per
   // segment, then the outputs' and the residuals'.
-  const scratchStride = align(MAX_CONV_BLOCK_PIXELS * maxRow * 4 + 16) + align((MAX_CONV_BLOCK_PIXELS / 4) * (maxSegments + 2) * 16);
+  // A Winograd conv's scratch: its block's transformed tiles and products (geometry.ts).
+  const scratchStride = Math.max(align(MAX_CONV_BLOCK_PIXELS * maxRow * 4 + 16) + align((MAX_CONV_BLOCK_PIXELS / 4) * (maxSegments + 2) * 16), align(winogradScratch));
   const scratch = end;
   end += images ? threads * scratchStride : 0;
   // Every value has the same row stride, the widest value's: then row r of any value a buffer
@@ -162,7 +171,7 @@ export function layoutModel(fused: AnyFusedModel, threads: number): WasmLayout {
   // The means get a buffer of their own, apart from every value's.
   const means = descriptors > steps.length ? assigned.bufferCount : -1;
   const bufferCount = assigned.bufferCount + (means >= 0 ? 1 : 0);
-  return { model: fused, steps, descriptors, means, plan, weightsEnd: end, weightBytes, zero, scratch, scratchStride, images, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
+  return { model: fused, steps, descriptors, means, plan, weightsEnd: end, weightBytes, zero, scratch, scratchStride, images, winograd, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
 }
 
 /** Bytes of activation buffers for a chunk of `rows` rows. */
@@ -191,7 +200,7 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
   words[CONTROL.scratch] = layout.scratch;
   words[CONTROL.scratchStride] = layout.scratchStride;
   let i = 0; // the next descriptor
-  for (const { step, panels, weights, epilogue, geometry, prologue } of layout.steps) {
+  for (const { step, panels, weights, epilogue, geometry, winograd, prologue } of layout.steps) {
     const { residual, affine, activation } = step.epilogue;
     // The GEMM's left operand: the input, or after a mean prologue the means.
     let [a, lda] = [at(step.input), stride(step.input)];
@@ -201,7 +210,7 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
       const means = layout.weightsEnd + layout.means * align(rows * layout.bufferRowBytes);
       const pooled = { ...model, values: [...model.values, { shape: [step.inFeatures, 1, 1] }] };
       const pool = { ...step, kind: 'pool' as const, pool: GLOBAL_MEAN, output: model.values.length, shortcut: null, channels: step.inFeatures };
-      writeGeometry(words, geometry, pooled, pool, layout.zero, convBlock);
+      writeGeometry(words, geometry, pooled, pool, false, layout.zero, convBlock);
       writeDescriptor(words, layout.plan + i++ * DESCRIPTOR_BYTES, {
         kind: 'pool', rows, panels: meanPanels(model, step), columns: step.inFeatures,
         a, lda, k1: 0, x: 0, ldx: 0, k2: 0, w: 0, e: prologue, out: means, ldo: layout.bufferRowBytes,
@@ -214,11 +223,13 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
     let k2 = step.shortcutFeatures;
     let splitPixels = false;
     if (geometry > 0 && !prologue) {
-      writeGeometry(words, geometry, model, step, layout.zero, convBlock);
+      writeGeometry(words, geometry, model, step, winograd, layout.zero, convBlock);
       const out = model.values[step.output]!.shape;
-      const pixels = rows * (out.length === 3 ? out[1]! * out[2]! : 1);
-      splitPixels = Math.floor(pixels / 4) >= 2 * threads;
-      ({ k1, k2 } = step.kind === 'conv' ? convSegments(model, step) : { k1: 0, k2: 0 });
+      const [outH, outW] = out.length === 3 ? [out[1]!, out[2]!] : [1, 1];
+      // A Winograd conv's threads split its tiles of 2×2 output pixels.
+      const units = winograd ? rows * Math.ceil(outH / 2) * Math.ceil(outW / 2) : rows * outH * outW;
+      splitPixels = Math.floor(units / 4) >= (winograd ? 1 : 2) * threads;
+      ({ k1, k2 } = step.kind === 'conv' ? convSegments(model, step, winograd) : { k1: 0, k2: 0 });
     }
     writeDescriptor(words, layout.plan + i++ * DESCRIPTOR_BYTES, {
       kind: geometry > 0 && step.kind === 'elementwise' ? 'pool' : step.kind, rows, panels, columns: step.channels,

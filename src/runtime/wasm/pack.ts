@@ -54,7 +54,8 @@ export function packStep(memory: Float32Array, model: AnyFusedModel, step: AnySt
 
 /** A conv step's panels: PyTorch's [out, in, kh, kw] (read as [out, in·kh·kw]) to k = (tap, channel). */
 function packConv(memory: Float32Array, model: AnyFusedModel, step: AnyStep, folded: FoldedStep, layout: PackedStepLayout): void {
-  const { taps, k1, k2, channels: c, compact } = convSegments(model, step);
+  if (layout.winograd) return packWinograd(memory, model, step, folded, layout);
+  const { taps, k1, k2, channels: c, compact } = convSegments(model, step, false);
   const panelFloats = (taps * k1 + k2) * PANEL;
   const windowTaps = compact ? k1 / c : taps;
   const weights = layout.weights / 4;
@@ -75,4 +76,35 @@ function packConv(memory: Float32Array, model: AnyFusedModel, step: AnyStep, fol
       }
     }
   });
+}
+
+/**
+ * A Winograd F(2×2, 3×3) conv's panels (image.wat's $wino_rows): per output channel o and input
+ * channel c, the 3×3 kernel g becomes U = G·g·Gᵀ (4×4, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]),
+ * computed in float64 and rounded once; U's entry ξ = 4·row + column is "tap" ξ of the direct
+ * layout: in o's panel at k = ξ·k1 + c.
+ */
+function packWinograd(memory: Float32Array, model: AnyFusedModel, step: AnyStep, folded: FoldedStep, layout: PackedStepLayout): void {
+  const { k1 } = convSegments(model, step, true);
+  const panelFloats = 16 * k1 * PANEL;
+  const weights = layout.weights / 4;
+  memory.fill(0, weights, weights + layout.panels * panelFloats);
+  const { weight, inFeatures, rowScale, colScale } = folded.parts[0]!;
+  const g = new Float64Array(9); // g[3·kh + kw]
+  const gg = new Float64Array(12); // G·g, 4 × 3
+  // G applied to the 3 values (a, b, e): G·[a b e]ᵀ.
+  const expand = (a: number, b: number, e: number) => [a, (a + b + e) / 2, (a - b + e) / 2, e];
+  for (let o = 0; o < step.channels; o++) {
+    const panel = weights + Math.floor(o / PANEL) * panelFloats + (o % PANEL);
+    for (let c = 0; c < inFeatures / 9; c++) {
+      for (let t = 0; t < 9; t++) {
+        const i = c * 9 + t;
+        g[t] = weight[o * inFeatures + i]! * rowScale[o]! * (colScale ? colScale[i]! : 1);
+      }
+      for (let j = 0; j < 3; j++) expand(g[j]!, g[3 + j]!, g[6 + j]!).forEach((v, r) => (gg[r * 3 + j] = v));
+      for (let r = 0; r < 4; r++) {
+        expand(gg[r * 3]!, gg[r * 3 + 1]!, gg[r * 3 + 2]!).forEach((v, j) => (memory[panel + ((4 * r + j) * k1 + c) * PANEL] = v));
+      }
+    }
+  }
 }

@@ -38,6 +38,12 @@ export const wasmTuning = {
   simd: null as SimdLevel | null,
   /** Output pixels per cache block of a conv (geometry.ts), for benchmarks to tune. */
   convBlockPixels: CONV_BLOCK_PIXELS,
+  /**
+   * 3×3 stride-1 convs as Winograd F(2×2, 3×3) (image.wat's $wino_rows; geometry.ts says which
+   * fit), read at load: false runs every conv as the direct implicit GEMM (tests of that kernel,
+   * benchmarks).
+   */
+  winograd: true,
 };
 /** The load's JIT warm-up (warmUp): calls per row count, and a time cap per row count. */
 const WARM_UP_CALLS = 300;
@@ -95,7 +101,7 @@ export class WasmModel extends ModelBase implements Model {
       compiled.catch(() => undefined); // awaited below, after the weights
       const graph = await model.shapes;
       const lowered = fuseAnyGraph(graph);
-      const layout = layoutModel(lowered, threads);
+      const layout = layoutModel(lowered, threads, wasmTuning.winograd);
       const memory = new WebAssembly.Memory({ initial: pagesFor(layout.weightsEnd), maximum: MAX_PAGES, shared });
       const floats = new Float32Array(memory.buffer);
       const start = layout.weightsEnd - layout.weightBytes;
@@ -157,7 +163,7 @@ export class WasmModel extends ModelBase implements Model {
   private layoutAt(key: string | null, shape: readonly number[]): { layout: WasmLayout; flopsPerRow: number } {
     if (key === null) return { layout: this.layout, flopsPerRow: this.flopsPerRow };
     return this.atSize(key, shape, (graph) => {
-      const layout = layoutModel(fuseAnyGraph(graph), this.threads);
+      const layout = layoutModel(fuseAnyGraph(graph), this.threads, this.layout.winograd);
       const loaded = this.layout;
       const same =
         layout.weightsEnd === loaded.weightsEnd &&
@@ -232,7 +238,7 @@ function pagesFor(bytes: number): number {
   return Math.max(1, Math.ceil(bytes / WASM_PAGE_BYTES));
 }
 
-/** Flops of one row through a step, for the threading threshold (a conv: 2 per multiply-add). */
+/** Flops of one row through a step, for the threading threshold (a conv: 2 per multiply-add of the direct sum, Winograd or not). */
 function stepFlops(layout: WasmLayout, step: AnyStep): number {
   if (step.kind === 'gemm') {
     // A mean prologue first adds up every pixel of the image it reads.
@@ -240,7 +246,7 @@ function stepFlops(layout: WasmLayout, step: AnyStep): number {
     return 2 * step.outFeatures * (step.inFeatures + step.shortcutFeatures) + pixels;
   }
   if (step.kind !== 'conv') return ELEMENTWISE_FLOPS * step.outFeatures;
-  const { taps, k1, k2 } = convSegments(layout.model, step);
+  const { taps, k1, k2 } = convSegments(layout.model, step, false);
   return 2 * step.outFeatures * (taps * k1 + k2);
 }
 
