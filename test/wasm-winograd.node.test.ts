@@ -121,3 +121,19 @@ test('Winograd, deterministic: a row has the same bits alone and in a batch of 5
   }
   for (const r of results.slice(1)) expect(new Uint32Array(r.buffer)).toEqual(new Uint32Array(results[0]!.buffer));
 });
+
+test('Winograd and ±Inf: outputs whose window holds one are non-finite (NaN or ±Inf), the others finite and as the reference', async () => {
+  const { tensor, node, encode } = graphBuilder(5);
+  const y = node('conv2d', 'conv', ['x'], { weight: tensor('conv.weight', [8, 8, 3, 3], -0.3, 0.3) }, { padding: 1 });
+  const { bytes } = encode([8, 6, 6], y);
+  const graph = await streamModel(bytes).complete();
+  const model = await loadModel(bytes, { backend: 'wasm', threads: 1 });
+  const x = randomInput(1, 8 * 36, 9);
+  [x[3 * 36 + 14], x[5 * 36 + 30]] = [Infinity, -Infinity]; // channel 3 at (2, 2), channel 5 at (5, 0)
+  const out = await model.run(x);
+  const expected = referenceForward(graph, x, 1);
+  expect([...out].map((v, i) => Number.isFinite(v) === Number.isFinite(expected[i]!))).not.toContain(false);
+  expect(expected.filter((v) => !Number.isFinite(v)).length).toBe(8 * (9 + 4)); // every channel, both windows
+  expectClose(out.map((v) => (Number.isFinite(v) ? v : 0)), expected.map((v) => (Number.isFinite(v) ? v : 0)));
+  await model.dispose();
+});
