@@ -192,7 +192,8 @@ function skippedResult(model: string, contender: string, batch: number, why: str
  */
 async function flopsOf(url: string, inputShape?: number[]): Promise<number> {
   const m = await loadModel(url, { backend: 'webgpu', inputShape });
-  const gemm = (kernel: string) => kernel.startsWith('linear') || kernel.startsWith('residual');
+  // A Linear with a global pooling prologue ('global_avgpool+linear') counts its GEMM alone.
+  const gemm = (kernel: string) => /^(global_avgpool\+)?linear|^residual/.test(kernel);
   const flops = m.describe().dispatches.reduce((n, d) => (gemm(d.kernel) ? n + 2 * d.outFeatures * (d.inFeatures + d.shortcutFeatures) : n), 0);
   await m.dispose();
   return flops;

@@ -104,6 +104,9 @@ export interface LoadOptions {
    * WebGPU: run every step with this kernel instead of choosing: 'gemm' (register tiles, best on
    * software adapters), 'gemv' (split-K, small batches on GPUs), 'gemm_tiled' (workgroup tiles,
    * large batches on GPUs). For tests and benchmarks; the default chooses per step and batch.
+   * It applies to the GEMM steps that read rows of features: convolution and pooling steps, and
+   * global pooling + the Linear after it (`gemm_mean`), have one kernel each
+   * (`describe().dispatches[].variant` names what ran).
    */
   kernel?: KernelVariant;
   /**

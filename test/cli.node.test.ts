@@ -78,7 +78,7 @@ describe('resgpu info', () => {
     const { code, stdout } = await runCli(['info', file, '--backend', 'webgpu', '--input-shape', '3,64,64']);
     expect(code).toBe(0);
     expect(stdout).toContain('12288 inputs (an image [3, 64, 64]) → 10 outputs');
-    expect(stdout).toContain('dispatches per run (batch 1): 20 in 1 submit');
+    expect(stdout).toContain('dispatches per run (batch 1): 19 in 1 submit'); // stem 2, 8 blocks of 2, global pooling + fc 1
     expect(stdout).toMatch(/^fingerprint: sha256:[0-9a-f]{64} \(file sha256:[0-9a-f]{64}\)$/m);
     const refused = await runCli(['info', file, '--input-shape', '3,x']);
     expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining('--input-shape must be 1 to 3 positive whole numbers')]);

@@ -5,6 +5,7 @@ import { streamModel } from '../src/loader/index.js';
 import { selectKernel, tuningKey } from '../src/runtime/webgpu/select.js';
 import { expectClose } from './helpers/compare.js';
 import { nodeDevice } from './helpers/node-gpu.js';
+import { makeRandomCnn } from './helpers/random-cnn.js';
 import { makeRandomModel, randomInput } from './helpers/random-model.js';
 
 /** The selection point: forced variants, the fixed rule, and choices measured on the device. */
@@ -42,6 +43,22 @@ describe('the rule, before any measurement', () => {
     expect(selectKernel(s, 4, caps(false), { ...selection, measured }).name).toBe('gemm');
     expect(selectKernel(s, 1024, caps(false), { ...selection, measured }).name).toBe('gemm_tiled');
   });
+});
+
+test('global pooling + Linear (a mean prologue) gets gemm_mean whatever is forced or measured; no other step does', async () => {
+  const head = fuseGraph(await streamModel(makeRandomCnn('basic').bytes).complete()).steps.find((s) => s.prologue === 'mean_pixels')!;
+  const plain = fuseGraph(await streamModel(model.bytes).complete()).steps;
+  const caps = (software: boolean) => ({ software, limits: device.limits, features: device.features });
+  for (const forced of [null, 'gemm', 'gemv', 'gemm_tiled'] as const) {
+    const measured = new Map<string, KernelVariant>([[tuningKey(head, 4, 'f32'), 'gemv']]);
+    for (const software of [true, false]) {
+      for (const precision of ['f32', 'f16'] as const) {
+        const selection = { precision, forced, measured };
+        expect(selectKernel(head, 4, caps(software), selection)).toMatchObject({ name: 'gemm_mean', precision });
+        for (const s of plain) expect(selectKernel(s, 4, caps(software), selection).name).toBe(forced ?? (software ? 'gemm' : 'gemv'));
+      }
+    }
+  }
 });
 
 test('on SwiftShader the model runs gemm at every batch by default, as before', async () => {

@@ -31,6 +31,8 @@ export async function modelFingerprint(graph: OpGraph): Promise<string | null> {
       eps: s.eps,
       windows: s.parts.map((p) => p.conv ?? null),
       pool: s.pool ?? null,
+      // Only where there is one, so that the other steps' structure (and digest) stays as it was.
+      ...(s.prologue && { prologue: s.prologue }),
     })),
     digests,
   };

@@ -15,7 +15,10 @@ import type { ConvGeometry, Epilogue, AnyFusedModel, GemmPart, PoolGeometry, Any
  *  - a Conv2d heads a step as a Linear does (kind 'conv', the same folding and epilogue), and a
  *    1×1 zero-padded Conv2d (+ BatchNorm) on a block's shortcut is stacked into the block's last
  *    conv as a projection (both make the same output pixels): a BasicBlock is 2 steps;
- *  - a pooling node is a 'pool' step, whose epilogue may take a following activation;
+ *  - a pooling node is a 'pool' step, whose epilogue may take a following activation; but a
+ *    global average pooling read only by a Linear (through flatten, or a BatchNorm folded into
+ *    the Linear's columns) is that gemm step's prologue ('mean_pixels'): the step reads the image
+ *    and averages each channel over its pixels first, so the pooled value is never stored;
  *  - a residual add becomes the epilogue of the step making one operand (when nothing else reads
  *    that operand); when both operands are Linears (+ BatchNorm) read only by the add, the
  *    shallower one is stacked into the deeper one's GEMM along the inner dimension;
@@ -107,6 +110,20 @@ export function fuseAnyGraph(g: OpGraph): AnyFusedModel {
     claimed.add(projection);
   });
 
+  // Exact: the GEMM takes the same [C] means a pool step would have stored. A Linear stacked
+  // with another (a projection) keeps its pool step, as does a pool read by anything else.
+  const stacked = new Set([...projections.values()].flatMap((p) => [p.main, p.projection]));
+  const foldedInto = new Map([...before].map(([linear, bn]) => [bn, linear]));
+  const meanPrologue = new Map<number, number>(); // a Linear → the global_avgpool it begins with
+  nodes.forEach((n, i) => {
+    if (n.op !== 'global_avgpool') return;
+    const r = soleReader(n.output);
+    const linear = opAt(r) === 'linear' ? r : (foldedInto.get(r) ?? -1);
+    if (opAt(linear) !== 'linear' || stacked.has(linear) || partInput(partOf(linear)) !== n.output) return;
+    meanPrologue.set(linear, i);
+    claimed.add(i);
+  });
+
   const steps: (Omit<AnyStep, 'index' | 'input' | 'shortcut' | 'output'> & { input: number; shortcut: number | null; output: number; last: number })[] = [];
   nodes.forEach((head, h) => {
     if (claimed.has(h) || KINDS[head.op]!.passThrough) return;
@@ -126,6 +143,11 @@ export function fuseAnyGraph(g: OpGraph): AnyFusedModel {
       input = partInput(parts[0]!);
       cur = partOutput(parts[0]!);
       members.push(...[parts[0]!.before, parts[0]!.after].filter((x): x is number => x !== null));
+      const pooled = meanPrologue.get(h);
+      if (pooled !== undefined) {
+        input = inputsOf(nodes[pooled]!)[0]!;
+        members.push(pooled);
+      }
     } else if (head.op === 'layernorm') {
       kind = 'layernorm';
     } else if (head.op === 'maxpool2d' || head.op === 'avgpool2d' || head.op === 'global_avgpool') {
@@ -189,9 +211,10 @@ export function fuseAnyGraph(g: OpGraph): AnyFusedModel {
     members.sort((a, b) => a - b);
     const shape = g.values[out]!.shape;
     const features = (v: number) => g.values[v]!.shape.reduce((a, b) => a * b, 1);
+    const prologue = meanPrologue.has(h);
     steps.push({
       kind,
-      op: opName(kind, epilogue, head),
+      op: (prologue ? 'global_avgpool+' : '') + opName(kind, epilogue, head),
       label: labelOf(head, members.map((i) => nodes[i]!)),
       nodes: members.map((i) => nodes[i]!.name),
       input,
@@ -202,8 +225,10 @@ export function fuseAnyGraph(g: OpGraph): AnyFusedModel {
       norm: kind === 'layernorm' ? h : null,
       eps: kind === 'layernorm' ? (head.attrs.eps as number) : 0,
       ...(pool && { pool }),
+      ...(prologue && { prologue: 'mean_pixels' as const }),
       epilogue,
-      inFeatures: features(input),
+      // A mean prologue's GEMM reads C means, not the image's C·H·W values.
+      inFeatures: prologue ? g.values[input]!.shape[0]! : features(input),
       shortcutFeatures: epilogue.residual === 'projection' ? features(shortcut!) : 0,
       outFeatures: shape.reduce((a, b) => a * b, 1),
       channels: channelsOf(shape),

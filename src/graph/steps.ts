@@ -3,7 +3,9 @@
  * from shapes alone, into steps. A step is one dispatch on WebGPU and one step of the
  * WebAssembly plan. Three kinds:
  *
- *   gemm         acc = [input | shortcut] · [W ; Ws]ᵀ   (Linear, with BatchNorms folded in)
+ *   gemm         acc = [input | shortcut] · [W ; Ws]ᵀ   (Linear, with BatchNorms folded in);
+ *                with prologue 'mean_pixels', `input` is an image [C, H, W] and the left operand
+ *                its per-channel mean over the H·W pixels (global average pooling, then the Linear)
  *   layernorm    acc = (input − mean) / √(var + eps) · γ  (over the row's real features)
  *   elementwise  acc = input
  *
@@ -111,6 +113,12 @@ export interface AnyStep {
   eps: number;
   /** pool steps: the window. */
   pool?: PoolGeometry;
+  /**
+   * gemm steps: 'mean_pixels' when the step begins with a global average pooling: `input` is an
+   * image [C, H, W] and the GEMM's left operand is each channel's mean over its H·W pixels
+   * (inFeatures = C). Absent otherwise.
+   */
+  prologue?: 'mean_pixels';
   epilogue: Epilogue;
   /** Features read from `input` (the GEMM's main inner size). */
   inFeatures: number;

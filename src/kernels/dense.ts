@@ -51,7 +51,8 @@ export function denseKernel(spec: DenseKernelSpec, precision: Precision): Kernel
     padding: spec.padding,
     maxRows: spec.maxRows,
     weights: transposedWeights,
-    supports: spec.supports,
+    // A step with a mean prologue reads an image, not a row of features: gemm_mean's alone.
+    supports: (step, device) => step.prologue === undefined && spec.supports(step, device),
     constants: epilogueConstants,
     runData: (step, layout) => {
       const { uniforms, bindings } = epilogueRunData(step, layout, layout.rows, layout.strides[step.input]!);

@@ -1,5 +1,6 @@
 import { convKernels } from './conv.js';
 import { elementwise } from './elementwise.js';
+import { gemmMeanKernels } from './gemm-mean.js';
 import { gemmTiledKernels } from './gemm-tiled.js';
 import { gemmKernels } from './gemm.js';
 import { gemvKernels } from './gemv.js';
@@ -23,6 +24,9 @@ export const KERNEL_FAMILIES = { gemm: gemmKernels, gemv: gemvKernels, gemm_tile
 
 export const KERNELS: readonly KernelDef[] = [
   ...Object.values(KERNEL_FAMILIES).flatMap((k) => [k.f32, k.f16]),
+  // A gemm step with a mean prologue (global average pooling + Linear): its only kernel.
+  gemmMeanKernels.f32,
+  gemmMeanKernels.f16,
   layernorm,
   elementwise,
   // Convolutions (implicit GEMM, channels-last) and pooling: one kernel each, chosen for their step kinds.

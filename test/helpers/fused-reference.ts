@@ -25,6 +25,8 @@ export function fusedForward(graph: OpGraph, x: ArrayLike<number>, rows: number,
     const a = values[step.input]!;
     const k = width(step.input);
     const acc = step.kind === 'conv' ? convAcc(step, f, values, fused.values.map((v) => v.shape), rows, round) : step.kind === 'pool' ? poolAcc(graph, step, a, fused.values[step.input]!.shape, rows) : new Float64Array(rows * n);
+    // A mean prologue: the GEMM's left operand is each channel's mean over the image's pixels.
+    const means = step.prologue === 'mean_pixels' ? meanPixels(a, fused.values[step.input]!.shape, rows) : null;
     // An image's epilogue is per channel: its columns are the channels, each over its pixels (NCHW).
     const pixels = n / step.channels;
     const y = new Float64Array(rows * n);
@@ -43,7 +45,7 @@ export function fusedForward(graph: OpGraph, x: ArrayLike<number>, rows: number,
         if (step.kind === 'gemm') {
           const inputs = [step.input, ...(step.epilogue.residual === 'projection' ? [step.shortcut!] : [])];
           f.parts.forEach((p, j) => {
-            const src = values[inputs[j]!]!;
+            const src = j === 0 && means ? means : values[inputs[j]!]!;
             const kk = p.inFeatures;
             for (let i = 0; i < kk; i++) sum += src[r * kk + i]! * round(p.weight[o * kk + i]! * p.rowScale[o]! * (p.colScale ? p.colScale[i]! : 1));
           });
@@ -98,6 +100,19 @@ function convAcc(step: AnyStep, f: FoldedStep, values: Float64Array[], shapes: n
 function poolAcc(graph: OpGraph, step: AnyStep, input: Float64Array, shape: number[], rows: number): Float64Array {
   const node = graph.nodes.find((nd) => step.nodes.includes(nd.name) && KINDS[nd.op] && nd.op === step.pool!.op)!;
   return KINDS[node.op]!.reference(node, [input], rows, [shape]);
+}
+
+/** Each channel's mean over its pixels, NCHW rows [C, H, W] → rows [C], summed in pixel order. */
+function meanPixels(input: Float64Array, shape: number[], rows: number): Float64Array {
+  const [c, h, w] = shape as [number, number, number];
+  const plane = h * w;
+  const out = new Float64Array(rows * c);
+  for (let i = 0; i < rows * c; i++) {
+    let sum = 0;
+    for (let p = 0; p < plane; p++) sum += input[i * plane + p]!;
+    out[i] = sum / plane;
+  }
+  return out;
 }
 
 function fromHalf(h: number): number {

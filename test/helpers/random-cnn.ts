@@ -51,7 +51,7 @@ export function makeRandomCnn(family: CnnFamily, seed = 5): RandomCnn {
     x = node('flatten', 'flatten', [node('global_avgpool', 'avgpool', [x])]);
     x = linear('fc', x, 13, 3);
     outputShape = [3];
-    dispatches = 1 + 1 + 2 + 2 + 1 + 1;
+    dispatches = 1 + 1 + 2 + 2 + 1; // the global average pooling is the fc's prologue
   } else {
     inputShape = [1, 16, 13];
     x = relu('stem.relu', bn('stem.bn', conv('stem', x, 1, 8, 3, { padding: 1 }, true), 8));

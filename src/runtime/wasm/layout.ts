@@ -1,6 +1,6 @@
 import { GraphError } from '../../errors.js';
 import { rowSize } from '../../graph/op-graph.js';
-import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
+import type { AnyFusedModel, AnyStep, PoolGeometry } from '../../graph/steps.js';
 import { assignBuffers } from '../buffer-assignment.js';
 import { DESCRIPTOR_BYTES, EPILOGUE_PANEL_BYTES, PANELS_FIELD, writeDescriptor } from './descriptor.js';
 import { MAX_CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixelFloats, winogradFits, winogradScratchBytes, writeGeometry } from './geometry.js';
@@ -19,6 +19,12 @@ import { MAX_CONV_BLOCK_PIXELS, convSegments, GEOMETRY_BYTES, isImageStep, pixel
  * (buffer-assignment.ts), sized for the rows of a chunk. An image value [C, H, W] is stored
  * channels-last in its row: H·W pixels of C channels padded to 8 (as on WebGPU), so a conv is an
  * implicit GEMM over pixels and its epilogue per channel, as a Linear's per column.
+ *
+ * A gemm step with a mean prologue (global average pooling + Linear) runs as two descriptors: the
+ * pool's (image.wat: each channel's mean, its pixels summed in order) into a buffer of its own,
+ * the `means`, then the GEMM on them; the threads meet between the two. Each row's means and
+ * sums are then what the separate pool and gemm steps computed, bit for bit, whatever the batch
+ * or the thread count.
  */
 
 /** Output columns per weight panel: the micro-kernels' tile width. */
@@ -42,15 +48,21 @@ export interface PackedStepLayout {
    */
   weights: number;
   epilogue: number;
-  /** Image steps (image.wat): the byte offset of the geometry; 0 otherwise. */
+  /** Image steps (image.wat), and the pool of a gemm step's mean prologue: the byte offset of the geometry; 0 otherwise. */
   geometry: number;
   /** A conv run as Winograd F(2×2, 3×3) (geometry.ts winogradFits), its weights transformed. */
   winograd: boolean;
+  /** A mean prologue's epilogue vectors (−0 biases: the means as they are); 0 without one. */
+  prologue: number;
 }
 
 export interface WasmLayout {
   model: AnyFusedModel;
   steps: PackedStepLayout[];
+  /** Descriptors in the step table: one per step, two for a step with a mean prologue. */
+  descriptors: number;
+  /** The activation buffer holding a mean prologue's means (rows of padded channels), or −1. */
+  means: number;
   /** Byte offset of the step table. */
   plan: number;
   /** First byte after the weights, the zero row and the scratch: where activations start. */
@@ -99,7 +111,9 @@ function checkChannelsLast(model: AnyFusedModel): void {
   for (const s of model.steps) {
     const reads = s.shortcut === null ? [s.input] : [s.input, s.shortcut];
     const shapes = [...reads, s.output].map((v) => model.values[v]!.shape);
-    const ok = isImageStep(model, s) ? reads.every((v) => model.values[v]!.shape.length === 3) && (s.kind !== 'elementwise' || shapes.every((x) => x.join() === shapes[0]!.join())) : !shapes.some(isImage);
+    let ok = isImageStep(model, s) ? reads.every((v) => model.values[v]!.shape.length === 3) && (s.kind !== 'elementwise' || shapes.every((x) => x.join() === shapes[0]!.join())) : !shapes.some(isImage);
+    // A mean prologue reads its input as an image (pixel by pixel), then rows of features.
+    if (s.prologue === 'mean_pixels') ok = shapes[0]!.length === 3 && !shapes.slice(1).some(isImage);
     if (!ok) {
       throw new GraphError(
         `${s.label} reads an image of [${model.values[s.input]!.shape.join(', ')}] per row as a row of features (a flatten of more than one pixel): ` +
@@ -113,7 +127,8 @@ function checkChannelsLast(model: AnyFusedModel): void {
 export function layoutModel(fused: AnyFusedModel, threads: number, winograd: boolean): WasmLayout {
   checkChannelsLast(fused);
   const plan = CONTROL_BYTES;
-  const geometries = align(plan + fused.steps.length * DESCRIPTOR_BYTES);
+  const descriptors = fused.steps.length + fused.steps.filter((s) => s.prologue === 'mean_pixels').length;
+  const geometries = align(plan + descriptors * DESCRIPTOR_BYTES);
   let end = align(geometries + fused.steps.length * GEOMETRY_BYTES);
   const weightsStart = end;
   let maxSegments = 0;
@@ -125,13 +140,16 @@ export function layoutModel(fused: AnyFusedModel, threads: number, winograd: boo
     const weights = end;
     const epilogue = align(weights + weightFloats(fused, step, panels, wino) * 4);
     end = align(epilogue + panels * EPILOGUE_PANEL_BYTES);
+    const prologue = step.prologue === 'mean_pixels' ? end : 0;
+    if (prologue) end = align(prologue + meanPanels(fused, step) * EPILOGUE_PANEL_BYTES);
     if (step.kind === 'conv') {
       const { taps, k1, k2, compact } = convSegments(fused, step, wino);
       if (wino) winogradScratch = Math.max(winogradScratch, winogradScratchBytes(k1));
       else maxSegments = Math.max(maxSegments, taps + (k2 > 0 ? 1 : 0));
       if (compact) maxRow = Math.max(maxRow, k1);
     }
-    return { step, panels, weights, epilogue, geometry: isImageStep(fused, step) ? geometries + step.index * GEOMETRY_BYTES : 0, winograd: wino };
+    const geometry = isImageStep(fused, step) || prologue ? geometries + step.index * GEOMETRY_BYTES : 0;
+    return { step, panels, weights, epilogue, geometry, winograd: wino, prologue };
   });
   const weightBytes = end - weightsStart;
   const images = steps.some((s) => s.geometry > 0);
@@ -148,8 +166,12 @@ export function layoutModel(fused: AnyFusedModel, threads: number, winograd: boo
   // thread's bytes, even when a buffer passes from a narrow value to a wide one.
   const rowBytes = Math.max(...fused.values.map((v) => valueFloats(v.shape) * 4));
   const strides = new Array<number>(fused.values.length).fill(rowBytes);
-  const { bufferOf, bufferCount } = assignBuffers(fused.steps.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
-  return { model: fused, steps, plan, weightsEnd: end, weightBytes, zero, scratch, scratchStride, images, winograd, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
+  const assigned = assignBuffers(fused.steps.map((s) => (s.shortcut === null ? [s.input] : [s.input, s.shortcut])));
+  const { bufferOf } = assigned;
+  // The means get a buffer of their own, apart from every value's.
+  const means = descriptors > steps.length ? assigned.bufferCount : -1;
+  const bufferCount = assigned.bufferCount + (means >= 0 ? 1 : 0);
+  return { model: fused, steps, descriptors, means, plan, weightsEnd: end, weightBytes, zero, scratch, scratchStride, images, winograd, strides, bufferOf, bufferCount, bufferRowBytes: rowBytes };
 }
 
 /** Bytes of activation buffers for a chunk of `rows` rows. */
@@ -177,12 +199,30 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
   const { model } = layout;
   words[CONTROL.scratch] = layout.scratch;
   words[CONTROL.scratchStride] = layout.scratchStride;
-  layout.steps.forEach(({ step, panels, weights, epilogue, geometry, winograd }, i) => {
+  let i = 0; // the next descriptor
+  for (const { step, panels, weights, epilogue, geometry, winograd, prologue } of layout.steps) {
     const { residual, affine, activation } = step.epilogue;
+    // The GEMM's left operand: the input, or after a mean prologue the means.
+    let [a, lda] = [at(step.input), stride(step.input)];
+    if (prologue) {
+      // The pool first: a global average pooling of the input into the means buffer, as a
+      // pool step into a [C, 1, 1] value would (one output pixel per row).
+      const means = layout.weightsEnd + layout.means * align(rows * layout.bufferRowBytes);
+      const pooled = { ...model, values: [...model.values, { shape: [step.inFeatures, 1, 1] }] };
+      const pool = { ...step, kind: 'pool' as const, pool: GLOBAL_MEAN, output: model.values.length, shortcut: null, channels: step.inFeatures };
+      writeGeometry(words, geometry, pooled, pool, false, layout.zero, convBlock);
+      writeDescriptor(words, layout.plan + i++ * DESCRIPTOR_BYTES, {
+        kind: 'pool', rows, panels: meanPanels(model, step), columns: step.inFeatures,
+        a, lda, k1: 0, x: 0, ldx: 0, k2: 0, w: 0, e: prologue, out: means, ldo: layout.bufferRowBytes,
+        splitPanels: true, splitPixels: Math.floor(rows / 4) >= 2 * threads, identity: false, affine: false,
+        activation: 'none', slope: 0, eps: 0, ordered, geometry,
+      });
+      [a, lda] = [means, layout.bufferRowBytes];
+    }
     let k1 = step.kind === 'elementwise' ? 0 : step.inFeatures;
     let k2 = step.shortcutFeatures;
     let splitPixels = false;
-    if (geometry > 0) {
+    if (geometry > 0 && !prologue) {
       writeGeometry(words, geometry, model, step, winograd, layout.zero, convBlock);
       const out = model.values[step.output]!.shape;
       const [outH, outW] = out.length === 3 ? [out[1]!, out[2]!] : [1, 1];
@@ -191,19 +231,30 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
       splitPixels = Math.floor(units / 4) >= (winograd ? 1 : 2) * threads;
       ({ k1, k2 } = step.kind === 'conv' ? convSegments(model, step, winograd) : { k1: 0, k2: 0 });
     }
-    writeDescriptor(words, layout.plan + i * DESCRIPTOR_BYTES, {
+    writeDescriptor(words, layout.plan + i++ * DESCRIPTOR_BYTES, {
       kind: geometry > 0 && step.kind === 'elementwise' ? 'pool' : step.kind, rows, panels, columns: step.channels,
-      a: at(step.input), lda: stride(step.input), k1,
+      a, lda, k1,
       x: at(step.shortcut), ldx: stride(step.shortcut), k2,
       w: step.kind === 'elementwise' || step.kind === 'pool' ? 0 : weights, e: epilogue,
       out: at(step.output), ldo: stride(step.output),
       splitPanels: !rowSplit, splitPixels, identity: residual === 'identity', affine,
-      activation: activation.fn, slope: activation.slope, eps: step.eps, ordered, geometry,
+      activation: activation.fn, slope: activation.slope, eps: step.eps, ordered, geometry: prologue ? 0 : geometry,
     });
-  });
+  }
+}
+
+/** A global average pooling's window (geometry.ts sizes it to the input). */
+const GLOBAL_MEAN = { op: 'global_avgpool', kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], countIncludePad: true } as const satisfies PoolGeometry;
+
+/** Panels of 8 channels of a mean prologue's means. */
+const meanPanels = (model: AnyFusedModel, step: AnyStep) => Math.ceil(model.values[step.input]!.shape[0]! / PANEL);
+
+/** Writes a mean prologue's epilogue vectors: −0 biases, so that each mean comes out as it is (−0 included). */
+export function packPrologue(memory: Float32Array, model: AnyFusedModel, packed: PackedStepLayout): void {
+  if (packed.prologue) memory.fill(-0, packed.prologue / 4, packed.prologue / 4 + (meanPanels(model, packed.step) * EPILOGUE_PANEL_BYTES) / 4);
 }
 
 /** Cuts every step of a written plan to its first output panel (the load's JIT warm-up, wasm-model.ts). */
 export function firstPanelOnly(layout: WasmLayout, words: Int32Array): void {
-  layout.steps.forEach((_, i) => (words[(layout.plan + i * DESCRIPTOR_BYTES + PANELS_FIELD) / 4] = 1));
+  for (let i = 0; i < layout.descriptors; i++) words[(layout.plan + i * DESCRIPTOR_BYTES + PANELS_FIELD) / 4] = 1;
 }

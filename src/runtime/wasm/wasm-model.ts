@@ -10,7 +10,7 @@ import type { DescribeOptions, Model, ModelDescription, RunOptions } from '../..
 import { detectSimd } from './simd.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { CONV_BLOCK_PIXELS, convSegments, pixelFloats } from './geometry.js';
-import { activationBytes, firstPanelOnly, isImage, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
+import { activationBytes, firstPanelOnly, isImage, layoutModel, packPrologue, valueOffset, writePlan, type WasmLayout } from './layout.js';
 import { gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
 import { packStep } from './pack.js';
 import { canShareMemory, coreCount, isNode, WorkerPool } from './threads.js';
@@ -111,6 +111,7 @@ export class WasmModel extends ModelBase implements Model {
         const end = (layout.steps[step.index + 1]?.weights ?? layout.weightsEnd) - start;
         options.onProgress?.({ stage: 'fold', loadedBytes: packed.weights - start, totalBytes: layout.weightBytes });
         packStep(floats, lowered, step, foldStep(step, nodes), packed);
+        packPrologue(floats, lowered, packed);
         options.onProgress?.({ stage: 'upload', loadedBytes: end, totalBytes: layout.weightBytes });
       });
       await model.finished;
@@ -196,8 +197,8 @@ export class WasmModel extends ModelBase implements Model {
       else copyRows(input, r0 * inputSize, inputSize, floats, inAt, layout.strides[0]! / 4, rows);
       // Thread 0's share, here; it may sleep at the barriers only where the thread may block (Node).
       const kernels = this.kernels!;
-      const share = () => kernels.run(layout.plan, last, 0, threads, isNode() ? 1 : 0);
-      if (threads > 1) await this.pool!.run(layout.plan, last, threads, share);
+      const share = () => kernels.run(layout.plan, layout.descriptors, 0, threads, isNode() ? 1 : 0);
+      if (threads > 1) await this.pool!.run(layout.plan, layout.descriptors, threads, share);
       else share();
       if (isImage(outShape)) fromChannelsLast(floats, outAt, layout.strides[last]! / 4, outShape, output, r0 * outputSize, rows);
       else copyRows(floats, outAt, layout.strides[last]! / 4, output, r0 * outputSize, outputSize, rows, outputSize);
@@ -218,7 +219,7 @@ export class WasmModel extends ModelBase implements Model {
       writePlan(this.layout, rows, 1, words);
       firstPanelOnly(this.layout, words);
       const start = performance.now();
-      for (let i = 0; i < WARM_UP_CALLS && performance.now() - start < WARM_UP_MS; i++) this.kernels!.run(this.layout.plan, this.layout.steps.length, 0, 1, 0);
+      for (let i = 0; i < WARM_UP_CALLS && performance.now() - start < WARM_UP_MS; i++) this.kernels!.run(this.layout.plan, this.layout.descriptors, 0, 1, 0);
     }
     this.planned = { rows: 0, threads: 0, layout: null }; // the first run writes its own plan
   }
@@ -239,7 +240,11 @@ function pagesFor(bytes: number): number {
 
 /** Flops of one row through a step, for the threading threshold (a conv: 2 per multiply-add of the direct sum, Winograd or not). */
 function stepFlops(layout: WasmLayout, step: AnyStep): number {
-  if (step.kind === 'gemm') return 2 * step.outFeatures * (step.inFeatures + step.shortcutFeatures);
+  if (step.kind === 'gemm') {
+    // A mean prologue first adds up every pixel of the image it reads.
+    const pixels = step.prologue ? rowSize(layout.model.values[step.input]!.shape) : 0;
+    return 2 * step.outFeatures * (step.inFeatures + step.shortcutFeatures) + pixels;
+  }
   if (step.kind !== 'conv') return ELEMENTWISE_FLOPS * step.outFeatures;
   const { taps, k1, k2 } = convSegments(layout.model, step, false);
   return 2 * step.outFeatures * (taps * k1 + k2);

@@ -54,6 +54,7 @@ function checkChannelsLast(model: AnyFusedModel): void {
     let ok: boolean;
     if (s.kind === 'conv' || s.kind === 'pool') ok = reads.every((v) => model.values[v]!.shape.length === 3);
     else if (s.kind === 'elementwise') ok = rowsOnly || reads.every(sameLayout); // per pixel row, as it is stored
+    else if (s.prologue === 'mean_pixels') ok = model.values[s.input]!.shape.length === 3 && !image(s.output) && (s.shortcut === null || !image(s.shortcut)); // averages the pixels first
     else ok = rowsOnly;
     if (!ok) {
       throw new GraphError(

@@ -9,7 +9,8 @@ import { KERNELS, type KernelVariant } from '../../kernels/registry.js';
  * step's kind reading its weight layout (and, for GEMMs, the model's precision) are
  * candidates, since weights are packed once at load, before any batch size is known. LayerNorm,
  * elementwise, conv (at the model's precision) and pool steps have one kernel each (the `kernel`
- * option forces the dense steps' only). For GEMM steps, in order:
+ * option forces the dense steps' only), and so has a gemm step with a mean prologue (global
+ * average pooling + Linear: gemm_mean). For the other GEMM steps, in order:
  *  1. the `kernel` option forces a variant for every step;
  *  2. a winner measured on this adapter for this step's shape and batch (tune.ts);
  *  3. the rule below, which measurements on a software adapter and the kernels' designs give:
@@ -52,7 +53,9 @@ export function tuningKey(step: AnyStep, rows: number, precision: Precision): st
 
 export function selectKernel(step: AnyStep, rows: number, device: DeviceCaps, selection: Selection): KernelDef {
   const named = (name: string, from = candidates(step, device, selection.precision, rows)) => from.find((k) => k.name === name);
-  if (step.kind !== 'gemm') {
+  // A gemm step with a mean prologue has one kernel (gemm_mean), whatever the `kernel` option
+  // forces for the plain GEMMs; describe() names the variant that ran.
+  if (step.kind !== 'gemm' || step.prologue) {
     const only = candidates(step, device, selection.precision)[0];
     if (!only) throw new Error(`resgpu bug: no kernel runs ${step.kind} step ${step.label}`);
     return only;
