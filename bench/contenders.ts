@@ -62,9 +62,12 @@ function need(file: string | undefined, what: string): string {
 
 // onnxruntime-web loads its WASM from here (bench/server.mjs serves the package's dist/).
 ort.env.wasm.wasmPaths = '/ort/';
-// onnxruntime-web's WASM backend runs on its default threads: ⌈cores / 2⌉, at most 4 (1 on the
-// 2-core development machine, where more threads never started its workers from this server).
-// resgpu-wasm runs once on 1 thread (same count) and once on its default (the cores, at most 4).
+const ortThreads = Number(new URLSearchParams(globalThis.location?.search ?? '').get('ortThreads') ?? 0);
+if (ortThreads > 0) ort.env.wasm.numThreads = ortThreads;
+// onnxruntime-web's WASM backend runs on its default threads, ⌈cores / 2⌉ at most 4 (1 on the
+// 2-core development machine), or on the page's `?ortThreads=N` (run.mjs --ort-threads N): it
+// fixes them at its first session. resgpu-wasm runs once on 1 thread and once on its default
+// (the cores, at most 4).
 
 const RESGPU_NAMES = { webgpu: 'resgpu (WebGPU)', cpu: 'CPU reference', wasm: 'resgpu-wasm', auto: 'resgpu-auto' } as const;
 

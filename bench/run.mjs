@@ -1,5 +1,5 @@
 // The headless benchmark: `npm run bench -- [--models tabular,small] [--batches 1,16,256] [--iterations 20] [--warmup 3]
-// [--budget 60] [--contenders "WebGPU,WASM"]` (image presets: --models resnet18_64,resnet18,resnet50).
+// [--budget 60] [--contenders "WebGPU,WASM"] [--ort-threads 2]` (image presets: --models resnet18_64,resnet18,resnet50).
 // Opens the benchmark page in headless Chromium (Debian's, through puppeteer-core), runs every
 // contender there in one browser session, prints a markdown table with each contender's
 // latency as a ratio to resgpu's, and writes the raw results to bench/results/<time>.json.
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     budget: { type: 'string' },
     // Comma-separated parts of contender names, e.g. "wasm,WASM" for resgpu-wasm and ORT-WASM.
     contenders: { type: 'string' },
+    // onnxruntime-web's WASM threads (fixed for the page's life): default ⌈cores / 2⌉, at most 4.
+    'ort-threads': { type: 'string' },
   },
 });
 const models = values.models.split(',');
@@ -41,7 +43,7 @@ const browser = await puppeteer.launch({
 try {
   const page = await browser.newPage();
   page.on('console', (m) => m.type() === 'error' && console.error(`page: ${m.text()}`));
-  await page.goto(url);
+  await page.goto(values['ort-threads'] ? `${url}?ortThreads=${values['ort-threads']}` : url);
   await page.waitForFunction('window.benchReady === true', { timeout: 120_000 });
   const { adapter, results } = await page.evaluate((o) => window.runBenchmark(o), options);
   console.log(`adapter: ${adapter.vendor} ${adapter.architecture} ${adapter.description ?? ''}${adapter.software ? ' (SwiftShader: a CPU; every figure below is a CPU figure)' : ''}; ${navigatorLine()}`);

@@ -45,6 +45,11 @@ function staticDir(prefix, dir) {
     if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) return next();
     res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
     res.setHeader('Content-Length', statSync(file).size);
+    // These middlewares answer before Vite's, which adds the page's isolation headers: a worker
+    // started from here (onnxruntime-web's threads) needs them too, or it is not cross-origin
+    // isolated and cannot share the page's memory.
+    res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     createReadStream(file).pipe(res);
   };
 }
