@@ -43,7 +43,11 @@ export async function loadModel(source: ModelSource, loadOptions: LoadOptions = 
     const backend = requested === 'auto' ? await chooseBackend(options) : requested;
     const loaded = await onBackend(backend, source, model, options);
     const tested = await checked(loaded, await model.shapes, options);
-    return identity === null ? tested : identified(tested, identity);
+    const done = identity === null ? tested : await identified(tested, identity);
+    // WebGPU holds its weights on the device and reads a source again after a device loss (or
+    // keeps its own host copy, from complete(), with keepWeightsOnHost): the file can go now.
+    if (backend === 'webgpu' && !options.keepWeightsOnHost) model.release();
+    return done;
   })();
   loading.catch(() => model.cancel());
   return signal ? abortable(loading, signal) : loading;
