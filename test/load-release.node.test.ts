@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, expect, test } from 'vitest';
 import { loadModel } from '../src/index.js';
+import { FAMILY_CASES_DIR } from './global-setup.js';
 import { nodeDevice } from './helpers/node-gpu.js';
 import { randomInput } from './helpers/random-model.js';
 
@@ -48,4 +49,17 @@ test('a file read from disk is released after the load, and the model still runs
     if (fingerprint) expect(model.fingerprint!.file).toMatch(/^sha256:[0-9a-f]{64}$/);
     await model.dispose();
   }
+});
+
+test.each(['gelu_ln.safetensors', 'gelu_ln.opset17.onnx', 'seed.pt'])('%s read from disk (released) runs as the same file handed over as bytes (kept)', async (name) => {
+  const path = resolve(FAMILY_CASES_DIR, name);
+  const fromBytes = await loadModel(new Uint8Array(readFileSync(path)), { device });
+  const fromDisk = await loadModel(path, { device });
+  const input = randomInput(4, fromBytes.inputSize);
+  const a = await fromBytes.run(input);
+  const b = await fromDisk.run(input);
+  expect(b.length).toBe(a.length);
+  expect(Array.from(b)).toEqual(Array.from(a));
+  await fromBytes.dispose();
+  await fromDisk.dispose();
 });
