@@ -35,15 +35,19 @@ export async function loadModel(source: ModelSource, loadOptions: LoadOptions = 
   if (signal?.aborted) throw new AbortError();
   // Reading starts now; choosing the backend, device set-up and layer uploads overlap the download.
   const model = streamModel(source, options.onProgress, signal, options.inputShape);
-  // From the complete stream, while the backend still folds, uploads and compiles: the fingerprint
-  // then costs no time after the last byte beyond what compiling takes anyway.
+  // As the stream's nodes arrive, beside the backend's own folding: the fingerprint then costs
+  // little time after the last byte (the file's hash), and no copy of the weights.
   const identity = options.fingerprint === false ? null : fingerprintOf(model);
   identity?.catch(() => undefined); // awaited below; a load that fails reports its own error
   const loading = (async () => {
     const backend = requested === 'auto' ? await chooseBackend(options) : requested;
     const loaded = await onBackend(backend, source, model, options);
     const tested = await checked(loaded, await model.shapes, options);
-    return identity === null ? tested : identified(tested, identity);
+    const done = identity === null ? tested : await identified(tested, identity);
+    // WebGPU holds its weights on the device and reads a source again after a device loss (or
+    // keeps its own host copy, from complete(), with keepWeightsOnHost): the file can go now.
+    if (backend === 'webgpu' && !options.keepWeightsOnHost) model.release();
+    return done;
   })();
   loading.catch(() => model.cancel());
   return signal ? abortable(loading, signal) : loading;
@@ -78,14 +82,15 @@ async function checked(model: Model, graph: OpGraph, options: LoadOptions): Prom
 
 /**
  * The model's fingerprint (graph/fingerprint.ts) and the file's, on model.fingerprint and in
- * describe(). From the stream's complete graph: the file's bytes are still held until the load
- * returns, and the fold is the one the backends made, done again in float64.
+ * describe(). The model's is made step by step as the stream's nodes arrive: the fold is the one
+ * the backends make, done again in float64; the file's once the whole file is in.
  */
 async function fingerprintOf(stream: StreamedModel): Promise<ModelFingerprint> {
   // A graph only the reference runs (no fusion for it) has no fused form to fingerprint: null.
-  const graph = await stream.complete();
+  const model = modelFingerprint(stream).catch(() => null);
+  await stream.finished; // a file that fails to load rejects here, as the load does
   const file = await stream.fileDigest();
-  return { model: await modelFingerprint(graph).catch(() => null), file: file && `sha256:${file}` };
+  return { model: await model, file: file && `sha256:${file}` };
 }
 
 async function identified(model: Model, identity: Promise<ModelFingerprint>): Promise<Model> {

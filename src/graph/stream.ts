@@ -35,6 +35,14 @@ export interface StreamedModel {
   fileDigest(): Promise<string | null>;
   /** Stops reading (the promises then reject with an AbortError); for a load abandoned part way. */
   cancel(): void;
+  /**
+   * Lets go of the file's bytes at once, for a consumer done with every tensor: a buffer the
+   * stream allocated itself (read from disk, downloaded) is detached, so its memory goes at the
+   * next minor GC rather than at a full one, seconds later; bytes the caller handed over are
+   * theirs and stay as they are. Every tensor view of a released file is empty: call it only
+   * once nothing reads them (not complete(), fileDigest() or a node's tensors any more).
+   */
+  release(): void;
 }
 
 /** A model already complete in memory, as a stream (a backend rebuilding from a host copy reads it the same way). */
@@ -47,5 +55,6 @@ export function streamOfGraph(graph: OpGraph): StreamedModel {
     complete: () => Promise.resolve(graph),
     fileDigest: () => Promise.resolve(null),
     cancel: () => undefined,
+    release: () => undefined, // the graph's tensors are its owner's
   };
 }

@@ -1,5 +1,6 @@
 import { GraphError, ModelFormatError, OptionError } from '../errors.js';
 import { sha256 } from '../graph/fingerprint.js';
+import { release as releaseMemory } from '../memory.js';
 import type { OpGraph, OpNode } from '../graph/op-graph.js';
 import type { ProgressCallback, StreamedModel } from '../graph/stream.js';
 import { weightParser } from './formats.js';
@@ -134,6 +135,13 @@ export function streamModel(source: ModelSource, onProgress?: ProgressCallback, 
     complete: () => finished.promise.then(() => resolveGraph(manifest!.graph, arrived, manifest!.extras)),
     fileDigest: () => finished.promise.then(() => sha256(bytes!)),
     cancel: () => abort.abort(),
+    release() {
+      // Only a buffer byteChunks allocated: an ArrayBuffer or view given to loadModel is the caller's.
+      const given = file instanceof ArrayBuffer || ArrayBuffer.isView(file);
+      if (bytes && !given) releaseMemory(bytes);
+      bytes = null;
+      arrived.clear();
+    },
   };
 }
 

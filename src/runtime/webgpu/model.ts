@@ -1,5 +1,4 @@
 import { DeviceLostError, DisposedError } from '../../errors.js';
-import { forEachStepAsNodesArrive } from '../../graph/arrival.js';
 import { fuseAnyGraph } from '../../graph/fuse.js';
 import { graphSizes, type OpGraph } from '../../graph/op-graph.js';
 import type { AnyFusedModel } from '../../graph/steps.js';
@@ -17,7 +16,7 @@ import { tuneBatch, type Tuner } from './tune.js';
 import { defaultTuningCache } from './tuning-cache.js';
 import type { LoadOptions } from '../../options.js';
 import type { KernelVariant } from '../../kernels/registry.js';
-import { allocateWeights, scratchLength, uploadStep, type UploadedWeights } from './weights.js';
+import { allocateWeights, uploadAsNodesArrive, type UploadedWeights } from './weights.js';
 
 /** The load options this backend reads (documented in src/options.ts). */
 export type GpuModelOptions = DeviceOptions &
@@ -94,13 +93,7 @@ export class GpuModel extends ModelBase implements Model {
       const likely = lowered.steps.flatMap((step) => [1, 1024].map((rows) => ({ step, kernel: selectKernel(step, rows, caps, selection) })));
       const compiled = kernels.prepare(likely);
       compiled.catch(() => undefined); // awaited below, after the upload
-      const scratch = new Float32Array(scratchLength(lowered, weights));
-      await forEachStepAsNodesArrive(model, lowered, (step, nodes) => {
-        const { weight, params } = weights!.ranges[step.index]!;
-        options.onProgress?.({ stage: 'fold', loadedBytes: weight.offset, totalBytes: weights!.bytes });
-        uploadStep(device, weights!, step, nodes, strides, scratch);
-        options.onProgress?.({ stage: 'upload', loadedBytes: params.offset + params.size, totalBytes: weights!.bytes });
-      });
+      await uploadAsNodesArrive(device, weights, model, lowered, strides, options.onProgress);
       await model.finished;
       options.onProgress?.({ stage: 'compile', loadedBytes: 0, totalBytes: null });
       await compiled;
