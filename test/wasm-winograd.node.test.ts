@@ -11,7 +11,7 @@ import { expectClose, GPU_TOLERANCE } from './helpers/compare.js';
 import { graphBuilder } from './helpers/graph-builder.js';
 
 /**
- * Winograd F(2×2, 3×3) on backend 'wasm' (image.wat's $wino_rows, pack.ts's packWinograd): the
+ * Winograd F(2×2, 3×3) on backend 'wasm' (winograd.wat's $wino_rows, pack.ts's packWinogradTaps): the
  * 3×3 stride-1 convs of a small network whose every such conv fits (geometry.ts winogradFits),
  * with odd image sizes (tiles cut by the border), paddings 0, 1 and 2, 12 channels (a padded last
  * input pixel float and output panel), an identity residual, BatchNorms folded and a bias, and a

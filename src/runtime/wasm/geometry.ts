@@ -12,7 +12,7 @@ export const CONV_BLOCK_PIXELS = 32;
 export const MAX_CONV_BLOCK_PIXELS = 128;
 /**
  * Bytes of a Winograd conv's transformed input tiles per block (16 matrices of tiles × channels,
- * image.wat's $wino_rows): every panel of output channels passes over them, so they should stay
+ * winograd.wat's $wino_rows): every panel of output channels passes over them, so they should stay
  * in the core's L2 (2 MiB a core on the development machine; 512 KiB leaves room for the weights).
  */
 const WINOGRAD_BLOCK_BYTES = 512 << 10;

@@ -367,7 +367,7 @@
   ;; the last thread takes the rest), or with few pixels, ranges of panels.
   (func $image_step (param $d i32) (param $thread i32) (param $threads i32)
     (local $g i32) (local $pixels i32) (local $groups i32) (local $panels i32)
-    (local $m0 i32) (local $m1 i32) (local $p0 i32) (local $p1 i32)
+    (local $m0 i32) (local $m1 i32) (local $p0 i32) (local $p1 i32) (local $scratch i32)
     (local.set $g (i32.load offset=76 (local.get $d)))
     (local.set $pixels (i32.mul (i32.load offset=4 (local.get $d))
       (i32.mul (i32.load offset=8 (local.get $g)) (i32.load offset=12 (local.get $g)))))
@@ -386,11 +386,10 @@
         (if (i32.gt_u (local.get $m1) (local.get $pixels)) (then (local.set $m1 (local.get $pixels))))
         (local.set $p1 (local.get $panels))))
     (if (i32.or (i32.ge_u (local.get $m0) (local.get $m1)) (i32.ge_u (local.get $p0) (local.get $p1))) (then (return)))
-    (if (i32.eq (i32.load (local.get $d)) (i32.const 3))
-      (then
-        (if (i32.load offset=104 (local.get $g))
-          (then (call $wino_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1)
-            (i32.add (i32.load offset=32 (i32.const 0)) (i32.mul (local.get $thread) (i32.load offset=36 (i32.const 0))))))
-          (else (call $conv_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1)
-            (i32.add (i32.load offset=32 (i32.const 0)) (i32.mul (local.get $thread) (i32.load offset=36 (i32.const 0))))))))
-      (else (call $pool_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1)))))
+    (if (i32.ne (i32.load (local.get $d)) (i32.const 3))
+      (then (return (call $pool_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1)))))
+    ;; A conv, on this thread's scratch.
+    (local.set $scratch (i32.add (i32.load offset=32 (i32.const 0)) (i32.mul (local.get $thread) (i32.load offset=36 (i32.const 0)))))
+    (if (i32.load offset=104 (local.get $g))
+      (then (call $wino_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1) (local.get $scratch)))
+      (else (call $conv_rows (local.get $d) (local.get $m0) (local.get $m1) (local.get $p0) (local.get $p1) (local.get $scratch)))))

@@ -179,9 +179,12 @@ export function activationBytes(layout: WasmLayout, rows: number): number {
   return layout.bufferCount * align(rows * layout.bufferRowBytes);
 }
 
+/** Byte offset of activation buffer `buffer`, for chunks of `rows` rows. */
+const bufferOffset = (layout: WasmLayout, rows: number, buffer: number) => layout.weightsEnd + buffer * align(rows * layout.bufferRowBytes);
+
 /** Byte offset of the buffer holding value v, for chunks of `rows` rows. */
 export function valueOffset(layout: WasmLayout, rows: number, v: number): number {
-  return layout.weightsEnd + layout.bufferOf[v]! * align(rows * layout.bufferRowBytes);
+  return bufferOffset(layout, rows, layout.bufferOf[v]!);
 }
 
 /**
@@ -207,7 +210,7 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
     if (prologue) {
       // The pool first: a global average pooling of the input into the means buffer, as a
       // pool step into a [C, 1, 1] value would (one output pixel per row).
-      const means = layout.weightsEnd + layout.means * align(rows * layout.bufferRowBytes);
+      const means = bufferOffset(layout, rows, layout.means);
       const pooled = { ...model, values: [...model.values, { shape: [step.inFeatures, 1, 1] }] };
       const pool = { ...step, kind: 'pool' as const, pool: GLOBAL_MEAN, output: model.values.length, shortcut: null, channels: step.inFeatures };
       writeGeometry(words, geometry, pooled, pool, false, layout.zero, convBlock);
@@ -247,12 +250,7 @@ export function writePlan(layout: WasmLayout, rows: number, threads: number, wor
 const GLOBAL_MEAN = { op: 'global_avgpool', kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], countIncludePad: true } as const satisfies PoolGeometry;
 
 /** Panels of 8 channels of a mean prologue's means. */
-const meanPanels = (model: AnyFusedModel, step: AnyStep) => Math.ceil(model.values[step.input]!.shape[0]! / PANEL);
-
-/** Writes a mean prologue's epilogue vectors: −0 biases, so that each mean comes out as it is (−0 included). */
-export function packPrologue(memory: Float32Array, model: AnyFusedModel, packed: PackedStepLayout): void {
-  if (packed.prologue) memory.fill(-0, packed.prologue / 4, packed.prologue / 4 + (meanPanels(model, packed.step) * EPILOGUE_PANEL_BYTES) / 4);
-}
+export const meanPanels = (model: AnyFusedModel, step: AnyStep) => Math.ceil(model.values[step.input]!.shape[0]! / PANEL);
 
 /** Cuts every step of a written plan to its first output panel (the load's JIT warm-up, wasm-model.ts). */
 export function firstPanelOnly(layout: WasmLayout, words: Int32Array): void {

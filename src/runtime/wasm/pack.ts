@@ -1,8 +1,8 @@
-import type { FoldedStep } from '../../graph/fold.js';
+import type { FoldedPart, FoldedStep } from '../../graph/fold.js';
 import type { AnyFusedModel, AnyStep } from '../../graph/steps.js';
 import { EPILOGUE_PANEL_BYTES } from './descriptor.js';
 import { convSegments } from './geometry.js';
-import { PANEL, type PackedStepLayout } from './layout.js';
+import { meanPanels, PANEL, type PackedStepLayout } from './layout.js';
 
 /**
  * Writes a step's folded numbers (graph/fold.ts, float64) straight into the WebAssembly memory
@@ -50,17 +50,22 @@ export function packStep(memory: Float32Array, model: AnyFusedModel, step: AnySt
     if (folded.scale) vectors[at + PANEL] = folded.scale[o]!;
     if (folded.shift) vectors[at + 2 * PANEL] = folded.shift[o]!;
   }
+  // A mean prologue's own epilogue vectors (layout.ts): −0 biases, so that each mean comes out as it is (−0 included).
+  if (layout.prologue) memory.fill(-0, layout.prologue / 4, layout.prologue / 4 + (meanPanels(model, step) * EPILOGUE_PANEL_BYTES) / 4);
 }
 
-/** A conv step's panels: PyTorch's [out, in, kh, kw] (read as [out, in·kh·kw]) to k = (tap, channel). */
+/**
+ * A conv step's panels: PyTorch's [out, in, kh, kw] (read as [out, in·kh·kw]) to k = (tap, channel),
+ * then a projection's channels; a Winograd conv's main part as its 16 transformed taps instead.
+ */
 function packConv(memory: Float32Array, model: AnyFusedModel, step: AnyStep, folded: FoldedStep, layout: PackedStepLayout): void {
-  if (layout.winograd) return packWinograd(memory, model, step, folded, layout);
-  const { taps, k1, k2, channels: c, compact } = convSegments(model, step, false);
+  const { taps, k1, k2, channels: c, compact } = convSegments(model, step, layout.winograd);
   const panelFloats = (taps * k1 + k2) * PANEL;
   const windowTaps = compact ? k1 / c : taps;
   const weights = layout.weights / 4;
   memory.fill(0, weights, weights + layout.panels * panelFloats);
   folded.parts.forEach(({ weight, inFeatures, rowScale, colScale }, j) => {
+    if (j === 0 && layout.winograd) return packWinogradTaps(memory, weights, panelFloats, k1, step.channels, folded.parts[0]!);
     const partTaps = j === 0 ? windowTaps : 1; // a projection is 1×1
     // Where tap t's channels start: every k1 floats, or every C in a compact row.
     const [k0, stride] = j === 0 ? [0, compact ? c : k1] : [taps * k1, k2];
@@ -79,32 +84,19 @@ function packConv(memory: Float32Array, model: AnyFusedModel, step: AnyStep, fol
 }
 
 /**
- * A Winograd F(2×2, 3×3) conv's panels (image.wat's $wino_rows): per output channel o and input
- * channel c, the 3×3 kernel g becomes U = G·g·Gᵀ (4×4, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]),
- * computed in float64 and rounded once; U's entry ξ = 4·row + column is "tap" ξ of the direct
- * layout: in o's panel at k = ξ·k1 + c; a projection's weights follow at k = 16·k1 + c.
+ * A Winograd F(2×2, 3×3) conv's main part (winograd.wat): per output channel o and input channel
+ * c, the 3×3 kernel g becomes U = G·g·Gᵀ (4×4, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]), computed in
+ * float64 and rounded once; U's entry ξ = 4·row + column is "tap" ξ of the direct layout: in o's
+ * panel at k = ξ·k1 + c (a projection's channels follow the 16 taps, as they follow a direct
+ * conv's).
  */
-function packWinograd(memory: Float32Array, model: AnyFusedModel, step: AnyStep, folded: FoldedStep, layout: PackedStepLayout): void {
-  const { k1, k2 } = convSegments(model, step, true);
-  const panelFloats = (16 * k1 + k2) * PANEL;
-  const weights = layout.weights / 4;
-  memory.fill(0, weights, weights + layout.panels * panelFloats);
-  const projection = folded.parts[1];
-  if (projection) {
-    // A 1×1 projection: its channels after the 16 taps, as the direct layout has them after its taps.
-    for (let o = 0; o < step.channels; o++) {
-      const panel = weights + Math.floor(o / PANEL) * panelFloats + (o % PANEL);
-      for (let c = 0; c < projection.inFeatures; c++) {
-        memory[panel + (16 * k1 + c) * PANEL] = projection.weight[o * projection.inFeatures + c]! * projection.rowScale[o]! * (projection.colScale ? projection.colScale[c]! : 1);
-      }
-    }
-  }
-  const { weight, inFeatures, rowScale, colScale } = folded.parts[0]!;
+function packWinogradTaps(memory: Float32Array, weights: number, panelFloats: number, k1: number, channels: number, part: FoldedPart): void {
+  const { weight, inFeatures, rowScale, colScale } = part;
   const g = new Float64Array(9); // g[3·kh + kw]
   const gg = new Float64Array(12); // G·g, 4 × 3
   // G applied to the 3 values (a, b, e): G·[a b e]ᵀ.
   const expand = (a: number, b: number, e: number) => [a, (a + b + e) / 2, (a - b + e) / 2, e];
-  for (let o = 0; o < step.channels; o++) {
+  for (let o = 0; o < channels; o++) {
     const panel = weights + Math.floor(o / PANEL) * panelFloats + (o % PANEL);
     for (let c = 0; c < inFeatures / 9; c++) {
       for (let t = 0; t < 9; t++) {

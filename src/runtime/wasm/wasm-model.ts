@@ -10,7 +10,7 @@ import type { DescribeOptions, Model, ModelDescription, RunOptions } from '../..
 import { detectSimd } from './simd.js';
 import { ModelBase, type InputPolicy } from '../model-base.js';
 import { CONV_BLOCK_PIXELS, convSegments, pixelFloats } from './geometry.js';
-import { activationBytes, firstPanelOnly, isImage, layoutModel, packPrologue, valueOffset, writePlan, type WasmLayout } from './layout.js';
+import { activationBytes, firstPanelOnly, isImage, layoutModel, valueOffset, writePlan, type WasmLayout } from './layout.js';
 import { gemmModuleBytes, MAX_PAGES, WASM_PAGE_BYTES, type GemmExports, type SimdLevel } from './module.js';
 import { packStep } from './pack.js';
 import { canShareMemory, coreCount, isNode, WorkerPool } from './threads.js';
@@ -39,7 +39,7 @@ export const wasmTuning = {
   /** Output pixels per cache block of a conv (geometry.ts), for benchmarks to tune. */
   convBlockPixels: CONV_BLOCK_PIXELS,
   /**
-   * 3×3 stride-1 convs as Winograd F(2×2, 3×3) (image.wat's $wino_rows; geometry.ts says which
+   * 3×3 stride-1 convs as Winograd F(2×2, 3×3) (winograd.wat's $wino_rows; geometry.ts says which
    * fit), read at load: false runs every conv as the direct implicit GEMM (tests of that kernel,
    * benchmarks).
    */
@@ -111,7 +111,6 @@ export class WasmModel extends ModelBase implements Model {
         const end = (layout.steps[step.index + 1]?.weights ?? layout.weightsEnd) - start;
         options.onProgress?.({ stage: 'fold', loadedBytes: packed.weights - start, totalBytes: layout.weightBytes });
         packStep(floats, lowered, step, foldStep(step, nodes), packed);
-        packPrologue(floats, lowered, packed);
         options.onProgress?.({ stage: 'upload', loadedBytes: end, totalBytes: layout.weightBytes });
       });
       await model.finished;
